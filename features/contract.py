@@ -1,0 +1,146 @@
+"""The partner extract format, version 1 (``shared/DATA_CONTRACT.md``) as data.
+
+One place says which tables exist, their columns, which are required and which enum values
+are allowed. The synthetic county writes to it; the pipeline validates against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["string", "date", "timestamp", "integer", "boolean", "enum"]
+
+SEX = ("F", "M", "X", "U")
+ETHNICITY = ("White", "Mixed", "Asian", "Black", "Other", "Unknown")
+DISABILITY = ("Y", "N", "U")
+EVENT_TYPES = (
+    "enquiry",
+    "application",
+    "enrolment",
+    "attendance",
+    "loan",
+    "booking",
+    "referral",
+    "completion",
+    "declined",
+)
+PURPOSES = ("personalisation", "early_intervention", "research")
+CONSENT_STATUS = ("granted", "withdrawn", "objected")
+CONSENT_METHODS = ("portal", "paper", "phone", "caseworker", "import")
+OUTCOMES = ("early_help_assessment", "child_in_need", "child_protection_plan")
+BOOLEAN = ("true", "false")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool = True
+    values: tuple[str, ...] = ()  # allowed values for enum columns
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    key: tuple[str, ...] = ()  # unique key within the table
+    references: dict[str, str] = field(default_factory=dict)  # column -> "table.column"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+CITIZENS = Table(
+    "citizens",
+    (
+        Column("person_id", "string"),
+        Column("household_id", "string", required=False),
+        Column("birth_date", "date"),
+        Column("sex", "enum", values=SEX),
+        Column("ethnicity", "enum", values=ETHNICITY),
+        Column("disability", "enum", values=DISABILITY),
+        Column("postcode", "string"),
+        Column("imd_decile", "integer", required=False, minimum=1, maximum=10),
+    ),
+    key=("person_id",),
+)
+
+SERVICES = Table(
+    "services",
+    (
+        Column("service_id", "string"),
+        Column("name", "string"),
+        Column("description", "string"),
+        Column("category", "string"),
+        Column("provider", "string"),
+        Column("min_age", "integer", required=False, minimum=0, maximum=120),
+        Column("max_age", "integer", required=False, minimum=0, maximum=120),
+        Column("districts", "string"),
+        Column("means_tested", "boolean", values=BOOLEAN),
+        Column("intervention", "boolean", values=BOOLEAN),
+        Column("url", "string", required=False),
+        Column("active", "boolean", values=BOOLEAN),
+    ),
+    key=("service_id",),
+)
+
+EVENTS = Table(
+    "events",
+    (
+        Column("event_id", "string"),
+        Column("source", "string"),
+        Column("person_id", "string"),
+        Column("service_id", "string"),
+        Column("occurred_at", "timestamp"),
+        Column("event_type", "enum", values=EVENT_TYPES),
+    ),
+    key=("source", "event_id"),
+    references={"person_id": "citizens.person_id", "service_id": "services.service_id"},
+)
+
+CONSENTS = Table(
+    "consents",
+    (
+        Column("person_id", "string"),
+        Column("purpose", "enum", values=PURPOSES),
+        Column("status", "enum", values=CONSENT_STATUS),
+        Column("recorded_at", "timestamp"),
+        Column("method", "enum", values=CONSENT_METHODS),
+    ),
+    references={"person_id": "citizens.person_id"},
+)
+
+OUTCOMES_TABLE = Table(
+    "outcomes",
+    (
+        Column("person_id", "string"),
+        Column("outcome", "enum", values=OUTCOMES),
+        Column("occurred_at", "date"),
+    ),
+    required=False,
+    references={"person_id": "citizens.person_id"},
+)
+
+CASELOADS = Table(
+    "caseloads",
+    (
+        Column("caseworker_id", "string"),
+        Column("household_id", "string"),
+        Column("start_date", "date"),
+        Column("end_date", "date", required=False),
+    ),
+    required=False,
+    references={"household_id": "citizens.household_id"},
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (CITIZENS, SERVICES, EVENTS, CONSENTS, OUTCOMES_TABLE, CASELOADS)
+}
+
+#: File formats a table may arrive in; one file per table, named `<table>.<ext>`.
+FORMATS = ("csv", "parquet")

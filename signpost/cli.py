@@ -1,0 +1,154 @@
+"""The `signpost` command: wires the layers together and holds no logic of its own.
+
+Each command parses its options, calls one function of a domain package and prints what
+happened. Errors the user can fix (`UserError`) are printed without a traceback, with
+exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from signpost.errors import UserError
+from signpost.progress import console
+from signpost.settings import get_settings
+
+#: The synthetic county's default end date; fixed so that a seed always gives the same county.
+DEFAULT_END = date(2026, 9, 30)
+
+app = typer.Typer(
+    help="Signpost: the right service at the right time, with the citizen in control of their data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train models and log them to MLflow.", no_args_is_help=True)
+promote_app = typer.Typer(help="Promote a challenger to champion through the gates.", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Compare models with the synthetic county's ground truth.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the service's append-only audit trail.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(promote_app, name="promote")
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(audit_app, name="audit")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def friendly_errors(command: F) -> F:
+    """Print a `UserError` as a one-line message and exit 2 instead of a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return command(*args, **kwargs)
+        except UserError as error:
+            console.print(f"[bold red]error:[/] {error}")
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class ExtractFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+# --------------------------------------------------------------------------- data ----------
+
+
+@app.command()
+@friendly_errors
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the partner extracts into.")],
+    citizens: Annotated[int, typer.Option(min=10, help="Number of residents.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 1,
+    months: Annotated[int, typer.Option(min=12, max=120, help="Length of the event window.")] = 24,
+    end: Annotated[
+        str, typer.Option(help="Last day of the window (ISO date); the natural --as-of for `features`.")
+    ] = DEFAULT_END.isoformat(),
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Share of rows with an injected fault.")
+    ] = 0.01,
+    format: Annotated[ExtractFormat, typer.Option("--format", help="File format of the extracts.")] = ExtractFormat.csv,
+) -> None:
+    """Write a synthetic Hampshire county in the partner extract format, with its ground truth."""
+    from synthetic.generate import generate_county
+
+    summary = generate_county(
+        out,
+        citizens=citizens,
+        seed=seed,
+        months=months,
+        end=_parse_date(end, "--end"),
+        error_rate=error_rate,
+        fmt=format.value,
+    )
+    console.print(summary)
+
+
+@app.command()
+@friendly_errors
+def features(
+    raw: Annotated[Path, typer.Option(help="Folder of partner extracts (one file per table).")],
+    out: Annotated[Path, typer.Option(help="Folder for the processed, pseudonymised outputs.")],
+    as_of: Annotated[str, typer.Option(help="Snapshot date (ISO) for consent and the temporal split.")],
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Folder for rejected rows (raw data). Default: <raw>/quarantine."),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="Data engine.")] = "duckdb",
+) -> None:
+    """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables."""
+    from features.build import build
+
+    manifest = build(
+        raw,
+        out,
+        as_of=_parse_date(as_of, "--as-of"),
+        quarantine=quarantine,
+        engine=engine,
+        settings=get_settings(),
+    )
+    _print_row_accounting(manifest)
+
+
+def _print_row_accounting(manifest: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="Row accounting")
+    for column in ("table", "read", "accepted", "quarantined"):
+        table.add_column(column, justify="right" if column != "table" else "left")
+    for name, counts in manifest["rows"].items():
+        table.add_row(name, *(f"{counts[c]:,}" for c in ("read", "accepted", "quarantined")))
+    console.print(table)
+
+
+# -------------------------------------------------------------------------- demo -----------
+
+
+@app.command()
+@friendly_errors
+def demo(
+    citizens: Annotated[int, typer.Option(help="Size of the synthetic county.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Run the whole product on a synthetic county: generate → features → train → serve."""
+    settings = get_settings()
+    console.rule("1. Synthetic county")
+    generate(out=settings.raw_dir, citizens=citizens, seed=seed)
+    console.rule("2. Features")
+    features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not an ISO date; write it like 2026-09-30") from None
