@@ -79,6 +79,7 @@ def generate(
     format: Annotated[ExtractFormat, typer.Option("--format", help="File format of the extracts.")] = ExtractFormat.csv,
 ) -> None:
     """Write a synthetic Hampshire county in the partner extract format, with its ground truth."""
+    last_day = _parse_date(end, "--end")
     from synthetic.generate import generate_county
 
     summary = generate_county(
@@ -86,7 +87,7 @@ def generate(
         citizens=citizens,
         seed=seed,
         months=months,
-        end=_parse_date(end, "--end"),
+        end=last_day,
         error_rate=error_rate,
         fmt=format.value,
     )
@@ -106,12 +107,13 @@ def features(
     engine: Annotated[str, typer.Option(help="Data engine.")] = "duckdb",
 ) -> None:
     """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables."""
+    snapshot = _parse_date(as_of, "--as-of")
     from features.build import build
 
     manifest = build(
         raw,
         out,
-        as_of=_parse_date(as_of, "--as-of"),
+        as_of=snapshot,
         quarantine=quarantine,
         engine=engine,
         settings=get_settings(),

@@ -1,0 +1,35 @@
+"""Every command of the front door answers --help, and user errors are one clear line."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from signpost.cli import app
+
+runner = CliRunner()
+
+
+def command_paths(command: click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            paths.extend(command_paths(sub, prefix + (name,)))
+    return paths
+
+
+@pytest.mark.parametrize("path", command_paths(get_command(app)), ids=" ".join)
+def test_help_on_every_command(path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_bad_date_is_a_clear_error(tmp_path) -> None:
+    result = runner.invoke(app, ["features", "--raw", str(tmp_path), "--out", str(tmp_path / "o"),
+                                 "--as-of", "2025/05/31"])
+    assert result.exit_code == 2
+    assert "--as-of '2025/05/31' is not an ISO date" in result.output
+    assert "Traceback" not in result.output
