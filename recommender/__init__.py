@@ -1,0 +1,1 @@
+"""Pure signposting domain: models, ranking, eligibility, metrics, explanations (no I/O)."""
