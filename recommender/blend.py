@@ -1,0 +1,95 @@
+"""A weighted blend of candidate models, e.g. EASE plus a demographic prior.
+
+Scores of different models live on different scales, so each component's scores are
+standardised per citizen (zero mean, unit spread over the catalogue) before the weighted sum.
+A citizen with no history gets all-zero personalised scores, so the demographic component
+decides for them — the blend degrades gracefully to "popular near you".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+from scipy import sparse
+
+from recommender.base import Recommender
+from recommender.ease import EASE
+from recommender.popularity import DemographicPopularity
+
+
+def standardise_rows(scores: np.ndarray) -> np.ndarray:
+    """Per-row z-scores; a constant row becomes zeros.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n, n_services)
+
+    Returns
+    -------
+    ndarray of shape (n, n_services), float32
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    mean = scores.mean(axis=1, keepdims=True)
+    spread = scores.std(axis=1, keepdims=True)
+    spread[spread == 0] = 1.0
+    return (scores - mean) / spread
+
+
+class Blend(Recommender):
+    """Weighted sum of standardised component scores.
+
+    Parameters
+    ----------
+    components : sequence of Recommender, optional
+        Unfitted models (cloned at fit). Default: ``(EASE(), DemographicPopularity())``.
+    weights : sequence of float, optional
+        One weight per component. Default: ``(1.0, 0.3)``. Tuned on a validation split carved
+        from the training matrix (training/recommender.py), never on the hold-out.
+    """
+
+    def __init__(
+        self,
+        components: Sequence[Recommender] | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> None:
+        self.components = components
+        self.weights = weights
+
+    def _resolved(self) -> tuple[list[Recommender], np.ndarray]:
+        components = list(self.components) if self.components is not None else [EASE(), DemographicPopularity()]
+        weights = np.asarray(self.weights if self.weights is not None else (1.0, 0.3)[: len(components)], dtype=np.float32)
+        if len(weights) != len(components):
+            raise ValueError(f"Blend has {len(components)} components but {len(weights)} weights")
+        return components, weights
+
+    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+        interactions = self._validate_fit_input(interactions)
+        components, weights = self._resolved()
+        self.components_ = [c.clone().fit(interactions, segments=segments) for c in components]
+        self.weights_ = weights
+        return self
+
+    def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
+        self._check_is_fitted()
+        total = np.zeros((history.shape[0], self.n_services_), dtype=np.float32)
+        for weight, component in zip(self.weights_, self.components_, strict=True):
+            if weight != 0:
+                total += weight * standardise_rows(component.score(history, segments=segments))
+        return total
+
+    def service_similarity(self, service_idx: int) -> np.ndarray:
+        return self._lead().service_similarity(service_idx)
+
+    def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
+        return self._lead().explain(history_row, service_idx, top=top)
+
+    def _lead(self) -> Recommender:
+        """The personalised component with the largest weight (it speaks for the blend)."""
+        self._check_is_fitted()
+        ranked = sorted(
+            zip(self.weights_, range(len(self.components_)), self.components_),
+            key=lambda t: (not t[2].personalised, -t[0], t[1]),
+        )
+        return ranked[0][2]

@@ -1,0 +1,566 @@
+"""The early-help classifier: calibrated probabilities, bands and explanations a caseworker can check.
+
+Pure and I/O free (numpy, scipy, scikit-learn). Three estimators follow the scikit-learn
+contract (``__init__`` stores parameters, ``fit`` returns ``self``, learned state ends in
+``_``):
+
+- :class:`LogisticEarlyHelp` — regularised logistic regression on kind-aware transformed
+  features (``log1p`` of counts, missing indicators, standardised). Explanations are exact:
+  ``coef × (t(x) − mean t(x))`` per feature, summed over the columns a feature expands to.
+- :class:`BoostedEarlyHelp` — scikit-learn's ``HistGradientBoostingClassifier``.
+  Explanations are path-based (Saabas) contributions computed from the fitted trees,
+  vectorised over rows: along each sample's path, the change in the node's expected value
+  is credited to the split feature. They add up exactly to the model's log-odds.
+- :class:`CalibratedEarlyHelp` — wraps either, and chooses a calibration map (none, Platt
+  sigmoid, isotonic) on out-of-fold predictions by Brier score.
+
+Class imbalance (a few percent positive) is handled honestly: no resampling and no class
+weights by default. Both distort the predicted probabilities (oversampling inflates the base
+rate the model learns), and a caseworker is shown the probability. Imbalance is addressed
+where it matters instead — in evaluation (PR AUC, precision and recall at caseworker
+capacity) and in the bands, whose thresholds are probabilities, not ranks.
+
+The output is a band (``low`` / ``medium`` / ``high``) with the calibrated probability behind
+it and its top factors: a suggestion for a person to review, never a decision.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Self
+
+import numpy as np
+from scipy.special import expit, logit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from recommender.early_help_metrics import expected_calibration_error
+
+FeatureKind = Literal["count", "days_since", "flag", "numeric"]
+CalibrationMethod = Literal["none", "sigmoid", "isotonic"]
+BAND_NAMES: tuple[str, str, str] = ("low", "medium", "high")
+CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("none", "sigmoid", "isotonic")
+
+#: Probabilities are kept away from 0 and 1 so log-odds stay finite.
+_EPS = 1e-6
+
+
+# --------------------------------------------------------------------- features ------------
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input as the feature pipeline describes it (``early_help_features.json``).
+
+    Attributes
+    ----------
+    name : str
+        Column name in the early-help tables (``f_...``).
+    label : str
+        Plain-English label, e.g. ``"police domestic-abuse notifications in the last 12 months"``.
+    kind : {"count", "days_since", "flag", "numeric"}
+    """
+
+    name: str
+    label: str
+    kind: FeatureKind = "numeric"
+
+    @classmethod
+    def from_records(cls, records: list[dict]) -> tuple[FeatureSpec, ...]:
+        """Specs from the JSON records the feature pipeline writes."""
+        return tuple(cls(r["name"], r.get("label", r["name"]), r.get("kind", "numeric")) for r in records)
+
+    def describe(self, value: float) -> str:
+        """The feature's value in words: ``"3 police domestic-abuse notifications in ..."``."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            if self.kind == "days_since":
+                return f"{self.label}: none in the window"
+            return f"{self.label}: not recorded"
+        if self.kind == "count":
+            n = int(round(value))
+            return f"no {self.label}" if n == 0 else f"{n} {self.label}"
+        if self.kind == "flag":
+            return f"{self.label}: {'yes' if value >= 0.5 else 'no'}"
+        if self.kind == "days_since":
+            return f"{self.label}: {int(round(value))}"
+        return f"{self.label}: {value:g}"
+
+
+def band(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """Band each probability: low < thresholds[0] <= medium < thresholds[1] <= high.
+
+    Parameters
+    ----------
+    probability : ndarray of shape (n,)
+    thresholds : (float, float)
+        Increasing probability cut points (``settings.early_help_bands``).
+
+    Returns
+    -------
+    ndarray of shape (n,), str
+    """
+    low, high = thresholds
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"band thresholds must satisfy 0 <= low < high <= 1, got {thresholds}")
+    idx = np.searchsorted(np.asarray([low, high]), np.asarray(probability, dtype=float), side="right")
+    return np.asarray(BAND_NAMES, dtype=object)[idx]
+
+
+# --------------------------------------------------------------------- estimators ----------
+
+
+class _EarlyHelpBase(ClassifierMixin, BaseEstimator):
+    """Shared probability / label methods; subclasses implement decision_function and contributions."""
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities of (no outcome, outcome), shape (n, 2)."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels at probability 0.5 (the sklearn contract; the product uses bands, not this)."""
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def _check_binary(self, y: np.ndarray) -> np.ndarray:
+        classes = np.unique(y)
+        if classes.size != 2:
+            raise ValueError(f"early-help labels need both classes 0 and 1, got {classes.tolist()}")
+        self.classes_ = classes
+        return (y == classes[1]).astype(np.int8)
+
+
+class LogisticEarlyHelp(_EarlyHelpBase):
+    """Regularised logistic regression on kind-aware transformed features.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 regularisation strength (on standardised features).
+    feature_kinds : sequence of str or None
+        Kind per column (``"count"`` columns get ``log1p``); None treats all as numeric.
+    class_weight : None or "balanced"
+        Kept for experiments; None (the default) keeps probabilities honest.
+    max_iter : int
+    """
+
+    def __init__(
+        self,
+        C: float = 0.1,
+        feature_kinds: tuple[str, ...] | None = None,
+        class_weight: str | None = None,
+        max_iter: int = 2000,
+    ) -> None:
+        self.C = C
+        self.feature_kinds = feature_kinds
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
+        """Learn the transform and the coefficients; X is (n, n_features), y is (n,) 0/1."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        target = self._check_binary(y)
+        kinds = self.feature_kinds or ("numeric",) * X.shape[1]
+        if len(kinds) != X.shape[1]:
+            raise ValueError(f"feature_kinds has {len(kinds)} entries for {X.shape[1]} columns")
+        self.log_columns_ = np.array([k == "count" for k in kinds]) & (np.nanmin(X, axis=0, initial=0) >= 0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns fill with 0
+            self.fill_ = np.nan_to_num(np.nanmedian(X, axis=0))
+        self.indicator_columns_ = np.flatnonzero(np.isnan(X).any(axis=0))
+        raw = self._expand(X)
+        self.mean_ = raw.mean(axis=0)
+        self.scale_ = raw.std(axis=0)
+        self.scale_[self.scale_ == 0] = 1.0
+        # column of the expanded matrix -> the input feature it came from
+        self.source_ = np.concatenate([np.arange(X.shape[1]), self.indicator_columns_])
+        self.model_ = LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter
+        ).fit(self._standardise(X), target, sample_weight=sample_weight)
+        return self
+
+    def _expand(self, X: np.ndarray) -> np.ndarray:
+        missing = np.isnan(X)
+        filled = np.where(missing, self.fill_, X)
+        filled[:, self.log_columns_] = np.log1p(np.maximum(filled[:, self.log_columns_], 0))
+        return np.hstack([filled, missing[:, self.indicator_columns_].astype(np.float64)])
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        return (self._expand(X) - self.mean_) / self.scale_
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds of an outcome, shape (n,)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        return self.model_.decision_function(self._standardise(X))
+
+    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature log-odds contributions relative to the training mean.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n, n_features)
+            ``coef × (t(x) − mean t(x))`` summed over each feature's expanded columns.
+        bias : ndarray of shape (n,)
+            The log-odds at the training mean; ``bias + contributions.sum(1)`` equals
+            :meth:`decision_function`.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        per_column = self._standardise(X) * self.model_.coef_[0]
+        out = np.zeros((X.shape[0], self.n_features_in_))
+        np.add.at(out.T, self.source_, per_column.T)
+        return out, np.full(X.shape[0], float(self.model_.intercept_[0]))
+
+
+class BoostedEarlyHelp(_EarlyHelpBase):
+    """Gradient-boosted trees (``HistGradientBoostingClassifier``) with path-based explanations.
+
+    Parameters are passed to ``HistGradientBoostingClassifier``; the defaults are deliberately
+    conservative (shallow trees, many samples per leaf, L2) because positives are few.
+    Missing values are handled natively by the trees.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.05,
+        max_iter: int = 300,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 40,
+        l2_regularization: float = 1.0,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.15,
+        class_weight: str | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
+        """Fit the trees; X is (n, n_features) with NaN allowed, y is (n,) 0/1."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        target = self._check_binary(y)
+        self.model_ = HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            scoring="loss",
+            n_iter_no_change=20,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+        ).fit(X, target, sample_weight=sample_weight)
+        self.trees_ = [_TreeArrays.from_nodes(p[0].nodes) for p in self.model_._predictors]
+        self.baseline_ = float(self.model_._baseline_prediction.ravel()[0])
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds of an outcome, shape (n,)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        return self.model_.decision_function(X)
+
+    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Path-based (Saabas) per-feature log-odds contributions.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n, n_features)
+        bias : ndarray of shape (n,)
+            The model's expected log-odds over the training sample (baseline plus each tree's
+            root expectation); ``bias + contributions.sum(1)`` equals :meth:`decision_function`.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        n = X.shape[0]
+        out = np.zeros((n, self.n_features_in_))
+        bias = self.baseline_
+        rows = np.arange(n)
+        for tree in self.trees_:
+            bias += tree.expected[0]
+            node = np.zeros(n, dtype=np.intp)
+            active = ~tree.is_leaf[node]
+            while active.any():
+                at = node[active]
+                feature = tree.feature[at]
+                x = X[rows[active], feature]
+                left = np.where(np.isnan(x), tree.missing_left[at], x <= tree.threshold[at])
+                child = np.where(left, tree.left[at], tree.right[at])
+                np.add.at(out, (rows[active], feature), tree.expected[child] - tree.expected[at])
+                node[active] = child
+                active = ~tree.is_leaf[node]
+        return out, np.full(n, bias)
+
+
+@dataclass(frozen=True)
+class _TreeArrays:
+    """One fitted tree as flat arrays, with each node's expected (count-weighted) value."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    is_leaf: np.ndarray
+    expected: np.ndarray
+
+    @classmethod
+    def from_nodes(cls, nodes: np.ndarray) -> _TreeArrays:
+        if nodes["is_categorical"].any():
+            raise ValueError("categorical splits are not supported by the explanations")
+        is_leaf = nodes["is_leaf"].astype(bool)
+        left = nodes["left"].astype(np.intp)
+        right = nodes["right"].astype(np.intp)
+        count = nodes["count"].astype(np.float64)
+        expected = np.where(is_leaf, nodes["value"], 0.0).astype(np.float64)
+        # children always have larger indices than their parent, so one reverse pass suffices
+        for i in np.flatnonzero(~is_leaf)[::-1]:
+            total = count[left[i]] + count[right[i]]
+            expected[i] = (count[left[i]] * expected[left[i]] + count[right[i]] * expected[right[i]]) / total
+        return cls(
+            feature=nodes["feature_idx"].astype(np.intp),
+            threshold=nodes["num_threshold"].astype(np.float64),
+            missing_left=nodes["missing_go_to_left"].astype(bool),
+            left=left,
+            right=right,
+            is_leaf=is_leaf,
+            expected=expected,
+        )
+
+
+# --------------------------------------------------------------------- calibration ---------
+
+
+class _Calibrator:
+    """A monotone map from the base model's log-odds to a probability."""
+
+    def __init__(self, method: CalibrationMethod) -> None:
+        self.method = method
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Self:
+        if self.method == "sigmoid":
+            self.model_ = LogisticRegression(C=1e6, max_iter=1000).fit(raw[:, None], y)
+        elif self.method == "isotonic":
+            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+        return self
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "sigmoid":
+            p = self.model_.predict_proba(raw[:, None])[:, 1]
+        elif self.method == "isotonic":
+            p = self.model_.predict(raw)
+        else:
+            p = expit(raw)
+        return np.clip(p, _EPS, 1.0 - _EPS)
+
+
+def _folds(y: np.ndarray, groups: np.ndarray | None, n_folds: int, seed: int):
+    if groups is None:
+        return StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups)
+
+
+class CalibratedEarlyHelp(_EarlyHelpBase):
+    """An early-help estimator whose probabilities are calibrated on out-of-fold predictions.
+
+    ``fit`` (1) computes out-of-fold log-odds with ``n_folds`` fits of the base estimator
+    (folds grouped by household when ``groups`` is given, so siblings never straddle a fold),
+    (2) scores each candidate calibration map by cross-validated Brier score on those held-out
+    predictions (ECE reported alongside), (3) fits the chosen map on all out-of-fold
+    predictions and (4) refits the base estimator on all rows.
+
+    Parameters
+    ----------
+    estimator : LogisticEarlyHelp or BoostedEarlyHelp
+    method : {"auto", "none", "sigmoid", "isotonic"}
+        ``"auto"`` picks the candidate with the lowest held-out Brier score.
+    n_folds : int
+    random_state : int
+    """
+
+    def __init__(self, estimator: _EarlyHelpBase, method: str = "auto", n_folds: int = 5, random_state: int = 0) -> None:
+        self.estimator = estimator
+        self.method = method
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None) -> Self:
+        """Fit base model and calibration map; ``groups`` (n,) are household codes or None."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        target = self._check_binary(y)
+        candidates = CALIBRATION_METHODS if self.method == "auto" else (self.method,)
+        if any(c not in CALIBRATION_METHODS for c in candidates):
+            raise ValueError(f"method must be 'auto' or one of {CALIBRATION_METHODS}, got {self.method!r}")
+        raw = np.empty(len(target))
+        for fit_idx, held_idx in _folds(target, groups, self.n_folds, self.random_state):
+            raw[held_idx] = clone(self.estimator).fit(X[fit_idx], target[fit_idx]).decision_function(X[held_idx])
+        self.oof_decision_ = raw
+        self.calibration_report_ = {}
+        for method in candidates:
+            p = np.empty(len(target))
+            for fit_idx, held_idx in _folds(target, groups, self.n_folds, self.random_state + 1):
+                p[held_idx] = _Calibrator(method).fit(raw[fit_idx], target[fit_idx]).predict(raw[held_idx])
+            self.calibration_report_[method] = {
+                "brier": float(np.mean((p - target) ** 2)),
+                "ece": expected_calibration_error(target, p),
+            }
+        self.calibration_ = min(candidates, key=lambda m: self.calibration_report_[m]["brier"])
+        self.calibrator_ = _Calibrator(self.calibration_).fit(raw, target)
+        self.estimator_ = clone(self.estimator).fit(X, target)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of (no outcome, outcome), shape (n, 2)."""
+        check_is_fitted(self)
+        p = self.calibrator_.predict(self.estimator_.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds, shape (n,)."""
+        return logit(self.predict_proba(X)[:, 1])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels at calibrated probability 0.5 (sklearn contract only)."""
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The base model's log-odds contributions (the calibration map is monotone, so the
+        direction of every factor is preserved); see the base estimator."""
+        check_is_fitted(self)
+        return self.estimator_.contributions(X)
+
+
+# --------------------------------------------------------------------- explanations --------
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One reason behind a score, in words a caseworker can check against the record."""
+
+    feature: str
+    text: str
+    contribution: float  # log-odds
+    direction: Literal["raises", "lowers"]
+
+    def __str__(self) -> str:
+        return f"{self.text} — {self.direction}"
+
+
+def top_factors(
+    contributions: np.ndarray,
+    X: np.ndarray,
+    features: tuple[FeatureSpec, ...],
+    *,
+    top: int = 3,
+    raising_only: bool = False,
+) -> list[list[Factor]]:
+    """The ``top`` largest contributions per row, described in plain English with direction.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n, n_features)
+        Log-odds contributions from a model's ``contributions``.
+    X : ndarray of shape (n, n_features)
+        The feature values (for the words: "3 police ... notifications").
+    features : tuple of FeatureSpec, length n_features
+    top : int
+    raising_only : bool
+        Keep only factors that raise the probability (what a flag is "because of").
+
+    Returns
+    -------
+    list of length n of lists of Factor, largest absolute contribution first.
+    """
+    if contributions.shape != X.shape or X.shape[1] != len(features):
+        raise ValueError(
+            f"contributions {contributions.shape}, X {X.shape} and {len(features)} features disagree"
+        )
+    magnitude = np.where(contributions > 0, contributions, 0 if raising_only else -contributions)
+    k = min(top, X.shape[1])
+    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    out: list[list[Factor]] = []
+    for i, row in enumerate(order):
+        factors = []
+        for j in row:
+            c = float(contributions[i, j])
+            if magnitude[i, j] <= 1e-9:
+                continue
+            factors.append(
+                Factor(features[j].name, features[j].describe(float(X[i, j])), c, "raises" if c > 0 else "lowers")
+            )
+        out.append(factors)
+    return out
+
+
+# --------------------------------------------------------------------- scoring -------------
+
+
+@dataclass(frozen=True)
+class ScoredChildren:
+    """Scores for a batch of children: what a caseworker sees, never a decision.
+
+    Attributes
+    ----------
+    probability : ndarray of shape (n,)
+        Calibrated probability of an early-help outcome in the next six months.
+    band : ndarray of shape (n,), str
+        ``low`` / ``medium`` / ``high``.
+    factors : list of length n of lists of Factor
+    """
+
+    probability: np.ndarray
+    band: np.ndarray
+    factors: list[list[Factor]] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EarlyHelpScorer:
+    """A fitted model with its feature descriptions and band thresholds: picklable, pure.
+
+    This is what the registry serves (wrapped in an MLflow pyfunc by ``training``).
+    """
+
+    model: _EarlyHelpBase
+    features: tuple[FeatureSpec, ...]
+    thresholds: tuple[float, float]
+    top: int = 3
+
+    def __post_init__(self) -> None:
+        check_is_fitted(self.model)
+        if self.model.n_features_in_ != len(self.features):
+            raise ValueError(
+                f"model was fitted on {self.model.n_features_in_} features, {len(self.features)} described"
+            )
+        band(np.zeros(1), self.thresholds)  # validates the thresholds
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def score(self, X: np.ndarray) -> ScoredChildren:
+        """Probability, band and top raising factors for each row of X (n, n_features)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(f"expected X of shape (n, {len(self.features)}), got {X.shape}")
+        probability = self.model.predict_proba(X)[:, 1]
+        contributions, _ = self.model.contributions(X)
+        return ScoredChildren(
+            probability=probability,
+            band=band(probability, self.thresholds),
+            factors=top_factors(contributions, X, self.features, top=self.top, raising_only=True),
+        )
