@@ -1,0 +1,194 @@
+"""The early-help estimators: sklearn contract, calibration choice, exact explanations, bands."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from recommender.early_help import (
+    BAND_NAMES,
+    BoostedEarlyHelp,
+    CalibratedEarlyHelp,
+    EarlyHelpScorer,
+    FeatureSpec,
+    LogisticEarlyHelp,
+    band,
+    top_factors,
+)
+from recommender.early_help_metrics import expected_calibration_error, roc_auc
+
+FEATURES = (
+    FeatureSpec("f_police_da", "police domestic-abuse notifications in the last 12 months", "count"),
+    FeatureSpec("f_absence", "school absence sessions in the last 12 months", "count"),
+    FeatureSpec("f_hh_single_adult", "single-adult household", "flag"),
+    FeatureSpec("f_imd", "deprivation score", "numeric"),
+    FeatureSpec("f_days_arrears", "days since the last housing-arrears letter", "days_since"),
+)
+KINDS = tuple(f.kind for f in FEATURES)
+
+
+def make_children(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Children with known outcome probabilities: X (n, 5), y (n,), true p (n,), household (n,)."""
+    rng = np.random.default_rng(seed)
+    household = rng.integers(0, n // 2, n)
+    X = np.column_stack(
+        [
+            rng.poisson(0.3, n),
+            rng.poisson(2.0, n),
+            rng.integers(0, 2, n),
+            rng.normal(size=n),
+            np.where(rng.random(n) < 0.7, np.nan, rng.integers(1, 365, n)),
+        ]
+    ).astype(np.float64)
+    log_odds = -3.6 + 0.9 * X[:, 0] + 0.25 * X[:, 1] + 0.6 * X[:, 2] * (X[:, 3] > 0)
+    log_odds += 0.8 * np.nan_to_num(X[:, 4] < 90)
+    p = 1.0 / (1.0 + np.exp(-log_odds))
+    return X, (rng.random(n) < p).astype(int), p, household
+
+
+@pytest.fixture(scope="module")
+def children():
+    return make_children(6000)
+
+
+@pytest.fixture(scope="module")
+def fitted(children):
+    X, y, _, household = children
+    return {
+        "logistic": CalibratedEarlyHelp(LogisticEarlyHelp(feature_kinds=KINDS)).fit(X, y, groups=household),
+        "boosting": CalibratedEarlyHelp(BoostedEarlyHelp(max_iter=100)).fit(X, y, groups=household),
+    }
+
+
+@pytest.mark.parametrize("make", [lambda: LogisticEarlyHelp(feature_kinds=KINDS), lambda: BoostedEarlyHelp(max_iter=30)])
+def test_sklearn_contract(make, children) -> None:
+    X, y, _, _ = children
+    model = make()
+    params = model.get_params()
+    assert clone(model).get_params() == params
+    with pytest.raises(NotFittedError):
+        model.decision_function(X)
+    assert model.fit(X, y) is model
+    assert model.get_params() == params  # fit leaves parameters alone
+    proba = model.predict_proba(X[:10])
+    assert proba.shape == (10, 2) and np.allclose(proba.sum(1), 1)
+    assert set(model.predict(X)) <= {0, 1}
+    assert model.n_features_in_ == 5
+    with pytest.raises(ValueError):
+        model.decision_function(X[:, :4])
+    with pytest.raises(ValueError, match="both classes"):
+        make().fit(X, np.zeros(len(X)))
+
+
+@pytest.mark.parametrize("name", ["logistic", "boosting"])
+def test_contributions_add_up_to_the_base_models_log_odds(fitted, children, name) -> None:
+    X, *_ = children
+    model = fitted[name]
+    contributions, bias = model.contributions(X[:500])
+    assert contributions.shape == (500, 5)
+    np.testing.assert_allclose(
+        bias + contributions.sum(1), model.estimator_.decision_function(X[:500]), atol=1e-8
+    )
+
+
+def test_tree_contributions_credit_only_the_features_the_trees_use(children) -> None:
+    X, y, _, _ = children
+    noise = np.random.default_rng(5).normal(size=(len(X), 1))
+    model = BoostedEarlyHelp(max_iter=50).fit(np.hstack([X, noise]), y)
+    used = {int(f) for tree in model.trees_ for f in tree.feature[~tree.is_leaf]}
+    contributions, _ = model.contributions(np.hstack([X, noise])[:300])
+    unused = [j for j in range(6) if j not in used]
+    assert np.all(contributions[:, unused] == 0)
+
+
+def test_linear_explanation_is_coefficient_times_distance_from_the_mean(children) -> None:
+    X, y, _, _ = children
+    model = LogisticEarlyHelp().fit(X[:, :4], y)  # no NaN, no log: a plain standardised model
+    contributions, _ = model.contributions(X[:20, :4])
+    expected = (X[:20, :4] - X[:, :4].mean(0)) / X[:, :4].std(0) * model.model_.coef_[0]
+    np.testing.assert_allclose(contributions, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["logistic", "boosting"])
+def test_calibrated_models_discriminate_and_are_calibrated_out_of_sample(fitted, name) -> None:
+    X, y, p_true, _ = make_children(20000, seed=11)
+    p = fitted[name].predict_proba(X)[:, 1]
+    assert roc_auc(y, p) > roc_auc(y, p_true) - 0.03
+    assert expected_calibration_error(y, p) < 0.02
+    assert fitted[name].calibration_ in ("none", "sigmoid", "isotonic")
+    report = fitted[name].calibration_report_
+    assert report[fitted[name].calibration_]["brier"] == min(r["brier"] for r in report.values())
+
+
+def test_calibration_repairs_a_deliberately_miscalibrated_base_model(children) -> None:
+    # class weights inflate every probability; calibration must pull them back to the base rate
+    X, y, _, household = children
+    weighted = LogisticEarlyHelp(feature_kinds=KINDS, class_weight="balanced")
+    raw = weighted.fit(X, y).predict_proba(X)[:, 1]
+    assert raw.mean() > 3 * y.mean()
+    calibrated = CalibratedEarlyHelp(weighted, method="auto").fit(X, y, groups=household)
+    assert calibrated.calibration_ != "none"
+    assert abs(calibrated.predict_proba(X)[:, 1].mean() - y.mean()) < 0.01
+
+
+def test_unknown_calibration_method_is_refused(children) -> None:
+    X, y, _, _ = children
+    with pytest.raises(ValueError, match="method"):
+        CalibratedEarlyHelp(LogisticEarlyHelp(), method="beta").fit(X, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=50),
+    st.floats(0.0, 0.5),
+    st.floats(0.01, 0.5),
+)
+def test_bands_are_monotone_in_probability(probabilities, low, width) -> None:
+    thresholds = (low, min(low + width, 1.0))
+    p = np.sort(np.asarray(probabilities))
+    ranks = [BAND_NAMES.index(b) for b in band(p, thresholds)]
+    assert ranks == sorted(ranks)
+    assert all((b == "high") == (x >= thresholds[1]) for b, x in zip(band(p, thresholds), p, strict=True))
+    assert all((b == "low") == (x < thresholds[0]) for b, x in zip(band(p, thresholds), p, strict=True))
+
+
+def test_band_thresholds_are_validated() -> None:
+    with pytest.raises(ValueError):
+        band(np.array([0.1]), (0.3, 0.2))
+
+
+def test_factors_read_like_the_record() -> None:
+    X = np.array([[3, 0, 1, 0.5, np.nan]])
+    contributions = np.array([[0.9, -0.4, 0.2, 0.0, 0.1]])
+    [factors] = top_factors(contributions, X, FEATURES, top=3)
+    assert [str(f) for f in factors] == [
+        "3 police domestic-abuse notifications in the last 12 months — raises",
+        "no school absence sessions in the last 12 months — lowers",
+        "single-adult household: yes — raises",
+    ]
+    [raising] = top_factors(contributions, X, FEATURES, top=5, raising_only=True)
+    assert [f.direction for f in raising] == ["raises"] * 3
+    assert raising[-1].text == "days since the last housing-arrears letter: none in the window"
+
+
+def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, children) -> None:
+    X, *_ = children
+    scorer = EarlyHelpScorer(fitted["boosting"], FEATURES, (0.05, 0.20))
+    again = pickle.loads(pickle.dumps(scorer))
+    scored = again.score(X[:200])
+    np.testing.assert_allclose(scored.probability, fitted["boosting"].predict_proba(X[:200])[:, 1])
+    assert list(scored.band) == list(band(scored.probability, (0.05, 0.20)))
+    assert len(scored.factors) == 200
+    assert all(f.direction == "raises" for row in scored.factors for f in row)
+    high = np.flatnonzero(scored.band == "high")
+    assert high.size and all(scored.factors[i] for i in high)  # every flag comes with reasons
+    with pytest.raises(ValueError, match="shape"):
+        again.score(X[:3, :2])
+    with pytest.raises(ValueError, match="features"):
+        EarlyHelpScorer(fitted["boosting"], FEATURES[:2], (0.05, 0.2))
