@@ -27,6 +27,7 @@ it and its top factors: a suggestion for a person to review, never a decision.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Self
@@ -47,6 +48,8 @@ CalibrationMethod = Literal["none", "sigmoid", "isotonic"]
 BAND_NAMES: tuple[str, str, str] = ("low", "medium", "high")
 CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("none", "sigmoid", "isotonic")
 
+#: "(366 = none in the last 12 months)" in a days_since label: the value meaning "no event".
+_SENTINEL = re.compile(r"\((\d+(?:\.\d+)?)\s*=\s*([^)]*)\)")
 #: Probabilities are kept away from 0 and 1 so log-odds stay finite.
 _EPS = 1e-6
 
@@ -80,7 +83,7 @@ class FeatureSpec:
         """The feature's value in words: ``"3 police domestic-abuse notifications in ..."``."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if self.kind == "days_since":
-                return f"{self.label}: none in the window"
+                return f"{_SENTINEL.sub('', self.label).rstrip()}: none in the window"
             return f"{self.label}: not recorded"
         if self.kind == "count":
             n = int(round(value))
@@ -88,7 +91,15 @@ class FeatureSpec:
         if self.kind == "flag":
             return f"{self.label}: {'yes' if value >= 0.5 else 'no'}"
         if self.kind == "days_since":
-            return f"{self.label}: {int(round(value))}"
+            # labels may name a sentinel, e.g. "days since ... (366 = none in the last 12 months)"
+            label, sentinel, wording = self.label, None, "none in the window"
+            found = _SENTINEL.search(self.label)
+            if found:
+                label = self.label[: found.start()].rstrip()
+                sentinel, wording = float(found.group(1)), found.group(2).strip()
+            if sentinel is not None and value >= sentinel:
+                return f"{label}: {wording}"
+            return f"{label}: {int(round(value))}"
         return f"{self.label}: {value:g}"
 
 

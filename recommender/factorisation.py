@@ -113,7 +113,9 @@ class BPR(Recommender):
     iterations : int, default 100
     fold_in_l2 : float, default 1.0
         Ridge term of the least-squares step that folds a citizen's history into a factor.
-    num_threads : int, default 2
+    num_threads : int, default 1
+        implicit's BPR updates factors lock-free across threads, so only one thread makes a
+        fit reproducible for a given ``random_state``.
     random_state : int, default 0
     """
 
@@ -124,7 +126,7 @@ class BPR(Recommender):
         regularization: float = 0.01,
         iterations: int = 100,
         fold_in_l2: float = 1.0,
-        num_threads: int = 2,
+        num_threads: int = 1,
         random_state: int = 0,
     ) -> None:
         self.factors = factors

@@ -48,7 +48,7 @@ class ItemKNN(Recommender):
         similarity.eliminate_zeros()
         # dense: catalogues are a few hundred services, and dense rows make scoring one citizen
         # a sum of a handful of rows
-        self.similarity_ = np.asarray(similarity.todense(), dtype=np.float32)  # (from, to)
+        self.similarity_ = np.nan_to_num(np.asarray(similarity.todense(), dtype=np.float32))  # (from, to)
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""Property: over random citizens, catalogues and histories, no model ever suggests a service
+the citizen is not eligible for or already uses."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from recommender.candidates import make
+from recommender.eligibility import eligible
+
+MODELS = {
+    "popularity": {},
+    "demographic": {"prior_strength": 2.0, "min_segment_citizens": 2},
+    "itemknn": {"neighbours": 5},
+    "als": {"factors": 4, "iterations": 2},
+    "bpr": {"factors": 4, "iterations": 3},
+    "ease": {"l2": 10.0},
+    "blend": {},
+}
+DISTRICTS = ["SO23", "PO9", "GU14"]
+
+
+@st.composite
+def worlds(draw):
+    n = draw(st.integers(2, 30))
+    m = draw(st.integers(1, 12))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    age_min = rng.choice([0, 5, 16, 18, 35, 75], n).astype(float)
+    age_max = np.where(age_min == 75, 120, age_min + rng.integers(0, 15, n))
+    age_min[rng.random(n) < 0.1] = np.nan  # unknown age
+    district = [None if rng.random() < 0.1 else str(rng.choice(DISTRICTS)) for _ in range(n)]
+    min_age = np.where(rng.random(m) < 0.5, np.nan, rng.integers(0, 70, m))
+    max_age = np.where(rng.random(m) < 0.5, np.nan, rng.integers(10, 121, m))
+    districts = [["*"] if rng.random() < 0.5 else list(rng.choice(DISTRICTS, 1)) for _ in range(m)]
+    active = rng.random(m) < 0.85
+    allowed = eligible(age_min, age_max, district, min_age, max_age, districts, active)
+    density = draw(st.floats(0.0, 0.9))
+    train = sparse.random(n, m, density=density, format="csr", random_state=rng, dtype=np.float32)
+    train.data = np.ceil(train.data * 3)
+    history = sparse.random(n, m, density=density, format="csr", random_state=rng, dtype=np.float32)
+    segments = rng.integers(-1, 4, n)
+    k = draw(st.integers(1, m + 2))
+    name = draw(st.sampled_from(sorted(MODELS)))
+    return name, train, history, allowed, segments, k
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_no_ineligible_and_no_already_used_suggestion(world) -> None:
+    name, train, history, allowed, segments, k = world
+    model = make(name, **MODELS[name]).fit(train, segments=np.maximum(segments, 0))
+    ranking = model.recommend(history, k=k, allowed=allowed, segments=segments)
+    stored = np.zeros(history.shape, dtype=bool)
+    stored[np.repeat(np.arange(history.shape[0]), np.diff(history.indptr)), history.indices] = True
+    for i in range(history.shape[0]):
+        suggested = ranking.service_idx[i][ranking.service_idx[i] >= 0]
+        assert allowed[i, suggested].all()
+        assert not stored[i, suggested].any()
+        assert len(suggested) == min(k, int((allowed[i] & ~stored[i]).sum()))
