@@ -11,3 +11,28 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing Python packages (pinned by constraints.txt)"
 .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+
+# --- web pages and browser tests (issue 8, Engineer W) -------------------------------------
+# Debian's chromium drives the Playwright browser tests (never `playwright install`).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing Debian's chromium for the browser tests"
+  apt-get update && apt-get install -y chromium
+fi
+# GOV.UK Frontend and axe-core come from npm at the exact versions in package-lock.json and
+# are served by the app itself from serving/static/vendor/ (git-ignored): no CDN.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing front-end packages (npm ci)"
+  npm ci --include=dev --no-audit --no-fund
+fi
+echo "==> vendoring GOV.UK Frontend and axe-core into serving/static/vendor/"
+vendor=serving/static/vendor
+rm -rf "$vendor" && mkdir -p "$vendor/govuk/assets" "$vendor/axe"
+govuk=node_modules/govuk-frontend/dist/govuk
+cp "$govuk/govuk-frontend.min.js" "$vendor/govuk/"
+cp -r "$govuk/assets/images" "$vendor/govuk/assets/"
+# A council service is not GOV.UK, so it must not use the GDS Transport typeface: the
+# stylesheet is copied without its @font-face rules (text falls back to Arial, as the Design
+# System advises), and its one absolute asset URL is made relative to the stylesheet.
+sed -E -e 's/@font-face\{[^}]*\}//g' -e 's/GDS Transport,//g' -e 's#url\(/assets/#url(assets/#g' \
+  -e 's#/\*\# sourceMappingURL=[^*]*\*/##' "$govuk/govuk-frontend.min.css" > "$vendor/govuk/govuk-frontend.min.css"
+cp node_modules/axe-core/axe.min.js "$vendor/axe/"
