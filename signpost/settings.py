@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     decay_half_life_days: float = 180.0
     holdout_months: int = 3
     research_k_anonymity: int = 10
+    #: DuckDB's buffer limit for `signpost features`; it spills to a temporary folder beyond it.
+    features_memory_limit: str = "2GB"
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50

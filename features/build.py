@@ -1,0 +1,603 @@
+"""`signpost features`: partner extracts in, consented and pseudonymised outputs out.
+
+This is the one function here that reads and writes: the rules, consent logic, matrix and
+feature definitions it applies are pure functions and SQL builders in the sibling modules.
+Stages, each timed in the manifest and shown as a progress bar:
+
+1. read the extracts into DuckDB as text, in file order (``features.extracts``);
+2. validate every table (``features.validate``): citizens, services, then the tables that
+   refer to them, so references follow what was accepted; pseudonymise accepted people and
+   households (``features.pseudonym``);
+3. write the quarantine (raw rows + ``row_number`` + ``reason``) beside the raw extracts;
+4. consent as of each snapshot day (``features.consent``);
+5. outputs: citizens, services, interaction matrices, early-help tables, the research
+   export, consents and caseloads — each built only from people and sources its purpose
+   allows — and ``manifest.json``.
+
+DuckDB works in a temporary database with a memory limit and spills to disk beyond it, so
+the 1.4M-resident county never has to fit in memory; only distinct ids (for the HMAC), the
+consent records and the final matrices pass through Python. The temporary folder holds raw
+data and is deleted when the build ends, whether it succeeds or not. Outputs are written to
+a staging folder and moved into ``out`` only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from dateutil.relativedelta import relativedelta
+from scipy.sparse import save_npz
+
+import signpost
+from features import consent as consent_rules
+from features import early_help, matrices, research
+from features.contract import CASELOADS, CITIZENS, CONSENTS, EVENTS, OUTCOMES_TABLE, PURPOSES, SERVICES, Table
+from features.extracts import ExtractFile, load_text_table, locate, sha256_file
+from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
+from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
+from features.pseudonym import key_id, load_key, pseudonymise
+from features.validate import CheckContext, Reference, checked_sql, duplicates_update_sql
+from signpost.errors import UserError
+from signpost.progress import make_progress
+from signpost.settings import Settings
+
+ENGINES = ("duckdb",)
+STAGES = (
+    "read extracts",
+    "hash inputs",
+    "validate citizens",
+    "validate services",
+    "validate events",
+    "validate consents, outcomes, caseloads",
+    "write quarantine",
+    "consent as of snapshots",
+    "citizens and services",
+    "interaction matrices",
+    "early-help tables",
+    "research export",
+    "consents and caseloads",
+    "manifest",
+)
+#: Early-help snapshots: name -> months before as_of; labelled unless it is the scoring table.
+EARLY_HELP_SNAPSHOTS = {"train": 12, "valid": 6, "score": 0}
+
+
+def build(
+    raw: Path,
+    out: Path,
+    *,
+    as_of: date,
+    quarantine: Path | None = None,
+    engine: str = "duckdb",
+    settings: Settings,
+    extract_date: date | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> dict:
+    """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
+
+    Parameters
+    ----------
+    raw : Path
+        Folder with one file per contract table (``<table>.csv`` or ``<table>.parquet``).
+    out : Path
+        Processed folder (created; files of the same names are replaced).
+    as_of : date
+        Snapshot day: consent state, age bands and the end of every window.
+    quarantine : Path, optional
+        Folder for rejected rows; default ``<raw>/quarantine``. Never inside ``out``.
+    engine : str
+        Only ``"duckdb"`` is implemented.
+    settings : Settings
+        Policy (consent defaults, sharing policy, event weights...) and the pseudonym key.
+    extract_date : date, optional
+        The day the extract was taken; dates after it are faults. Default: today.
+    on_stage : callable, optional
+        Called with each stage name as it starts (benchmarks attribute memory with it).
+
+    Returns
+    -------
+    dict
+        The manifest, as written to ``out/manifest.json``.
+    """
+    raw, out = Path(raw), Path(out)
+    if engine not in ENGINES:
+        raise UserError(f"engine {engine!r} is not available: use --engine duckdb")
+    extract_date = extract_date or date.today()
+    if as_of > extract_date:
+        raise UserError(
+            f"--as-of {as_of} is after the extract date {extract_date}: choose a snapshot day "
+            "the extract covers"
+        )
+    quarantine = Path(quarantine) if quarantine is not None else raw / "quarantine"
+    if _inside(quarantine, out):
+        raise UserError(
+            f"the quarantine folder {quarantine} is inside the output {out}: quarantined rows are raw "
+            "data and must stay out of the processed folder; choose another --quarantine"
+        )
+    if _inside(out, raw) and out.resolve() == raw.resolve():
+        raise UserError("--out must not be the raw extract folder")
+
+    extracts = locate(raw)
+    key = load_key(settings)
+    plan = _Plan(as_of=as_of, extract_date=extract_date, settings=settings)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    work = Path(tempfile.mkdtemp(prefix="signpost-features-"))
+    con = duckdb.connect(
+        str(work / "work.duckdb"),
+        config={
+            "memory_limit": settings.features_memory_limit,
+            "temp_directory": str(work / "spill"),
+            "preserve_insertion_order": True,
+        },
+    )
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        with make_progress() as progress:
+            stages = _Stages(progress, on_stage)
+            manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine)
+        _publish(stage_dir, out)
+        return manifest
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(stage_dir, ignore_errors=True)
+
+
+class _Plan:
+    """The dates and policy of one build, derived once."""
+
+    def __init__(self, *, as_of: date, extract_date: date, settings: Settings) -> None:
+        self.as_of = as_of
+        self.extract_date = extract_date
+        self.settings = settings
+        self.split_date = as_of - relativedelta(months=settings.holdout_months)
+        self.snapshots = {
+            name: as_of - relativedelta(months=months) for name, months in EARLY_HELP_SNAPSHOTS.items()
+        }
+        policy = settings.sharing_policy
+        self.sources = tuple(sorted(policy))
+        self.for_purpose = {p: tuple(sorted(s for s, ps in policy.items() if p in ps)) for p in PURPOSES}
+        self.indicator_sources = tuple(
+            s for s in self.for_purpose["early_intervention"] if "personalisation" not in policy[s]
+        )
+
+
+class _Stages:
+    """Times each stage, advances the progress bar and tells an observer."""
+
+    def __init__(self, progress, on_stage: Callable[[str], None] | None) -> None:
+        self.progress = progress
+        self.task = progress.add_task("features", total=len(STAGES))
+        self.on_stage = on_stage
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        assert name in STAGES, name
+        self.progress.update(self.task, description=f"features: {name}")
+        if self.on_stage:
+            self.on_stage(name)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        self.progress.advance(self.task)
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    stages: _Stages,
+    extracts: dict[str, ExtractFile],
+    plan: _Plan,
+    key: bytes,
+    stage_dir: Path,
+    quarantine: Path,
+) -> dict:
+    settings, as_of = plan.settings, plan.as_of
+    rows_read: dict[str, int] = {}
+    with stages.stage("read extracts"):
+        for name, extract in extracts.items():
+            rows_read[name] = load_text_table(con, extract, f"raw_{name}")
+        con.register("county_districts_src", pa.table({
+            "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
+            "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),
+        }))
+        con.execute("CREATE TABLE county_districts AS SELECT * FROM county_districts_src")
+    with stages.stage("hash inputs"):
+        inputs = {
+            name: {
+                "file": e.path.name,
+                "path": str(e.path),
+                "format": e.format,
+                "bytes": e.path.stat().st_size,
+                "sha256": sha256_file(e.path),
+                "missing_optional_columns": list(e.missing_optional),
+            }
+            for name, e in extracts.items()
+        }
+
+    ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
+    with stages.stage("validate citizens"):
+        _check(con, CITIZENS, ctx, key=("person_id",))
+        _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
+        _pseudonym_map(con, key, "household", "t_household_id", "household_map", "hid")
+        _quarantined_keys(con, "checked_citizens", "t_person_id", "person_map", "person_bad")
+        _quarantined_keys(con, "checked_citizens", "t_household_id", "household_map", "household_bad")
+        con.execute(f"""
+CREATE TABLE people AS
+SELECT m.cid, m.pseudonym, h.hid, h.pseudonym AS household, c.t_birth_date AS birth_date,
+  c.t_sex AS sex, c.t_ethnicity AS ethnicity, c.t_disability AS disability,
+  c.t_imd_decile AS imd_decile, c.postcode_district, d.authority AS local_authority
+FROM checked_citizens c JOIN person_map m ON m.value = c.t_person_id
+LEFT JOIN household_map h ON h.value = c.t_household_id
+LEFT JOIN county_districts d ON d.district = c.postcode_district
+WHERE c.reason IS NULL ORDER BY m.cid""")
+    person = Reference("person_id", "citizens", "person_map", "person_bad", "cid")
+    with stages.stage("validate services"):
+        _check(con, SERVICES, ctx, key=("service_id",))
+        con.execute("""
+CREATE TABLE service_map AS SELECT t_service_id AS value,
+  CAST(row_number() OVER (ORDER BY t_service_id) - 1 AS INTEGER) AS col
+FROM checked_services WHERE reason IS NULL""")
+        _quarantined_keys(con, "checked_services", "t_service_id", "service_map", "service_bad")
+    service = Reference("service_id", "services", "service_map", "service_bad", "col")
+    with stages.stage("validate events"):
+        _check(con, EVENTS, ctx, references=(person, service), key=("source", "event_id"))
+        con.execute("""
+CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS event_type,
+  t_occurred_at AS occurred_at FROM checked_events WHERE reason IS NULL""")
+    with stages.stage("validate consents, outcomes, caseloads"):
+        _check(con, CONSENTS, ctx, references=(person,))
+        if "outcomes" in extracts:
+            _check(con, OUTCOMES_TABLE, ctx, references=(person,))
+        if "caseloads" in extracts:
+            household = Reference("household_id", "citizens", "household_map", "household_bad", "hid")
+            _check(con, CASELOADS, ctx, references=(household,))
+
+    with stages.stage("write quarantine"):
+        rows = _write_quarantine(con, extracts, rows_read, quarantine)
+
+    with stages.stage("consent as of snapshots"):
+        states, eh_allowed, snapshot_id = _consent_states(con, plan)
+
+    end = as_of + timedelta(days=1)
+    with stages.stage("citizens and services"):
+        n_citizens, n_services, service_frame = _citizens_and_services(con, plan, stage_dir)
+
+    with stages.stage("interaction matrices"):
+        nnz = _interaction_matrices(con, plan, stage_dir, (n_citizens, n_services))
+
+    with stages.stage("early-help tables"):
+        early_help_rows, catalogue = _early_help_tables(con, plan, stage_dir, service_frame, "outcomes" in extracts)
+
+    with stages.stage("research export"):
+        research_summary = _research_export(con, plan, stage_dir)
+
+    with stages.stage("consents and caseloads"):
+        _consents_and_caseloads(con, stage_dir, "caseloads" in extracts)
+
+    with stages.stage("manifest"):
+        after_as_of = {
+            "citizens_born": _scalar(con, f"SELECT count(*) FROM people WHERE birth_date > DATE '{as_of}'"),
+            "events": _scalar(con, f"SELECT count(*) FROM events_ok WHERE occurred_at >= TIMESTAMP '{end} 00:00:00'"),
+            "consents": _scalar(
+                con, f"SELECT count(*) FROM checked_consents WHERE reason IS NULL "
+                f"AND t_recorded_at >= TIMESTAMP '{end} 00:00:00'"),
+        }
+        if "outcomes" in extracts:
+            after_as_of["outcomes"] = _scalar(
+                con, f"SELECT count(*) FROM checked_outcomes WHERE reason IS NULL AND t_occurred_at > DATE '{as_of}'")
+        (stage_dir / "early_help_features.json").write_text(
+            json.dumps([f.describe() for f in catalogue], indent=2) + "\n"
+        )
+        manifest = {
+            "format": "signpost-processed/1",
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "inputs": inputs,
+            "rows": rows,
+            "after_as_of": after_as_of,
+            "quarantine": str(quarantine),
+            "as_of": as_of.isoformat(),
+            "extract_date": plan.extract_date.isoformat(),
+            "split_date": plan.split_date.isoformat(),
+            "holdout_months": settings.holdout_months,
+            "snapshots": {f"early_help_{k}": v.isoformat() for k, v in plan.snapshots.items()},
+            "consent_snapshot_id": snapshot_id,
+            "consent_snapshot_dates": sorted(d.isoformat() for d in states),
+            "pseudonym_key_id": key_id(key),
+            "sharing_policy": {s: list(p) for s, p in sorted(settings.sharing_policy.items())},
+            "sources_by_purpose": {p: list(s) for p, s in plan.for_purpose.items()},
+            "consent_defaults": dict(settings.consent_defaults),
+            "event_weights": dict(settings.event_weights),
+            "decay_half_life_days": settings.decay_half_life_days,
+            "shape": {"citizens": n_citizens, "services": n_services},
+            "matrices": nnz,
+            "personalisation_citizens": _scalar(con, "SELECT count(*) FROM snap WHERE personalisation"),
+            "early_help": {"rows": early_help_rows, "features": len(catalogue),
+                           "outcomes_present": "outcomes" in extracts,
+                           "children_excluded_by_consent": eh_allowed},
+            "research": research_summary,
+            "engine": "duckdb",
+            "engine_version": duckdb.__version__,
+            "software_version": signpost.__version__,
+        }
+    manifest["timings"] = {**stages.timings, "total": stages.total()}
+    manifest["outputs"] = {
+        str(p.relative_to(stage_dir)): sha256_file(p) for p in sorted(stage_dir.rglob("*")) if p.is_file()
+    }
+    (stage_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+# ------------------------------------------------------------------ validation ----------
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    ctx: CheckContext,
+    references: tuple[Reference, ...] = (),
+    key: tuple[str, ...] = (),
+) -> None:
+    checked = f"checked_{table.name}"
+    con.execute(f"CREATE TABLE {checked} AS {checked_sql(table, f'raw_{table.name}_rows', ctx, references)}")
+    if key:
+        con.execute(duplicates_update_sql(checked, key))
+
+
+def _pseudonym_map(
+    con: duckdb.DuckDBPyConnection, key: bytes, kind: str, column: str, name: str, id_column: str
+) -> None:
+    """(value, pseudonym, integer id in pseudonym order) for the accepted citizens' ids."""
+    ids = con.execute(
+        f"SELECT DISTINCT {column} FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL"
+    ).fetchnumpy()[column]
+    ids = ids.tolist()
+    con.register(f"{name}_src", pa.table({"value": pa.array(ids, pa.string()),
+                                           "pseudonym": pa.array(pseudonymise(ids, key, kind), pa.string())}))
+    con.execute(f"""
+CREATE TABLE {name} AS SELECT value, pseudonym,
+  CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS {id_column} FROM {name}_src""")
+    con.unregister(f"{name}_src")
+
+
+def _quarantined_keys(con, checked: str, column: str, accepted: str, name: str) -> None:
+    """Keys that only quarantined rows carry, with the first such row and its reason."""
+    con.execute(f"""
+CREATE TABLE {name} AS SELECT {column} AS value, min(row_number) AS first_row,
+  arg_min(reason, row_number) AS reason
+FROM {checked} WHERE reason IS NOT NULL AND {column} IS NOT NULL
+  AND {column} NOT IN (SELECT value FROM {accepted}) GROUP BY {column}""")
+
+
+def _write_quarantine(con, extracts: dict[str, ExtractFile], rows_read: dict[str, int], folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, int]] = {}
+    for name, extract in extracts.items():
+        accepted, quarantined = con.execute(
+            f"SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
+            f"FROM checked_{name}"
+        ).fetchall()[0]
+        if accepted + quarantined != rows_read[name]:
+            raise RuntimeError(f"row accounting for {name} does not add up: a bug, please report it")
+        rows[name] = {"read": rows_read[name], "accepted": accepted, "quarantined": quarantined}
+        original = ", ".join(_ident(c) for c in extract.columns)
+        target = folder / f"{name}.csv"
+        con.execute(f"""
+COPY (SELECT r.row_number, {original}, q.reason
+      FROM raw_{name}_rows r JOIN (SELECT row_number, reason FROM checked_{name} WHERE reason IS NOT NULL) q
+      USING (row_number) ORDER BY r.row_number)
+TO '{_sql_str(str(target))}' (FORMAT csv, HEADER true)""")
+        os.chmod(target, 0o600)
+    return rows
+
+
+# ------------------------------------------------------------------ consent -------------
+
+
+def _consent_states(con, plan: _Plan) -> tuple[dict, dict, str]:
+    """Consent state per snapshot day, registered for SQL; early-help exclusions; snapshot id."""
+    records = con.execute("""
+SELECT cid AS person, t_purpose AS purpose, t_status AS status, t_recorded_at AS recorded_at
+FROM checked_consents WHERE reason IS NULL""").df()
+    people = con.execute("SELECT cid, pseudonym, hid FROM people ORDER BY cid").df()
+    index = pd.Index(people["cid"].to_numpy(), name="person")
+    household = pd.Series(people["hid"].to_numpy(), index=index)
+    defaults = dict(plan.settings.consent_defaults)
+    states: dict[date, pd.DataFrame] = {}
+    excluded: dict[str, int] = {}
+    for name, day in sorted(plan.snapshots.items(), key=lambda kv: kv[1]):
+        state = consent_rules.consent_as_of(records, as_of=day, defaults=defaults, people=index)
+        states[day] = state
+        allowed = consent_rules.early_help_allowed(state["early_intervention"], household)
+        excluded[name] = int((~allowed).sum())
+        con.register(f"eh_allowed_{name}_src", pa.table({
+            "cid": pa.array(index.to_numpy(), pa.int32()), "allowed": pa.array(allowed.to_numpy(), pa.bool_())}))
+        con.execute(f"CREATE TABLE eh_allowed_{name} AS SELECT * FROM eh_allowed_{name}_src")
+        con.unregister(f"eh_allowed_{name}_src")
+    now = states[plan.as_of]
+    con.register("consent_now_src", pa.table(
+        {"cid": pa.array(index.to_numpy(), pa.int32())}
+        | {p: pa.array(now[p].to_numpy(), pa.bool_()) for p in PURPOSES}))
+    con.execute("CREATE TABLE consent_now AS SELECT * FROM consent_now_src")
+    con.unregister("consent_now_src")
+    return states, excluded, consent_rules.snapshot_id(people["pseudonym"].tolist(), states)
+
+
+# ------------------------------------------------------------------ outputs -------------
+
+
+def _citizens_and_services(con, plan: _Plan, stage_dir: Path) -> tuple[int, int, pd.DataFrame]:
+    day = f"DATE '{plan.as_of}'"
+    age = age_sql("p.birth_date", day)
+    low, high = age_band_bounds_sql("age")
+    con.execute(f"""
+CREATE TABLE snap AS
+SELECT *, {age_band_sql('age')} AS age_band, {low} AS age_min, {high} AS age_max,
+  CAST(row_number() OVER (ORDER BY cid) - 1 AS INTEGER) AS row
+FROM (SELECT p.*, {age} AS age, n.personalisation, n.early_intervention, n.research
+      FROM people p JOIN consent_now n USING (cid) WHERE p.birth_date <= {day})""")
+    _copy(con, """
+SELECT pseudonym, row, household, age_band, CAST(age_min AS INTEGER) AS age_min, CAST(age_max AS INTEGER) AS age_max,
+  postcode_district, local_authority, sex, ethnicity, disability, imd_decile,
+  personalisation AS consent_personalisation, early_intervention AS consent_early_intervention,
+  research AS consent_research
+FROM snap ORDER BY row""", stage_dir / "citizens.parquet")
+    end = plan.as_of + timedelta(days=1)
+    con.execute(f"""
+CREATE TABLE services_ok AS
+SELECT m.col, c.t_service_id AS service_id, c.t_name AS name, c.t_description AS description,
+  c.t_category AS category, c.t_provider AS provider, c.t_min_age AS min_age, c.t_max_age AS max_age,
+  CASE WHEN c.t_districts = '*' THEN ['*']
+       ELSE list_transform(string_split(c.t_districts, ';'), lambda d: upper(trim(d))) END AS districts,
+  c.t_means_tested AS means_tested, c.t_intervention AS intervention, c.t_url AS url,
+  c.t_active AS active, s.source
+FROM checked_services c JOIN service_map m ON m.value = c.t_service_id
+LEFT JOIN (
+  SELECT col, first(source ORDER BY n DESC, source) AS source
+  FROM (SELECT col, source, count(*) AS n FROM events_ok
+        WHERE occurred_at < TIMESTAMP '{end} 00:00:00' GROUP BY ALL)
+  GROUP BY col
+) s ON s.col = m.col
+WHERE c.reason IS NULL ORDER BY m.col""")
+    _copy(con, "SELECT * FROM services_ok ORDER BY col", stage_dir / "services.parquet")
+    n_citizens = _scalar(con, "SELECT count(*) FROM snap")
+    n_services = _scalar(con, "SELECT count(*) FROM services_ok")
+    frame = con.execute("SELECT col, name, source, intervention FROM services_ok ORDER BY col").df()
+    return n_citizens, n_services, frame
+
+
+def _interaction_matrices(con, plan: _Plan, stage_dir: Path, shape: tuple[int, int]) -> dict:
+    settings = plan.settings
+    con.execute("CREATE VIEW matrix_citizens AS SELECT cid, row FROM snap WHERE personalisation")
+    query = matrices.interactions_sql(
+        "events_ok",
+        "matrix_citizens",
+        weights=settings.event_weights,
+        sources=plan.for_purpose["personalisation"],
+        split_date=plan.split_date,
+        as_of=plan.as_of,
+        half_life_days=settings.decay_half_life_days,
+    )
+    triplets = con.execute(
+        "SELECT row, col, COALESCE(train, 'NaN'::DOUBLE) AS train, COALESCE(test, 'NaN'::DOUBLE) AS test, "
+        f"COALESCE(\"all\", 'NaN'::DOUBLE) AS \"all\" FROM ({query})"
+    ).fetchnumpy()
+    row = np.asarray(triplets.pop("row"), dtype=np.int64)
+    col = np.asarray(triplets.pop("col"), dtype=np.int32)
+    nnz = {}
+    for window in matrices.WINDOWS:
+        matrix = matrices.csr_from_sorted(row, col, np.asarray(triplets.pop(window), dtype=np.float64), shape)
+        save_npz(stage_dir / f"interactions_{window}.npz", matrix, compressed=True)
+        nnz[window] = int(matrix.nnz)
+    return {"nnz": nnz, "windows": {
+        "train": f"before {plan.split_date}",
+        "test": f"{plan.split_date} to {plan.as_of}",
+        "all": f"up to {plan.as_of}",
+    }}
+
+
+def _early_help_tables(con, plan: _Plan, stage_dir: Path, services: pd.DataFrame, has_outcomes: bool):
+    catalogue = early_help.feature_catalogue(
+        services,
+        sources=plan.for_purpose["early_intervention"],
+        indicator_sources=plan.indicator_sources,
+    )
+    listed = ", ".join(f"'{_sql_str(s)}'" for s in plan.for_purpose["early_intervention"]) or "NULL"
+    con.execute(f"CREATE VIEW eh_events AS SELECT cid, col, source, occurred_at FROM events_ok WHERE source IN ({listed})")
+    if has_outcomes:
+        con.execute("CREATE VIEW outcomes_ok AS SELECT cid, t_occurred_at AS occurred_at FROM checked_outcomes "
+                    "WHERE reason IS NULL")
+    counts = {}
+    for name, day in plan.snapshots.items():
+        target = stage_dir / f"early_help_{name}.parquet"
+        _copy(con, early_help.snapshot_sql(
+            catalogue, snapshot=day, people="people", allowed=f"eh_allowed_{name}", events="eh_events",
+            outcomes="outcomes_ok" if has_outcomes else None, labelled=name != "score",
+        ), target)
+        counts[name] = _scalar(con, f"SELECT count(*) FROM read_parquet('{_sql_str(str(target))}')")
+    return counts, catalogue
+
+
+def _research_export(con, plan: _Plan, stage_dir: Path) -> dict:
+    k = plan.settings.research_k_anonymity
+    con.execute("CREATE VIEW research_people AS SELECT cid, local_authority, age_band FROM snap WHERE research")
+    cells = con.execute(research.usage_sql(
+        "events_ok", "research_people", "services_ok",
+        sources=plan.for_purpose["research"], as_of=plan.as_of)).df()
+    published, suppressed = research.suppress_small_cells(cells, k=k)
+    (stage_dir / "research").mkdir()
+    published.to_csv(stage_dir / "research" / "usage_by_category.csv", index=False)
+    return {"k": k, "cells_published": len(published), "cells_suppressed": suppressed,
+            "window_months": research.WINDOW_MONTHS, "totals_published": False}
+
+
+def _consents_and_caseloads(con, stage_dir: Path, has_caseloads: bool) -> None:
+    _copy(con, """
+SELECT m.pseudonym, c.t_purpose AS purpose, c.t_status AS status, c.t_recorded_at AS recorded_at,
+  c.t_method AS method
+FROM checked_consents c JOIN person_map m ON m.cid = c.cid WHERE c.reason IS NULL
+ORDER BY m.pseudonym, c.t_recorded_at, c.t_purpose""", stage_dir / "consents.parquet")
+    if has_caseloads:
+        query = """
+SELECT c.t_caseworker_id AS caseworker_id, h.pseudonym AS household, c.t_start_date AS start_date,
+  c.t_end_date AS end_date
+FROM checked_caseloads c JOIN household_map h ON h.hid = c.hid WHERE c.reason IS NULL
+ORDER BY caseworker_id, household, start_date"""
+    else:
+        query = ("SELECT NULL::VARCHAR AS caseworker_id, NULL::VARCHAR AS household, NULL::DATE AS start_date, "
+                 "NULL::DATE AS end_date WHERE false")
+    _copy(con, query, stage_dir / "caseloads.parquet")
+
+
+# ------------------------------------------------------------------ plumbing ------------
+
+
+def _copy(con, query: str, target: Path) -> None:
+    con.execute(f"COPY ({query}) TO '{_sql_str(str(target))}' (FORMAT parquet, COMPRESSION zstd)")
+
+
+def _scalar(con, query: str) -> int:
+    return int(con.execute(query).fetchall()[0][0])
+
+
+def _publish(stage_dir: Path, out: Path) -> None:
+    """Move the finished outputs into ``out`` (file by file, replacing older versions)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(stage_dir.rglob("*")):
+        if path.is_file():
+            target = out / path.relative_to(stage_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except OSError:
+        return False
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

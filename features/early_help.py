@@ -1,0 +1,208 @@
+"""Early-help feature tables: one row per child per snapshot, features a caseworker knows.
+
+For a snapshot day S the features look at events in the 12 months up to and including S,
+from sources whose sharing policy allows ``early_intervention``, for the child and for the
+adults (18+) of the child's household (``f_hh_`` features). The label is whether the child
+has any early-help outcome in the 6 months after S. Children are those aged 0–17 on S whose
+own early-intervention state and whole household allow it (see ``features.consent``).
+
+Features (all float32 in the tables; described in ``early_help_features.json``):
+
+- per source: event count and days since the last event (366 = none in the 12 months);
+- per indicator service — services mostly recorded by a source that serves early
+  intervention only (police, children's social care, school attendance) — an event count;
+- per intervention service: whether it was in use;
+- household composition (members, children, adults, older people, single adult),
+  deprivation decile (5.5 when unknown, with a flag) and age.
+
+The feature list is fixed once per build from the services catalogue and the policy, so the
+train, validation and scoring tables share their columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+
+from features.generalise import age_band_sql, age_sql
+from features.validate import quote_literal
+
+WINDOW_MONTHS = 12
+LABEL_MONTHS = 6
+#: days_since value when there was no such event in the window.
+NONE_IN_WINDOW_DAYS = 366
+GROUP_COLUMNS = ("sex", "ethnicity", "disability", "imd_decile", "local_authority", "age_band")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    kind: str  # "count" | "days_since" | "flag" | "numeric"
+    sql: str = ""  # aggregate over the window's events (child or household level)
+    level: str = "child"  # "child" | "household" | "person"
+
+    def describe(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k in ("name", "label", "kind")}
+
+
+def slug(text: str) -> str:
+    """A column-name-safe form of a source or service id."""
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "x"
+
+
+def feature_catalogue(
+    services: pd.DataFrame, *, sources: Sequence[str], indicator_sources: Sequence[str]
+) -> list[Feature]:
+    """The early-help features of a build.
+
+    Parameters
+    ----------
+    services : DataFrame
+        Columns ``col``, ``name``, ``source`` (dominant source, may be missing),
+        ``intervention`` (bool).
+    sources : sequence of str
+        Sources whose policy allows early intervention.
+    indicator_sources : sequence of str
+        Sources that serve early intervention only; their services become indicators.
+
+    Returns
+    -------
+    list of Feature
+    """
+    features: list[Feature] = []
+    taken: set[str] = set()
+
+    def add(name: str, label: str, kind: str, sql: str = "", level: str = "child") -> None:
+        base, n = name, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        features.append(Feature(name, label, kind, sql, level))
+
+    whose = {"child": "for the child", "household": "for adults in the household"}
+    prefix = {"child": "f_", "household": "f_hh_"}
+    indicators = services[services["source"].isin(list(indicator_sources))].sort_values("col")
+    interventions = services[services["intervention"].astype(bool)].sort_values("col")
+    for level in ("child", "household"):
+        p = prefix[level]
+        for source in sorted(sources):
+            s = quote_literal(source)
+            add(f"{p}{slug(source)}_events", f"events recorded by {source} {whose[level]} in the last "
+                f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source = {s})", level)
+            add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
+                f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
+                f"date_diff('day', max(occurred_at) FILTER (WHERE source = {s}), __END__)", level)
+        for service in indicators.itertuples():
+            add(f"{p}svc_{slug(service.name)}", f"{service.name} ({service.source}) {whose[level]} in the "
+                f"last {WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE col = {int(service.col)})", level)
+        for service in interventions.itertuples():
+            add(f"{p}uses_{slug(service.name)}", f"using {service.name} ({whose[level]}) in the last "
+                f"{WINDOW_MONTHS} months", "flag",
+                f"CAST(count(*) FILTER (WHERE col = {int(service.col)}) > 0 AS INTEGER)", level)
+    for name, label in (
+        ("f_hh_members", "people in the household"),
+        ("f_hh_children", "children (0-17) in the household"),
+        ("f_hh_adults", "working-age adults (18-64) in the household"),
+        ("f_hh_older", "older people (65+) in the household"),
+    ):
+        add(name, label, "count", level="person")
+    add("f_hh_single_adult", "one adult (18+) in the household", "flag", level="person")
+    add("f_imd_decile", "deprivation decile of the home area (1 = most deprived; 5.5 when unknown)",
+        "numeric", level="person")
+    add("f_imd_unknown", "deprivation decile of the home area is unknown", "flag", level="person")
+    add("f_age", "age in years", "numeric", level="person")
+    return features
+
+
+def snapshot_sql(
+    features: Sequence[Feature],
+    *,
+    snapshot: date,
+    people: str,
+    allowed: str,
+    events: str,
+    outcomes: str | None,
+    labelled: bool,
+) -> str:
+    """SELECT one early-help row per child for snapshot day ``snapshot``, ordered by pseudonym.
+
+    ``people``: ``cid, pseudonym, hid, household, birth_date, sex, ethnicity, disability,
+    imd_decile, local_authority`` (accepted citizens); ``allowed``: ``cid, allowed`` (the
+    early-help consent state on this day, household folded in); ``events``: ``cid, col,
+    source, occurred_at`` from early-intervention sources; ``outcomes``: ``cid,
+    occurred_at`` (DATE) or None when the extract had no outcomes table.
+    """
+    start = snapshot - relativedelta(months=WINDOW_MONTHS) + timedelta(days=1)
+    end = snapshot + timedelta(days=1)
+    label_end = snapshot + relativedelta(months=LABEL_MONTHS)
+    end_ts = f"TIMESTAMP '{end.isoformat()} 00:00:00'"
+    day = f"DATE '{snapshot.isoformat()}'"
+    age = age_sql("birth_date", day)
+
+    def aggregates(level: str) -> str:
+        chosen = [f for f in features if f.level == level]
+        return ", ".join(f"{f.sql.replace('__END__', end_ts)} AS {f.name}" for f in chosen) or "1 AS _none"
+
+    child_cols = [f for f in features if f.level == "child"]
+    hh_cols = [f for f in features if f.level == "household"]
+
+    def filled(f: Feature, alias: str) -> str:
+        if f.kind == "days_since":
+            return f"CAST(least(COALESCE({alias}.{f.name}, {NONE_IN_WINDOW_DAYS}), {NONE_IN_WINDOW_DAYS}) AS FLOAT)"
+        return f"CAST(COALESCE({alias}.{f.name}, 0) AS FLOAT)"
+
+    person_sql = {
+        "f_hh_members": "COALESCE(hc.members, 1)",
+        "f_hh_children": "COALESCE(hc.children, 1)",
+        "f_hh_adults": "COALESCE(hc.adults, 0)",
+        "f_hh_older": "COALESCE(hc.older, 0)",
+        "f_hh_single_adult": "CAST(COALESCE(hc.adults + hc.older, 0) = 1 AS INTEGER)",
+        "f_imd_decile": "COALESCE(k.imd_decile, 5.5)",
+        "f_imd_unknown": "CAST(k.imd_decile IS NULL AS INTEGER)",
+        "f_age": "k.age",
+    }
+    selected = (
+        [filled(f, "cf") + f" AS {f.name}" for f in child_cols]
+        + [filled(f, "hf") + f" AS {f.name}" for f in hh_cols]
+        + [f"CAST({person_sql[f.name]} AS FLOAT) AS {f.name}" for f in features if f.level == "person"]
+    )
+    if labelled:
+        if outcomes is None:
+            label = "CAST(0 AS TINYINT) AS label"
+        else:
+            label = (
+                f"CAST(EXISTS (SELECT 1 FROM {outcomes} o WHERE o.cid = k.cid AND o.occurred_at > {day} "
+                f"AND o.occurred_at <= DATE '{label_end.isoformat()}') AS TINYINT) AS label"
+            )
+        selected.append(label)
+    return f"""
+WITH present AS (
+  SELECT *, {age} AS age FROM {people} WHERE birth_date <= {day}
+), kids AS (
+  SELECT p.* FROM present p JOIN {allowed} a ON a.cid = p.cid AND a.allowed WHERE p.age BETWEEN 0 AND 17
+), adults AS (
+  SELECT cid, hid FROM present WHERE age >= 18 AND hid IS NOT NULL
+    AND hid IN (SELECT hid FROM kids)
+), win AS (
+  SELECT cid, col, source, occurred_at FROM {events}
+  WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
+), cf AS (
+  SELECT w.cid, {aggregates('child')} FROM win w JOIN kids USING (cid) GROUP BY w.cid
+), hf AS (
+  SELECT a.hid, {aggregates('household')} FROM win w JOIN adults a USING (cid) GROUP BY a.hid
+), hc AS (
+  SELECT hid, count(*) AS members, count(*) FILTER (WHERE age < 18) AS children,
+    count(*) FILTER (WHERE age BETWEEN 18 AND 64) AS adults, count(*) FILTER (WHERE age >= 65) AS older
+  FROM present WHERE hid IS NOT NULL AND hid IN (SELECT hid FROM kids) GROUP BY hid
+)
+SELECT k.pseudonym, k.household, {day} AS snapshot_date,
+  k.sex, k.ethnicity, k.disability, k.imd_decile, k.local_authority, {age_band_sql('k.age')} AS age_band,
+  {', '.join(selected)}
+FROM kids k LEFT JOIN cf ON cf.cid = k.cid LEFT JOIN hf ON hf.hid = k.hid LEFT JOIN hc ON hc.hid = k.hid
+ORDER BY k.pseudonym"""
