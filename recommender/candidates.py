@@ -35,3 +35,32 @@ def name_of(model: Recommender) -> str:
         if type(model) is cls:
             return name
     return type(model).__name__.lower()
+
+
+def config_of(model: Recommender) -> dict:
+    """A JSON-able description that :func:`from_config` turns back into an unfitted twin.
+
+    Registered versions carry it, so promotion can refit champion and challenger alike.
+    """
+    params = model.get_params()
+    if isinstance(model, Blend):
+        components, weights = model._resolved()
+        return {
+            "model": "blend",
+            "params": {"weights": [float(w) for w in weights]},
+            "components": [config_of(c) for c in components],
+        }
+    return {"model": name_of(model), "params": {k: _plain(v) for k, v in params.items()}}
+
+
+def from_config(config: dict) -> Recommender:
+    """Inverse of :func:`config_of`."""
+    params = dict(config.get("params", {}))
+    if config["model"] == "blend":
+        components = tuple(from_config(c) for c in config.get("components", []))
+        return Blend(components=components, weights=tuple(params.get("weights", ())))
+    return make(config["model"], **params)
+
+
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else value
