@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     jwt_signing_key_file: Path = Path("data/.jwt.key")
     jwt_lifetime_minutes: int = 60
     registry_poll_seconds: float = 5.0
+    # Request limits and rate limits (per worker process; see serving/limits.py).
+    max_body_bytes: int = 262_144
+    max_events_per_request: int = 500
+    auth_failures_per_minute: int = 10  # per client address, then 429
+    requests_per_minute: int = 6_000  # per token subject, then 429
+    people_per_hour: int = 300  # distinct people one subject may look up, then 429
+    refusals_per_minute: int = 20  # 403s per subject before further requests get 429
 
     # --- consent policy (DATA_CONTRACT.md, "consents") ----------------------------------
     #: Whether a purpose is allowed for a person with no consent record for it.
@@ -102,6 +109,9 @@ class Settings(BaseSettings):
     early_help_bands: tuple[float, float] = (0.05, 0.20)  # low < 5% <= medium < 20% <= high
     max_tpr_gap: float = 0.10
     max_fpr_gap: float = 0.05
+    #: Groups with fewer children with (or without) an outcome are reported but not judged by
+    #: the TPR (FPR) gap gate: their rates are noise at that size.
+    early_help_min_group_outcomes: int = 20
 
     # --- promotion -----------------------------------------------------------------------
     recommender_promotion_margin: float = 0.005  # NDCG@10 a challenger may lose and still win

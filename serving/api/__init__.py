@@ -1,0 +1,1 @@
+"""HTTP layer: typed dependencies and thin route handlers over the domain modules."""

@@ -1,0 +1,1 @@
+"""One module per resource; handlers only wire dependencies to a domain function."""

@@ -1,0 +1,228 @@
+"""The FastAPI application: `create_app()` builds it, the lifespan starts and stops its parts.
+
+Middleware is plain ASGI (no per-request task or body copy): it assigns the request id,
+limits path and query sizes, adds security headers, and writes one JSON access-log line
+with the route *template* — never the raw path, which carries the council's person id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving import audit, logs, metrics
+from serving.access import Refused
+from serving.api.routes import audit as audit_routes
+from serving.api.routes import caseload, citizens, events, feedback, health, services
+from serving.auth import AuthError
+from serving.errors import ServiceError
+from serving.limits import RateLimited
+from serving.runtime import Runtime
+from signpost.settings import Settings, get_settings
+
+log = logging.getLogger("signpost.api")
+access_log = logging.getLogger("signpost.access")
+
+MAX_PATH = 512
+MAX_QUERY = 2048
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+
+DESCRIPTION = """\
+Signposting and early-help suggestions for citizens and caseworkers, with consent, access
+control and audit applied to every request.
+
+**Authentication**: OAuth2 bearer tokens (JWT, HS256). Development tokens come from
+`signpost token --role ROLE --subject ID`. Roles: `citizen` (their own records only),
+`caseworker` (people whose household is on an open caseload of theirs), `analyst` (no
+individual-level data), `admin` (audit trail, erasure, subject access on paper requests).
+
+**Person ids** are the council's references; they are pseudonymised on arrival and never
+stored or logged. Every refusal is a 403 whose `detail` says why; repeated failed sign-ins
+and bulk look-ups are answered 429 with `Retry-After`.
+"""
+
+
+class RequestContext:
+    """Request id, size limits, security headers, metrics and the access log, in plain ASGI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = _request_id(scope)
+        token = logs.request_id.set(rid)
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                headers.extend(SECURITY_HEADERS)
+                if scope["path"].startswith("/v1/"):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if len(scope.get("raw_path") or b"") > MAX_PATH or len(scope.get("query_string", b"")) > MAX_QUERY:
+                response = JSONResponse(
+                    {"detail": f"the path or query string is too long (limits {MAX_PATH} and {MAX_QUERY} bytes)",
+                     "code": "too_long"}, status_code=414)
+                await response(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
+            metrics.LATENCY.labels(template).observe(elapsed)
+            state = scope.get("state") or {}
+            viewer = state.get("viewer")
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"], "route": template, "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "role": viewer.role.value if viewer else None,
+                    "actor": viewer.subject if viewer else None,
+                },
+            )
+            logs.request_id.reset(token)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _error(status: int, detail: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        viewer = getattr(request.state, "viewer", None)
+        metrics.REFUSALS.labels(error.action.name, error.code).inc()
+        log.warning("refused", extra={"action": error.action.name, "code": error.code,
+                                      "role": viewer.role.value if viewer else None,
+                                      "actor": viewer.subject if viewer else None})
+        if viewer is not None:
+            runtime.limits.refused(viewer.subject)
+            await run_in_threadpool(_audit_refusal, runtime, viewer, error)
+        return _error(403, error.reason, error.code)
+
+    @app.exception_handler(AuthError)
+    async def unauthenticated(request: Request, error: AuthError) -> JSONResponse:
+        log.info("authentication failed", extra={"reason": str(error)})
+        return _error(401, str(error), "unauthenticated", {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, error: RateLimited) -> JSONResponse:
+        metrics.RATE_LIMITED.labels("auth" if "sign-in" in error.reason else "subject").inc()
+        log.warning("rate limited", extra={"reason": error.reason})
+        return _error(429, error.reason, "rate_limited", {"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        return _error(error.status, error.detail, error.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
+        summary = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['msg']}"
+        if len(problems) > 1:
+            summary += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+        return JSONResponse({"detail": summary, "code": "invalid_request", "errors": problems[:20]},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(error.status_code, "http_error")
+        detail = error.detail if isinstance(error.detail, str) else "request refused"
+        if error.status_code == 404 and detail == "Not Found":
+            detail = "no such endpoint; the API is described at /docs"
+        return _error(error.status_code, detail, code, getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=error)
+        return _error(500, f"internal error; quote request id {logs.request_id.get()} when reporting it",
+                      "internal")
+
+
+def _audit_refusal(runtime: Runtime, viewer, error: Refused) -> None:
+    try:
+        with runtime.database.write_session() as session:
+            audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="access.refused",
+                         subject=None, detail={"action": error.action.name, "code": error.code})
+    except Exception:  # noqa: BLE001 — the refusal stands even if auditing it failed; it is logged
+        log.exception("could not audit a refusal")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """The service as an ASGI app; `settings` default to the environment (SIGNPOST_*)."""
+    settings = settings or get_settings()
+    logs.configure()
+    runtime = Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(runtime.start, migrate=migrate)
+        log.info("serving", extra={"degraded": runtime.store.current.degraded,
+                                   "recommender": runtime.store.current.recommender_version,
+                                   "problems": runtime.problems + list(runtime.store.current.problems)})
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runtime.stop)
+
+    app = FastAPI(
+        title="Signpost API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    app.state.runtime = runtime
+    _install_error_handlers(app)
+    app.add_middleware(RequestContext)
+    app.include_router(health.router)
+    for module in (citizens, caseload, events, feedback, services, audit_routes):
+        app.include_router(module.router, prefix="/v1")
+    return app

@@ -1,0 +1,128 @@
+"""OAuth2 bearer tokens (JWT, HS256) with four roles, and the locally generated signing key.
+
+A citizen's token carries their person pseudonym as `sub`, never the council's raw id; staff
+tokens carry the staff id (caseworker ids match `caseloads.parquet`). Tokens are decoded
+once and cached until they expire, so a busy portal pays for the signature check once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import jwt
+
+from signpost.errors import UserError
+from signpost.settings import Settings
+
+ISSUER = "signpost"
+AUDIENCE = "signpost-api"
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    citizen = "citizen"
+    caseworker = "caseworker"
+    analyst = "analyst"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a role and a subject (pseudonym for a citizen, staff id otherwise)."""
+
+    role: Role
+    subject: str
+    token_id: str = ""
+
+
+class AuthError(Exception):
+    """A missing, malformed, expired or forged token (answered 401)."""
+
+
+def signing_key(settings: Settings) -> str:
+    """The configured key, else the key file, created (0600) with a fresh random key if absent."""
+    if settings.jwt_signing_key is not None:
+        return settings.jwt_signing_key.get_secret_value()
+    return _key_file(settings.jwt_signing_key_file)
+
+
+def _key_file(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    if path.stat().st_mode & 0o077:
+        raise UserError(f"{path} is readable by other users; run `chmod 600 {path}`")
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise UserError(f"{path} holds a key shorter than 32 characters; delete it to make a new one")
+    return key
+
+
+def issue(key: str, *, role: Role | str, subject: str, minutes: int) -> str:
+    """A signed token for `subject` in `role`, valid for `minutes`."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "role": Role(role).value,
+        "iat": now,
+        "exp": now + 60 * minutes,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+class TokenReader:
+    """Verifies bearer tokens with one key, remembering good ones until they expire."""
+
+    def __init__(self, key: str, cache_size: int = 50_000) -> None:
+        self._key = key
+        self._cache: dict[str, tuple[Viewer, int]] = {}
+        self._cache_size = cache_size
+
+    def read(self, token: str) -> Viewer:
+        cached = self._cache.get(token)
+        if cached is not None:
+            viewer, expires = cached
+            if time.time() < expires:
+                return viewer
+            del self._cache[token]
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "role", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the token has expired: ask for a new one") from None
+        except jwt.InvalidTokenError as error:
+            raise AuthError(f"the token is not valid ({_reason(error)})") from None
+        try:
+            viewer = Viewer(Role(claims["role"]), str(claims["sub"]), str(claims.get("jti", "")))
+        except ValueError:
+            raise AuthError("the token names an unknown role") from None
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[token] = (viewer, int(claims["exp"]))
+        return viewer
+
+
+def _reason(error: Exception) -> str:
+    # pyjwt's messages never include the token or key; keep them short and generic.
+    return type(error).__name__.replace("Error", "").lower() or "invalid"

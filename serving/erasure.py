@@ -1,0 +1,41 @@
+"""Erasure: a person's ledger, events, feedback and served lists removed; the fact kept.
+
+The audit trail keeps the pseudonym and the fact of erasure (it is append-only and its
+entries carry no personal data beyond the pseudonym); `erasures` makes every worker refuse
+to serve the person from the next request on, and start-up seeding skips them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from serving import audit
+from serving.auth import Viewer
+from serving.errors import Gone
+from serving.models import ConsentRecord, ConsentState, Erasure, Event, Feedback, Suggestion
+
+
+def erase(session: Session, pseudonym: str, *, viewer: Viewer) -> tuple[datetime, dict[str, int]]:
+    """Delete what is held and record the erasure; the caller commits."""
+    earlier = session.get(Erasure, pseudonym)
+    if earlier is not None:
+        raise Gone(f"this person was already erased at {audit.timestamp(earlier.erased_at)}")
+    removed = {}
+    for name, model in (
+        ("consent_records", ConsentRecord), ("consent_state", ConsentState), ("events", Event),
+        ("feedback", Feedback), ("suggestions", Suggestion),
+    ):
+        removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
+    now = datetime.now(UTC)
+    session.add(Erasure(pseudonym=pseudonym, erased_at=now))
+    audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="erasure",
+                 subject=pseudonym, detail={"removed": removed})
+    session.flush()
+    return now, removed
+
+
+def is_erased(session: Session, pseudonym: str) -> bool:
+    return session.get(Erasure, pseudonym) is not None

@@ -1,0 +1,128 @@
+"""The running service's parts, built once per process and shared by the API and the pages."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from serving import db, metrics, processed, seeding
+from serving.auth import TokenReader, signing_key
+from serving.db import Database
+from serving.errors import Unavailable
+from serving.limits import Limits
+from serving.models import Erasure
+from serving.processed import ProcessedData
+from serving.registry import Models, ModelStore
+from serving.served import ServedLog
+from signpost.errors import UserError
+from signpost.settings import Settings
+
+log = logging.getLogger("signpost.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    tokens: TokenReader
+    limits: Limits
+    store: ModelStore
+    served: ServedLog
+    processed: ProcessedData | None = None
+    pseudonym_key: bytes | None = None
+    problems: list[str] = field(default_factory=list)  # why not ready (processed data, key)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        database = Database(settings.database_url)
+        runtime = cls(
+            settings=settings,
+            database=database,
+            tokens=TokenReader(signing_key(settings)),
+            limits=Limits(settings),
+            store=None,  # type: ignore[arg-type] — set below, it needs the runtime for its fallback
+            served=ServedLog(database),
+        )
+        runtime.store = ModelStore(settings, fallback=runtime._popularity, on_change=metrics.models_changed)
+        return runtime
+
+    # ------------------------------------------------------------------ lifecycle --------
+    def start(self, *, migrate: bool = True) -> None:
+        """Migrate, load the processed folder, seed the ledger, load models, start pollers."""
+        if migrate:
+            db.upgrade(self.database)
+        self._load_processed()
+        if self.processed is not None:
+            seeding.seed(self.database, self.processed)
+        self.store.refresh()
+        self._forget_erased(self.store.current)
+        self.store.start()
+        self.served.start()
+
+    def stop(self) -> None:
+        self.store.stop()
+        self.served.stop()
+        self.database.dispose()
+
+    def _load_processed(self) -> None:
+        from features.pseudonym import key_id, load_key
+
+        self.problems.clear()
+        try:
+            self.processed = processed.load(self.settings.processed_dir)
+        except UserError as error:
+            self.problems.append(str(error))
+            return
+        try:
+            self.pseudonym_key = load_key(self.settings, create=False)
+        except UserError as error:
+            self.problems.append(str(error))
+            return
+        expected = self.processed.pseudonym_key_id
+        if expected and key_id(self.pseudonym_key) != expected:
+            self.problems.append(
+                "the pseudonym key differs from the one the processed folder was built with "
+                f"(manifest key id {expected}); use the same SIGNPOST_PSEUDONYM_KEY or rebuild"
+            )
+            self.pseudonym_key = None
+
+    def _popularity(self):
+        """Demographic popularity over the processed folder: the degraded-mode recommender."""
+        if self.processed is None:
+            raise Unavailable("no processed folder loaded")
+        from recommender.signposting import Signposter
+
+        p = self.processed
+        return Signposter.from_processed_tables(
+            p.citizens.reset_index(drop=True), p.services.reset_index(drop=True), p.interactions,
+            model_name="demographic_popularity",
+        )
+
+    def _forget_erased(self, models: Models) -> None:
+        """Served state must not hold erased people (a fresh model load starts from the build)."""
+        from sqlalchemy import select
+
+        with self.database.reading() as session:
+            erased = list(session.scalars(select(Erasure.pseudonym)))
+        for signposter in {id(s): s for s in (models.recommender and models.recommender.model, models.fallback) if s}.values():
+            if erased:
+                signposter.forget(erased)
+
+    # ------------------------------------------------------------------ helpers ----------
+    def person_pseudonym(self, raw_id: str) -> str:
+        """Pseudonymise a council person id at the edge (never stored or logged raw)."""
+        from features.pseudonym import pseudonymise
+
+        if self.pseudonym_key is None:
+            raise Unavailable("the service cannot pseudonymise person ids: " + "; ".join(self.problems or ["no key"]))
+        return pseudonymise([raw_id], self.pseudonym_key, "person")[0]
+
+    def require_processed(self) -> ProcessedData:
+        if self.processed is None:
+            raise Unavailable("the processed folder is not loaded: " + "; ".join(self.problems))
+        return self.processed
+
+    @staticmethod
+    def today() -> date:
+        return date.today()

@@ -1,0 +1,289 @@
+"""Public request and response models: what the API promises, with internals left out.
+
+No response carries a raw person id, a raw score for a citizen-facing list, or anything
+about a person other than the one asked about. Examples here feed the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from signpost.settings import Purpose
+
+#: The council's person reference as it arrives in a path or body (never stored).
+PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+PersonId = Annotated[str, StringConstraints(pattern=PERSON_ID_PATTERN)]
+ServiceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+Status = Literal["granted", "withdrawn", "objected"]
+Method = Literal["portal", "paper", "phone", "caseworker", "import"]
+EventType = Literal[
+    "enquiry", "application", "enrolment", "attendance", "loan", "booking", "referral", "completion", "declined"
+]
+Decision = Literal["useful", "not_for_me", "accepted", "declined"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong and what to do next.")
+    code: str = Field(description="A stable machine-readable reason, e.g. `not_on_caseload`.")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "this person's household is not on an open caseload of yours",
+                                          "code": "not_on_caseload"}]}
+    )
+
+
+# ------------------------------------------------------------------ recommendations ----------
+
+
+class SuggestionOut(BaseModel):
+    rank: int = Field(ge=1)
+    service_id: str
+    name: str
+    category: str | None = None
+    provider: str | None = None
+    reason: str = Field(description="Plain English; never mentions anyone else's data.")
+    means_tested: bool
+    eligibility_note: str | None = None
+    url: str | None = None
+
+
+class RecommendationsOut(BaseModel):
+    model_version: str = Field(description="Registry version of the served model, or `popularity-fallback`.")
+    model: str = Field(description="Kind of model, e.g. `ease`, `demographic_popularity`.")
+    personalised: bool = Field(description="False: the list does not use this person's history.")
+    degraded: bool = Field(description="True: the registry had no usable champion; popularity served instead.")
+    notice: str = Field(description="What kind of list this is, in words to show the reader.")
+    recommendations: list[SuggestionOut]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{
+                "model_version": "3", "model": "ease", "personalised": True, "degraded": False,
+                "notice": "Suggested for you from the services you use.",
+                "recommendations": [{
+                    "rank": 1, "service_id": "SVC-0042", "name": "Warm Homes Grant", "category": "money",
+                    "provider": "Hampshire County Council",
+                    "reason": "People who used Council Tax Support often went on to use this",
+                    "means_tested": True, "eligibility_note": "Means-tested: check whether you qualify.",
+                    "url": "https://example.org/warm-homes"}],
+            }]
+        }
+    )
+
+
+class ServiceOut(BaseModel):
+    service_id: str
+    name: str
+    description: str | None = None
+    category: str | None = None
+    provider: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    districts: list[str]
+    means_tested: bool
+    intervention: bool
+    url: str | None = None
+    active: bool
+
+
+class ServicesPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    services: list[ServiceOut]
+
+
+class SimilarOut(BaseModel):
+    service_id: str
+    model_version: str
+    similar: list[SuggestionOut]
+
+
+# ------------------------------------------------------------------ consent ------------------
+
+
+class ConsentPurposeOut(BaseModel):
+    purpose: Purpose
+    allowed: bool
+    status: Status | None = Field(description="Latest recorded decision; null when the default applies.")
+    default_applies: bool
+    recorded_at: datetime | None = None
+    method: str | None = None
+    meaning: str
+
+
+class ConsentOut(BaseModel):
+    purposes: list[ConsentPurposeOut]
+
+
+class ConsentChange(Strict):
+    purpose: Purpose
+    status: Status
+    method: Method | None = Field(
+        default=None, description="How the decision was given; defaults by role (citizen: portal)."
+    )
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"purpose": "personalisation", "status": "withdrawn"}]},
+    )
+
+
+# ------------------------------------------------------------------ events and feedback ------
+
+
+class EventIn(Strict):
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+    source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    person_id: PersonId
+    service_id: ServiceId
+    occurred_at: datetime = Field(description="ISO 8601; without an offset it is UK local time.")
+    event_type: EventType
+
+
+class EventsIn(Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=500)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"events": [{
+            "event_id": "LIB-2026-000123", "source": "libraries", "person_id": "P000123",
+            "service_id": "SVC-0007", "occurred_at": "2026-11-20T10:15:00", "event_type": "loan"}]}]},
+    )
+
+
+class EventsOut(BaseModel):
+    received: int = Field(description="Events stored now.")
+    duplicates: int = Field(description="Events already stored earlier (same source and event_id).")
+
+
+class FeedbackIn(Strict):
+    person_id: PersonId
+    service_id: ServiceId
+    decision: Decision = Field(
+        description="Citizens: `useful` / `not_for_me`. Caseworkers: `accepted` / `declined` (reason required)."
+    )
+    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"person_id": "P000123", "service_id": "SVC-0042", "decision": "not_for_me"},
+            {"person_id": "P000123", "service_id": "SVC-0101", "decision": "declined",
+             "reason": "family already supported by the school nurse"},
+        ]},
+    )
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    decision: Decision
+    recorded_at: datetime
+
+
+# ------------------------------------------------------------------ early help ---------------
+
+
+class FactorOut(BaseModel):
+    text: str = Field(description="e.g. '3 police domestic-abuse notifications in the last 12 months'")
+    direction: Literal["raises", "lowers"]
+
+
+class EarlyHelpOut(BaseModel):
+    available: bool
+    band: Literal["low", "medium", "high"] | None = None
+    probability: float | None = Field(default=None, description="Calibrated probability of an early-help outcome in 6 months.")
+    factors: list[FactorOut] = []
+    interventions: list[SuggestionOut] = []
+    model_version: str | None = None
+    notice: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "available": True, "band": "medium", "probability": 0.12,
+            "factors": [{"text": "3 police domestic-abuse notifications in the last 12 months", "direction": "raises"}],
+            "interventions": [], "model_version": "2",
+            "notice": "A suggestion for a person to review, never a decision. This view is recorded in the audit trail.",
+        }]}
+    )
+
+
+class HouseholdOut(BaseModel):
+    household: str = Field(description="Household pseudonym.")
+    priority: int = Field(ge=1, description="1 = review first.")
+    band: Literal["low", "medium", "high"] | None = None
+    children_scored: int
+    members: int
+    since: str
+
+
+class CaseloadOut(BaseModel):
+    caseworker: str
+    model_version: str | None
+    households: list[HouseholdOut]
+
+
+# ------------------------------------------------------------------ subject access -----------
+
+
+class SubjectDataOut(BaseModel):
+    pseudonym: str
+    record: dict[str, Any]
+    sources: list[str]
+    history: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+class ErasureOut(BaseModel):
+    erased: bool
+    erased_at: datetime
+    removed: dict[str, int]
+
+
+# ------------------------------------------------------------------ audit and operations -----
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    recorded_at: datetime
+    actor_role: str
+    actor: str
+    action: str
+    subject: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str | None
+    kind: str | None = None
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    degraded: bool
+    reasons: list[str]
+    recommender: ModelOut
+    early_help: ModelOut
+    database: str
+
+
+class ModelsOut(BaseModel):
+    degraded: bool
+    recommender: ModelOut
+    early_help: ModelOut
