@@ -149,6 +149,79 @@ def demo(
     features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
 
 
+# -------------------------------------------------------------------- early help -----------
+
+
+@train_app.command("early-help")
+@friendly_errors
+def train_early_help(
+    processed: Annotated[
+        Path | None, typer.Option(help="Processed folder from `signpost features`. Default: settings.processed_dir.")
+    ] = None,
+    resamples: Annotated[int, typer.Option(min=50, help="Bootstrap resamples for the intervals.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed for folds and trees.")] = 0,
+) -> None:
+    """Fit the early-help models on the earlier snapshot, evaluate on the later one, register the best."""
+    from training.early_help import train
+
+    settings = get_settings()
+    result = train(processed or settings.processed_dir, settings, n_resamples=resamples, seed=seed)
+    _print_frame(result.table(), f"early help: candidates (evaluation snapshot), MLflow run {result.run_id}")
+    console.print(
+        f"registered {settings.early_help_model_name} version {result.version} ({result.chosen}) "
+        "as [bold]challenger[/]; promote it with `signpost promote early-help`"
+    )
+
+
+@promote_app.command("early-help")
+@friendly_errors
+def promote_early_help(
+    force: Annotated[bool, typer.Option(help="Promote even if a gate fails (the reasons are recorded).")] = False,
+    version: Annotated[str | None, typer.Option(help="Registered version (default: the challenger).")] = None,
+) -> None:
+    """Make the challenger champion if AUC, calibration and per-group TPR/FPR gaps pass the gates."""
+    from training.early_help import promote
+
+    decision = promote(get_settings(), force=force, version=version)
+    for check in decision.checks:
+        console.print(f"[green]pass[/] {check}")
+    for reason in decision.reasons:
+        console.print(f"[red]fail[/] {reason}")
+    if decision.promoted:
+        forced = " [bold red](forced)[/]" if decision.forced else ""
+        console.print(f"version {decision.version} is now [bold]champion[/]{forced}")
+    else:
+        console.print(f"version {decision.version} was [bold]not promoted[/]")
+        raise typer.Exit(code=1)
+
+
+@evaluate_app.command("early-help")
+@friendly_errors
+def evaluate_early_help(
+    truth: Annotated[Path, typer.Option(help="The generator's truth/ folder (synthetic data only).")],
+    processed: Annotated[
+        Path | None, typer.Option(help="Processed folder the model was trained on. Default: settings.processed_dir.")
+    ] = None,
+    alias: Annotated[str | None, typer.Option(help="Model alias (default: champion, else challenger).")] = None,
+) -> None:
+    """Compare the model's AUC, ECE and precision at capacity with the Bayes-optimal figures."""
+    from training.early_help import compare_with_truth, print_comparison
+
+    settings = get_settings()
+    print_comparison(compare_with_truth(truth, processed or settings.processed_dir, settings, alias=alias))
+
+
+def _print_frame(frame, title: str) -> None:  # noqa: ANN001 - a pandas DataFrame
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -177,6 +177,17 @@ def test_factors_read_like_the_record() -> None:
     assert raising[-1].text == "days since the last housing-arrears letter: none in the window"
 
 
+def test_days_since_labels_with_a_sentinel_read_naturally() -> None:
+    spec = FeatureSpec(
+        "f_days_since_police",
+        "days since the last police event for the child (366 = none in the last 12 months)",
+        "days_since",
+    )
+    assert spec.describe(366.0) == "days since the last police event for the child: none in the last 12 months"
+    assert spec.describe(12.0) == "days since the last police event for the child: 12"
+    assert spec.describe(float("nan")) == "days since the last police event for the child: none in the window"
+
+
 def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, children) -> None:
     X, *_ = children
     scorer = EarlyHelpScorer(fitted["boosting"], FEATURES, (0.05, 0.20))

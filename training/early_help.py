@@ -1,0 +1,523 @@
+"""`signpost train | promote | evaluate early-help`: fit, evaluate, register and gate the model.
+
+Temporal by construction: candidates are fitted on ``early_help_train`` (snapshot
+as_of − 12 months; labels from the following 6 months), calibration and model choice are
+decided on out-of-fold predictions of that same snapshot, and every reported figure comes from
+``early_help_valid`` (snapshot as_of − 6 months), which no choice has looked at.
+
+Consent is checked again here: every child in a table must be allowed as of its snapshot
+(household objections folded in, exactly as ``features.consent`` rules); a violation stops
+training. Children whose household has objected *since* the snapshot are dropped now and
+counted, because an objection stops processing from the moment it is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from features.consent import consent_as_of, early_help_allowed
+from recommender import early_help_metrics as ehm
+from recommender.early_help import (
+    BoostedEarlyHelp,
+    CalibratedEarlyHelp,
+    EarlyHelpScorer,
+    FeatureSpec,
+    LogisticEarlyHelp,
+)
+from signpost.errors import UserError
+from signpost.progress import console, make_progress
+from signpost.settings import Settings
+from training import tracking
+from training.early_help_fairness import GROUP_COLUMNS, GroupReport, by_group
+from training.early_help_pyfunc import EarlyHelpPyfunc, input_example, score_frame
+from training.early_help_report import (
+    PRECISION_BAR_2020,
+    group_bars_figure,
+    group_calibration_figure,
+    model_card,
+    pr_figure,
+    reliability_figure,
+    roc_figure,
+    transparency_markdown,
+    transparency_record,
+)
+
+EXPERIMENT = "signpost-early-help"
+MODEL_KINDS = ("logistic", "boosting")
+LABEL_MONTHS = 6
+TABLES = {"train": "early_help_train.parquet", "valid": "early_help_valid.parquet",
+          "score": "early_help_score.parquet"}
+
+
+# --------------------------------------------------------------------------- data ----------
+
+
+@dataclass(frozen=True)
+class EarlyHelpTable:
+    """One early-help snapshot as arrays, with the group columns kept for fairness."""
+
+    frame: pd.DataFrame  # pseudonym, household, snapshot_date, group columns (no features)
+    X: np.ndarray  # (n, n_features) float64
+    y: np.ndarray | None  # (n,) int, None for the score table
+    household: np.ndarray  # (n,) int codes; children without a household get their own code
+    snapshot: date
+    excluded_for_objection: int = 0
+
+
+def load_features(processed: Path) -> tuple[FeatureSpec, ...]:
+    """Feature descriptions from ``early_help_features.json``."""
+    path = Path(processed) / "early_help_features.json"
+    if not path.is_file():
+        raise UserError(f"{path} is missing: rebuild the processed folder with `signpost features`")
+    return FeatureSpec.from_records(json.loads(path.read_text()))
+
+
+def _people(processed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    citizens = pd.read_parquet(
+        Path(processed) / "citizens.parquet", columns=["pseudonym", "household", "consent_early_intervention"]
+    )
+    consents = pd.read_parquet(Path(processed) / "consents.parquet")
+    return citizens, consents
+
+
+def allowed_as_of(citizens: pd.DataFrame, consents: pd.DataFrame, day: date, settings: Settings) -> pd.Series:
+    """Per child pseudonym: early intervention allowed on ``day`` (household objections folded in)."""
+    records = consents.rename(columns={"pseudonym": "person"})
+    recorded = pd.to_datetime(records["recorded_at"])
+    if recorded.dt.tz is not None:  # consent_as_of compares naive UK local times
+        recorded = recorded.dt.tz_convert("Europe/London").dt.tz_localize(None)
+    records = records.assign(recorded_at=recorded)
+    state = consent_as_of(records, as_of=day, defaults=settings.consent_defaults, people=citizens["pseudonym"])
+    household = citizens.set_index("pseudonym")["household"]
+    return early_help_allowed(state["early_intervention"], household)
+
+
+def load_table(processed: Path, which: str, features: tuple[FeatureSpec, ...], *, settings: Settings,
+               as_of: date) -> EarlyHelpTable:
+    """Read one early-help table, re-check consent and split it into arrays."""
+    path = Path(processed) / TABLES[which]
+    if not path.is_file():
+        raise UserError(f"{path} is missing: rebuild the processed folder with `signpost features`")
+    frame = pd.read_parquet(path)
+    names = [f.name for f in features]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise UserError(f"{path.name} lacks feature columns {missing[:5]}: rebuild the processed folder")
+    if frame.empty:
+        raise UserError(f"{path.name} has no children: the extract has no children old enough or no events")
+    snapshot = pd.Timestamp(frame["snapshot_date"].iloc[0]).date()
+
+    citizens, consents = _people(processed)
+    at_snapshot = allowed_as_of(citizens, consents, snapshot, settings)
+    violating = int((~frame["pseudonym"].map(at_snapshot).fillna(False).astype(bool)).sum())
+    if violating:
+        raise UserError(
+            f"{path.name} holds {violating} children whose household had objected to early "
+            f"intervention (or who are unknown) on {snapshot}: rebuild the processed folder "
+            "with `signpost features` before training"
+        )
+    now = allowed_as_of(citizens, consents, as_of, settings) if as_of != snapshot else at_snapshot
+    keep = frame["pseudonym"].map(now).fillna(False).astype(bool).to_numpy()
+    frame = frame.loc[keep].reset_index(drop=True)
+
+    household = frame["household"].astype("string").fillna("solo:" + frame["pseudonym"])
+    return EarlyHelpTable(
+        frame=frame[[c for c in frame.columns if not c.startswith("f_") and c != "label"]],
+        X=frame[names].to_numpy(dtype=np.float64, na_value=np.nan),
+        y=frame["label"].to_numpy(dtype=int) if "label" in frame.columns else None,
+        household=pd.factorize(household)[0],
+        snapshot=snapshot,
+        excluded_for_objection=int((~keep).sum()),
+    )
+
+
+# --------------------------------------------------------------------------- models --------
+
+
+def make_candidate(kind: str, features: tuple[FeatureSpec, ...], *, seed: int = 0) -> CalibratedEarlyHelp:
+    """A calibrated candidate of the given kind with the house hyper-parameters."""
+    if kind == "logistic":
+        base = LogisticEarlyHelp(C=0.1, feature_kinds=tuple(f.kind for f in features))
+    elif kind == "boosting":
+        base = BoostedEarlyHelp(random_state=seed)
+    else:
+        raise UserError(f"unknown early-help model {kind!r}: choose from {', '.join(MODEL_KINDS)}")
+    return CalibratedEarlyHelp(base, method="auto", n_folds=5, random_state=seed)
+
+
+@dataclass
+class Evaluation:
+    """A model's figures on one labelled table."""
+
+    metrics: dict[str, float]
+    groups: GroupReport
+    probability: np.ndarray
+    flagged: np.ndarray
+
+
+def capacity(settings: Settings) -> int:
+    """Children caseworkers can review over the 6-month label window."""
+    return ehm.capacity_for_window(settings.caseworker_capacity_per_month, LABEL_MONTHS)
+
+
+def evaluate(model: CalibratedEarlyHelp, table: EarlyHelpTable, settings: Settings, *,
+             n_resamples: int = 500) -> Evaluation:
+    """Discrimination, calibration, capacity and per-group figures on a labelled table."""
+    probability = model.predict_proba(table.X)[:, 1]
+    n = capacity(settings)
+    metrics = ehm.summary(table.y, probability, capacity=n, groups=table.household, n_resamples=n_resamples)
+    flagged = ehm.top_n(probability, n)
+    groups = by_group(table.frame, table.y, probability, flagged,
+                      min_positives=settings.early_help_min_group_outcomes)
+    metrics["max_tpr_gap"] = groups.max_tpr_gap
+    metrics["max_fpr_gap"] = groups.max_fpr_gap
+    return Evaluation(metrics, groups, probability, flagged)
+
+
+# --------------------------------------------------------------------------- train ---------
+
+
+@dataclass
+class Candidate:
+    kind: str
+    model: CalibratedEarlyHelp
+    evaluation: Evaluation
+    run_id: str
+
+    @property
+    def oof_brier(self) -> float:
+        return self.model.calibration_report_[self.model.calibration_]["brier"]
+
+
+@dataclass
+class TrainResult:
+    """What `signpost train early-help` reports."""
+
+    run_id: str
+    version: str
+    chosen: str
+    candidates: list[Candidate] = field(repr=False)
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for c in self.candidates:
+            m = c.evaluation.metrics
+            rows.append({"model": c.kind, "calibration": c.model.calibration_, "oof_brier": c.oof_brier,
+                         "roc_auc": str(ehm.Estimate(m["roc_auc"], m["roc_auc_low"], m["roc_auc_high"])),
+                         "pr_auc": m["pr_auc"], "brier": m["brier"], "ece": m["ece"],
+                         "precision@N": m["precision_at_capacity"], "recall@N": m["recall_at_capacity"],
+                         "max_tpr_gap": m["max_tpr_gap"], "max_fpr_gap": m["max_fpr_gap"],
+                         "chosen": c.kind == self.chosen})
+        return pd.DataFrame(rows)
+
+
+def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL_KINDS,
+          n_resamples: int = 500, seed: int = 0) -> TrainResult:
+    """Fit every candidate, evaluate on the later snapshot, register the best as challenger."""
+    processed = Path(processed)
+    manifest = tracking.read_manifest(processed)
+    as_of = date.fromisoformat(str(manifest["as_of"]))
+    features = load_features(processed)
+    train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
+    valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
+    for name, table in (("training", train_table), ("evaluation", valid_table)):
+        if len(np.unique(table.y)) < 2:
+            raise UserError(f"the {name} snapshot has no children with an outcome (or none without): "
+                            "use a larger county or a window with outcomes")
+
+    tracking.use_experiment(EXPERIMENT, settings)
+    candidates: list[Candidate] = []
+    with mlflow.start_run(run_name="early-help") as parent:
+        data_tags = tracking.data_tags(processed)
+        mlflow.set_tags({**data_tags, "signpost.model": "early-help"})
+        mlflow.log_params(_data_params(train_table, valid_table, features, settings))
+        with make_progress() as progress:
+            task = progress.add_task("early help: fit and evaluate candidates", total=len(kinds))
+            for kind in kinds:
+                with mlflow.start_run(run_name=kind, nested=True) as child:
+                    model = make_candidate(kind, features, seed=seed).fit(
+                        train_table.X, train_table.y, groups=train_table.household)
+                    evaluation = evaluate(model, valid_table, settings, n_resamples=n_resamples)
+                    _log_candidate(kind, model, evaluation, valid_table)
+                    candidates.append(Candidate(kind, model, evaluation, child.info.run_id))
+                progress.advance(task)
+        # chosen on the training snapshot only (out-of-fold Brier), so the evaluation stays honest
+        best = min(candidates, key=lambda c: c.oof_brier)
+        mlflow.set_tags({"signpost.chosen_model": best.kind,
+                         "fairness.worst_tpr_gap": best.evaluation.groups.worst("tpr"),
+                         "fairness.worst_fpr_gap": best.evaluation.groups.worst("fpr")})
+        _log_candidate(best.kind, best.model, best.evaluation, valid_table)
+        version = _register(best, features, train_table, valid_table, manifest, data_tags, settings,
+                            parent.info.run_id)
+    return TrainResult(parent.info.run_id, str(version.version), best.kind, candidates)
+
+
+def _data_params(train_table: EarlyHelpTable, valid_table: EarlyHelpTable,
+                 features: tuple[FeatureSpec, ...], settings: Settings) -> dict[str, object]:
+    return {
+        "train_snapshot": train_table.snapshot.isoformat(),
+        "valid_snapshot": valid_table.snapshot.isoformat(),
+        "train_rows": len(train_table.X),
+        "train_positives": int(train_table.y.sum()),
+        "valid_rows": len(valid_table.X),
+        "valid_positives": int(valid_table.y.sum()),
+        "excluded_for_objection_since_snapshot": train_table.excluded_for_objection
+        + valid_table.excluded_for_objection,
+        "n_features": len(features),
+        "capacity": capacity(settings),
+        "bands": json.dumps(list(settings.early_help_bands)),
+        "min_group_outcomes": settings.early_help_min_group_outcomes,
+    }
+
+
+def _log_candidate(kind: str, model: CalibratedEarlyHelp, evaluation: Evaluation,
+                   valid_table: EarlyHelpTable) -> None:
+    mlflow.log_params({"model": kind, "calibration": model.calibration_,
+                       **{f"base.{k}": v for k, v in model.estimator.get_params().items()
+                          if isinstance(v, (int, float, str, type(None)))}})
+    mlflow.log_metrics({k: float(v) for k, v in evaluation.metrics.items() if np.isfinite(v)})
+    mlflow.log_metrics({f"oof_{method}_{name}": value
+                        for method, scores in model.calibration_report_.items()
+                        for name, value in scores.items()})
+    tracking.log_frame(evaluation.groups.per_group, "tables/per_group.csv")
+    tracking.log_frame(evaluation.groups.gaps, "tables/group_gaps.csv")
+    y = valid_table.y
+    raw = model.estimator_.predict_proba(valid_table.X)[:, 1]
+    tracking.log_figure(reliability_figure(y, {f"{kind} calibrated": evaluation.probability,
+                                               f"{kind} uncalibrated": raw}), "reliability")
+    tracking.log_figure(roc_figure(y, {kind: evaluation.probability}), "roc")
+    tracking.log_figure(pr_figure(y, {kind: evaluation.probability}, int(evaluation.metrics["capacity"])), "pr")
+    for attribute in evaluation.groups.per_group["attribute"].unique():
+        tracking.log_figure(group_bars_figure(evaluation.groups.per_group, attribute), f"groups_{attribute}")
+        tracking.log_figure(group_calibration_figure(evaluation.groups.per_group, attribute),
+                            f"groups_calibration_{attribute}")
+
+
+def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: EarlyHelpTable,
+              valid_table: EarlyHelpTable, manifest: dict, data_tags: dict[str, str], settings: Settings,
+              run_id: str):
+    scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands))
+    names = scorer.feature_names
+    # quantiles over the training table: aggregate, synthetic-looking rows, no real child
+    example = input_example(pd.DataFrame(train_table.X, columns=names), names)
+    signature = infer_signature(example, score_frame(scorer, example))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=EarlyHelpPyfunc(scorer),
+        signature=signature,
+        input_example=example,
+        pip_requirements=_requirements(),
+    )
+    facts = {
+        "model_name": settings.early_help_model_name,
+        "kind": best.kind,
+        "selection": "lowest out-of-fold Brier score of " + ", ".join(MODEL_KINDS),
+        "calibration": best.model.calibration_,
+        "bands": tuple(settings.early_help_bands),
+        "train_snapshot": train_table.snapshot.isoformat(),
+        "valid_snapshot": valid_table.snapshot.isoformat(),
+        "as_of": str(manifest.get("as_of")),
+        "manifest_sha256": data_tags["data.manifest_sha256"],
+        "consent_snapshot_id": str(manifest.get("consent_snapshot_id", "")),
+        "pseudonym_key_id": str(manifest.get("pseudonym_key_id", "")),
+        "excluded_at_training": train_table.excluded_for_objection + valid_table.excluded_for_objection,
+        "train_rows": len(train_table.X), "train_positives": int(train_table.y.sum()),
+        "valid_rows": len(valid_table.X), "valid_positives": int(valid_table.y.sum()),
+        "min_group_positives": settings.early_help_min_group_outcomes,
+        "max_tpr_gap": settings.max_tpr_gap, "max_fpr_gap": settings.max_fpr_gap,
+        "code_version": tracking.code_version(), "run_id": run_id,
+        "n_features": len(features),
+        "sources": [s for s, purposes in settings.sharing_policy.items() if "early_intervention" in purposes],
+    }
+    metrics, groups = best.evaluation.metrics, best.evaluation.groups
+    card = model_card(facts, metrics, groups.gaps, groups.per_group)
+    record = transparency_record(facts, metrics, groups.gaps)
+    mlflow.log_text(card, "model_card.md")
+    mlflow.log_dict(record, "transparency_record.json")
+    mlflow.log_text(transparency_markdown(record), "transparency_record.md")
+    version = tracking.register(
+        info.model_uri, settings.early_help_model_name,
+        tags={"model": best.kind, "calibration": best.model.calibration_,
+              "model_card": "model_card.md", "transparency_record": "transparency_record.json",
+              "consent_snapshot_id": facts["consent_snapshot_id"]},
+    )
+    MlflowClient().update_model_version(settings.early_help_model_name, version.version, description=card)
+    return version
+
+
+def _requirements() -> list[str]:
+    """Pinned requirements of the pyfunc (skips MLflow's slow inference in a subprocess)."""
+    import importlib.metadata as md
+
+    return [f"{name}=={md.version(name)}" for name in ("mlflow", "scikit-learn", "numpy", "scipy", "pandas")]
+
+
+# --------------------------------------------------------------------------- promote -------
+
+
+@dataclass
+class PromotionDecision:
+    """The gate's verdict: every check, and the reasons it failed."""
+
+    version: str
+    promoted: bool
+    forced: bool
+    champion_before: str | None
+    checks: list[str]
+    reasons: list[str]
+
+
+def gate(challenger: dict[str, float], champion: dict[str, float] | None, settings: Settings,
+         where: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(checks passed, reasons refused) comparing a challenger's metrics with the champion's.
+
+    ``where`` names the groups behind the largest gaps (run tags ``fairness.worst_*_gap``).
+    """
+    where = where or {}
+    checks, reasons = [], []
+
+    def check(ok: bool, passed: str, failed: str) -> None:
+        (checks if ok else reasons).append(passed if ok else failed)
+
+    needed = ("roc_auc", "ece", "max_tpr_gap", "max_fpr_gap")
+    absent = [k for k in needed if k not in challenger]
+    if absent:
+        return checks, [f"the challenger's run lacks metrics {absent}: retrain with `signpost train early-help`"]
+    auc, ece = challenger["roc_auc"], challenger["ece"]
+    if champion is None:
+        checks.append("no champion yet: AUC and calibration are not compared")
+    else:
+        margin = settings.early_help_auc_margin
+        check(auc >= champion["roc_auc"] - margin,
+              f"ROC AUC {auc:.3f} is not worse than the champion's {champion['roc_auc']:.3f} (margin {margin})",
+              f"ROC AUC {auc:.3f} is worse than the champion's {champion['roc_auc']:.3f} (margin {margin})")
+        margin = settings.early_help_ece_margin
+        check(ece <= champion["ece"] + margin,
+              f"ECE {ece:.4f} is not worse than the champion's {champion['ece']:.4f} (margin {margin})",
+              f"ECE {ece:.4f} is worse than the champion's {champion['ece']:.4f} (margin {margin})")
+    for metric, limit in (("tpr", settings.max_tpr_gap), ("fpr", settings.max_fpr_gap)):
+        gap = challenger[f"max_{metric}_gap"]
+        check(gap <= limit,
+              f"largest per-group {metric.upper()} gap {gap:.3f} is within the limit {limit}",
+              f"largest per-group {metric.upper()} gap {gap:.3f} exceeds the limit {limit}"
+              + (f" ({where[metric]})" if metric in where else ""))
+    return checks, reasons
+
+
+def promote(settings: Settings, *, force: bool = False, version: str | None = None) -> PromotionDecision:
+    """Move ``champion`` to the challenger (or ``version``) if it passes every gate, or if forced."""
+    tracking.configure(settings)
+    name = settings.early_help_model_name
+    client = MlflowClient()
+    if version is None:
+        challenger = tracking.challenger_version(name)
+        if challenger is None:
+            raise UserError(f"no {name} challenger: train one with `signpost train early-help --processed DIR`")
+    else:
+        challenger = client.get_model_version(name, str(version))
+    champion = tracking.champion_version(name)
+    if champion is not None and str(champion.version) == str(challenger.version):
+        return PromotionDecision(str(challenger.version), False, False, str(champion.version), [],
+                                 [f"version {challenger.version} is already the champion"])
+    tags = client.get_run(challenger.run_id).data.tags if challenger.run_id else {}
+    where = {m: tags[f"fairness.worst_{m}_gap"] for m in ("tpr", "fpr") if f"fairness.worst_{m}_gap" in tags}
+    checks, reasons = gate(tracking.run_metrics(challenger),
+                           tracking.run_metrics(champion) if champion is not None else None, settings, where)
+    artifacts = {a.path for a in client.list_artifacts(challenger.run_id)} if challenger.run_id else set()
+    for document in ("model_card.md", "transparency_record.json", "transparency_record.md"):
+        if document not in artifacts:
+            reasons.append(f"version {challenger.version} has no {document}: retrain it")
+    before = str(champion.version) if champion is not None else None
+    if reasons and not force:
+        return PromotionDecision(str(challenger.version), False, False, before, checks, reasons)
+    reason = "; ".join(checks) if not reasons else "forced over: " + "; ".join(reasons)
+    tracking.set_alias(name, challenger.version, tracking.CHAMPION, reason=reason, forced=bool(reasons))
+    return PromotionDecision(str(challenger.version), True, bool(reasons), before, checks, reasons)
+
+
+# --------------------------------------------------------------------------- truth ---------
+
+
+def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alias: str | None = None,
+                       key: bytes | None = None) -> pd.DataFrame:
+    """Model vs Bayes-optimal (true probabilities) vs the 2020 bar on the evaluation snapshot.
+
+    Returns a table with rows ROC AUC, ECE, precision at capacity, recall at capacity, Brier
+    and columns ``model``, ``bayes_optimal``, ``bar_2020``.
+    """
+    from features.pseudonym import load_key, pseudonymise
+
+    processed = Path(processed)
+    manifest = tracking.read_manifest(processed)
+    as_of = date.fromisoformat(str(manifest["as_of"]))
+    path = Path(truth) / "early_help.parquet"
+    if not path.is_file():
+        path = Path(truth) / "truth" / "early_help.parquet"
+    if not path.is_file():
+        raise UserError(f"{Path(truth) / 'early_help.parquet'} is missing: point --truth at the generator's "
+                        "truth/ folder (written by `signpost generate`)")
+    tracking.configure(settings)
+    name = settings.early_help_model_name
+    chosen = (tracking.version_by_alias(name, alias) if alias else
+              tracking.champion_version(name) or tracking.challenger_version(name))
+    if chosen is None:
+        raise UserError(f"no {name} model{' with alias ' + alias if alias else ''}: run "
+                        "`signpost train early-help --processed DIR` first")
+    scorer = mlflow.pyfunc.load_model(f"models:/{name}/{chosen.version}").unwrap_python_model().scorer
+    features = scorer.features
+    valid = load_table(processed, "valid", features, settings=settings, as_of=as_of)
+
+    key = key if key is not None else load_key(settings, create=False)
+    true = pd.read_parquet(path)
+    true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
+    p_true = valid.frame["pseudonym"].map(true.set_index("pseudonym")["p_window_2"])
+    if p_true.isna().mean() > 0.01:
+        raise UserError(f"{p_true.isna().sum()} of {len(p_true)} children have no true probability: is "
+                        "--truth from the same county, and the pseudonym key the one used by `features`?")
+    known = p_true.notna().to_numpy()
+    y, p_model = valid.y[known], scorer.model.predict_proba(valid.X[known])[:, 1]
+    p_bayes = p_true.to_numpy(dtype=float)[known]
+    n = capacity(settings)
+    rows = {}
+    for label, p in (("model", p_model), ("bayes_optimal", p_bayes)):
+        precision, recall = ehm.precision_recall_at(y, p, n)
+        rows[label] = {
+            "ROC AUC": ehm.roc_auc(y, p),
+            "ECE": ehm.expected_calibration_error(y, p),
+            f"precision at capacity (N={n})": precision,
+            f"recall at capacity (N={n})": recall,
+            "Brier": ehm.brier(y, p),
+        }
+    table = pd.DataFrame(rows)
+    table["bar_2020"] = np.nan
+    table.loc[f"precision at capacity (N={n})", "bar_2020"] = PRECISION_BAR_2020
+    table.attrs.update(version=str(chosen.version), children=int(known.sum()), outcomes=int(y.sum()),
+                       ece_noise_floor=ehm.ece_noise_floor(p_model))
+    return table
+
+
+def print_comparison(table: pd.DataFrame) -> None:
+    """The `evaluate early-help` table, with the acceptance checks spelled out."""
+    from rich.table import Table
+
+    out = Table(title=f"early help v{table.attrs['version']}: {table.attrs['children']:,} children, "
+                      f"{table.attrs['outcomes']:,} outcomes (evaluation snapshot)")
+    for column in ("metric", "model", "Bayes-optimal", "2020 bar"):
+        out.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, row in table.iterrows():
+        out.add_row(metric, f"{row['model']:.3f}", f"{row['bayes_optimal']:.3f}",
+                    "" if np.isnan(row["bar_2020"]) else f"{row['bar_2020']:.2f}")
+    console.print(out)
+    auc_gap = table.loc["ROC AUC", "bayes_optimal"] - table.loc["ROC AUC", "model"]
+    console.print(f"AUC gap to Bayes-optimal: {auc_gap:.3f} (target ≤ 0.03); "
+                  f"ECE {table.loc['ECE', 'model']:.4f} (target ≤ 0.02; noise floor at this size "
+                  f"≈ {table.attrs['ece_noise_floor']:.4f})")
