@@ -222,6 +222,75 @@ def _print_frame(frame, title: str) -> None:  # noqa: ANN001 - a pandas DataFram
     console.print(table)
 
 
+# ----------------------------------------------------------------------- serving -----------
+
+db_app = typer.Typer(help="The service database (consent ledger, audit trail, events).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class Role(str, Enum):
+    citizen = "citizen"
+    caseworker = "caseworker"
+    analyst = "analyst"
+    admin = "admin"
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (migrates the database and seeds the consent ledger first)."""
+    from serving.server import serve as run
+
+    run(get_settings(), host=host, port=port, workers=workers)
+
+
+@app.command()
+@friendly_errors
+def token(
+    role: Annotated[Role, typer.Option(help="citizen, caseworker, analyst or admin.")],
+    subject: Annotated[str, typer.Option(help="Citizen: their council person id. Staff: their staff id.")],
+    minutes: Annotated[int | None, typer.Option(min=1, max=60 * 24 * 30, help="Lifetime (default: settings).")] = None,
+) -> None:
+    """Print a development bearer token signed with the local key (settings.jwt_signing_key[_file])."""
+    from serving.auth import issue_for
+
+    typer.echo(issue_for(get_settings(), role=role.value, subject=subject, minutes=minutes))
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; name the first entry that does not fit."""
+    from serving.audit import verify
+    from serving.db import Database
+
+    database = Database(get_settings().database_url)
+    try:
+        with database.reading() as session:
+            verdict = verify(session)
+    finally:
+        database.dispose()
+    if verdict.ok:
+        console.print(f"[green]{verdict}[/]")
+    else:
+        console.print(f"[bold red]{verdict}[/]")
+        raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Apply database migrations, create the signing key, seed consents and caseloads."""
+    from serving.server import prepare
+
+    added = prepare(get_settings())
+    console.print(f"database at the latest schema; seeded {added or 'nothing new'}")
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
