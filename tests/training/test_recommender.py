@@ -1,0 +1,107 @@
+"""`train recommender` end to end on a small processed folder, with a throwaway MLflow store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from training.recommender import (
+    candidate_configs,
+    load_processed,
+    make_split,
+    metric_key,
+    parse_models,
+    train,
+)
+from signpost.errors import UserError
+
+from .recommender_fixtures import write_processed
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> Path:
+    return write_processed(tmp_path_factory.mktemp("processed"))
+
+
+def test_metric_keys_are_mlflow_safe() -> None:
+    assert metric_key("ndcg@10") == "ndcg_at_10"
+    assert metric_key("recall@10.age_band.75+") == "recall_at_10.age_band.75_"
+
+
+def test_parse_models() -> None:
+    assert parse_models("ease,popularity") == ["popularity", "ease"]
+    with pytest.raises(UserError, match="unknown model"):
+        parse_models("ease,magic")
+
+
+def test_budget_limits_configurations() -> None:
+    configs = candidate_configs("ease", 3)
+    assert len(configs) == 3 and configs[0] == {"l2": 200.0, "binary": True}
+    assert candidate_configs("popularity", 5) == [{}]
+
+
+def test_selection_never_sees_the_test_matrix(processed) -> None:
+    data = load_processed(processed)
+    split = make_split(data)
+    assert (split.fit + split.valid - data.train).count_nonzero() == 0
+    # the validation entries are all training entries: nothing from the hold-out window
+    assert split.valid.multiply(data.train).count_nonzero() == split.valid.count_nonzero()
+
+
+def test_missing_processed_folder_says_what_to_do(tmp_path) -> None:
+    with pytest.raises(UserError, match="signpost features"):
+        load_processed(tmp_path)
+
+
+def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, tmp_path) -> None:
+    result = train(processed, models="popularity,demographic,ease,itemknn,als,blend", budget=2, settings=mlflow_settings)
+    client = MlflowClient()
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.tags["data.consent_snapshot_id"] == "test-snapshot"
+    assert "code.version" in parent.data.tags and "data.manifest_sha256" in parent.data.tags
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'"
+    )
+    assert {r.data.tags["recommender.model"] for r in children} == {"popularity", "demographic", "ease", "itemknn", "als", "blend"}
+    for run in children:
+        for k in (5, 10, 20):
+            assert f"ndcg_at_{k}" in run.data.metrics and f"recall_at_{k}" in run.data.metrics
+        assert "fit_seconds" in run.data.metrics and "valid_ndcg_at_10" in run.data.metrics
+        assert any(m.startswith("recall_at_10.age_band.") for m in run.data.metrics)
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert artifacts == {"figures/metrics_vs_k.png", "figures/per_group_recall.png"}
+    # selection by validation NDCG@10
+    best = max(result.reports, key=lambda r: r.valid_ndcg)
+    assert result.best == best.name
+    version = client.get_model_version_by_alias("signpost-recommender", "challenger")
+    assert str(version.version) == result.version
+    assert json.loads(version.tags["recommender.config"])["model"] == result.best
+    table = result.table()
+    assert set(table["model"]) == {"popularity", "demographic", "ease", "itemknn", "als", "blend"}
+
+    # the registered pyfunc answers for pseudonyms, in a fresh process, without raw ids
+    pseudonyms = pd.read_parquet(processed / "citizens.parquet")["pseudonym"].head(5).tolist()
+    script = (
+        "import json, sys, mlflow, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model('models:/signpost-recommender@challenger')\n"
+        "out = m.predict(pd.DataFrame({'pseudonym': json.loads(sys.argv[1])}), params={'k': 3})\n"
+        "print(out.to_json(orient='records'))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(pseudonyms)], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert rows and {r["pseudonym"] for r in rows} <= set(pseudonyms)
+    assert set(rows[0]) == {"pseudonym", "rank", "service_id", "name", "score", "reason", "means_tested", "personalised"}
+    for pseudonym in {r["pseudonym"] for r in rows}:
+        ranks = [r["rank"] for r in rows if r["pseudonym"] == pseudonym]
+        assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= 3
+    assert all(r["reason"] for r in rows)
