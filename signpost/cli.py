@@ -149,6 +149,72 @@ def demo(
     features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
 
 
+# ------------------------------------------------------------------- recommender -----------
+
+
+@train_app.command("recommender")
+@friendly_errors
+def train_recommender(
+    processed: Annotated[
+        Path | None, typer.Option(help="Processed folder from `signpost features`. Default: settings.processed_dir.")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated candidates: popularity,demographic,itemknn,als,bpr,ease,blend.")
+    ] = "popularity,demographic,itemknn,als,bpr,ease,blend",
+    budget: Annotated[int, typer.Option(min=1, help="Hyper-parameter configurations tried per model.")] = 6,
+) -> None:
+    """Search, evaluate and compare the recommenders; register the best as challenger."""
+    from training.recommender import train
+
+    settings = get_settings()
+    result = train(processed or settings.processed_dir, models=models, budget=budget, settings=settings)
+    _print_frame(result.table(), f"recommenders on the hold-out (selected on validation), MLflow run {result.parent_run_id}")
+    console.print(
+        f"registered {settings.recommender_model_name} version {result.version} ({result.best}) as "
+        "[bold]challenger[/]; promote it with `signpost promote recommender`"
+    )
+
+
+@promote_app.command("recommender")
+@friendly_errors
+def promote_recommender(
+    processed: Annotated[
+        Path | None, typer.Option(help="Processed folder whose hold-out decides. Default: settings.processed_dir.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Promote even if the challenger is worse (recorded on the version).")] = False,
+) -> None:
+    """Refit champion and challenger on the same training split; promote unless NDCG@10 drops beyond the margin."""
+    from training.recommender_promotion import promote
+
+    settings = get_settings()
+    decision = promote(processed or settings.processed_dir, force=force, settings=settings)
+    if not decision.table.empty:
+        _print_frame(decision.table, "champion vs challenger on the newest hold-out")
+    console.print(decision.reason)
+    if decision.promoted:
+        forced = " [bold red](forced)[/]" if decision.forced else ""
+        console.print(f"version {decision.challenger} is now [bold]champion[/]{forced}")
+    else:
+        console.print(f"version {decision.challenger} was [bold]not promoted[/]")
+        raise typer.Exit(code=1)
+
+
+@evaluate_app.command("recommender")
+@friendly_errors
+def evaluate_recommender(
+    truth: Annotated[Path, typer.Option(help="The generator's truth/ folder (synthetic data only).")],
+    processed: Annotated[
+        Path | None, typer.Option(help="Processed folder the model was trained on. Default: settings.processed_dir.")
+    ] = None,
+) -> None:
+    """Print the best model's recall@10 and NDCG@10 next to the oracle's (true probabilities)."""
+    from training.recommender_evaluation import compare_with_oracle
+
+    settings = get_settings()
+    frame = compare_with_oracle(truth, processed or settings.processed_dir, settings)
+    _print_frame(frame, "hold-out: model vs oracle (ranking by the true final-quarter probabilities)")
+
+
 # -------------------------------------------------------------------- early help -----------
 
 
