@@ -46,7 +46,7 @@ def statuses(connection: Connection | Session, pseudonym: str) -> dict[str, str]
     rows = connection.execute(
         select(ConsentState.purpose, ConsentState.status).where(ConsentState.pseudonym == pseudonym)
     )
-    return dict(rows.tuples())
+    return {purpose: status for purpose, status in rows}
 
 
 def decisions(session: Session, pseudonym: str, settings: Settings) -> list[Decision]:
@@ -184,14 +184,19 @@ def seed(session: Session, consents: pd.DataFrame, *, sha256: str) -> int:
 
 
 def _rebuild_state(session: Session) -> None:
-    """consent_state := the latest record per person and purpose (ties: the later row)."""
+    """consent_state := the latest record per person and purpose.
+
+    Equal timestamps resolve towards privacy (objected > withdrawn > granted), as the
+    feature pipeline does (features/consent.py), so a tie never grants use.
+    """
     session.execute(delete(ConsentState))
     session.execute(
         text(
             "INSERT INTO consent_state (pseudonym, purpose, status, recorded_at, method) "
             "SELECT pseudonym, purpose, status, recorded_at, method FROM ("
             " SELECT pseudonym, purpose, status, recorded_at, method, ROW_NUMBER() OVER ("
-            "  PARTITION BY pseudonym, purpose ORDER BY recorded_at DESC, id DESC) AS rn"
+            "  PARTITION BY pseudonym, purpose ORDER BY recorded_at DESC,"
+            "  CASE status WHEN 'objected' THEN 2 WHEN 'withdrawn' THEN 1 ELSE 0 END DESC, id DESC) AS rn"
             " FROM consent_records) latest WHERE rn = 1"
         )
     )
