@@ -1,0 +1,485 @@
+"""Write a synthetic Hampshire county in the partner extract format, with its ground truth.
+
+The county is generated in chunks of residents (whole households), each from its own
+`SeedSequence` child, and appended to one file per table, so memory stays bounded and the
+output for a seed is byte-identical however it is run. `truth/` holds what only evaluation
+code may read: latent needs, the true probability of using each service in the final three
+months, each child's true early-help probability in the last two six-month windows, and
+the list of injected faults.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.table import Table
+
+from features.contract import (
+    CONSENT_METHODS,
+    CONSENT_STATUS,
+    DISABILITY,
+    ETHNICITY,
+    EVENT_TYPES,
+    OUTCOMES,
+    PURPOSES,
+    SEX,
+    TABLES,
+)
+from features.geography import AUTHORITIES
+from signpost.errors import UserError
+from signpost.progress import make_progress
+from synthetic import text
+from synthetic.areas import districts as load_districts
+from synthetic.calendar import blocks as make_blocks
+from synthetic.calendar import day_number, from_day_number, months_before
+from synthetic.caseloads import generate_caseloads
+from synthetic.catalogue import NEEDS, Service, catalogue
+from synthetic.consents import generate_consents
+from synthetic.faults import FAULT_COLUMNS, QUARANTINED, faults_by_table, inject
+from synthetic.journeys import expand
+from synthetic.population import HOUSEHOLD_TYPES, ROLES, generate_population
+from synthetic.usage import service_arrays, simulate
+
+#: Residents per chunk. Fixed, so that the county for a seed never depends on the machine.
+CHUNK_CITIZENS = 50_000
+#: The calibration population is the same for every seed.
+REFERENCE_SEED = 20_260_930
+REFERENCE_CITIZENS = 20_000
+#: Share of event faults that are duplicated rows.
+DUPLICATE_SHARE = 0.3
+
+SOURCE_PREFIX = {
+    "libraries": "LIB",
+    "leisure": "LEI",
+    "revenues": "REV",
+    "voluntary": "VOL",
+    "council": "HCC",
+    "housing": "HSG",
+    "fire": "FRS",
+    "nhs": "NHS",
+    "public_health": "PHE",
+    "police": "POL",
+    "childrens_social_care": "CSC",
+    "schools": "SCH",
+}
+_ID_MODULUS = 10**9
+_PERSON_SCRAMBLE = (387_420_489, 104_729_361)  # multiplier coprime with 10, offset
+_HOUSEHOLD_SCRAMBLE = (282_475_249, 550_336_421)
+INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # letters used in the inward part of UK postcodes
+
+
+def _scrambled(index: np.ndarray, scramble: tuple[int, int]) -> np.ndarray:
+    """A bijection of 0..10^9−1 so ids look arbitrary but never collide."""
+    a, b = scramble
+    return (index.astype(np.int64) * a + b) % _ID_MODULUS
+
+
+def person_ids(index: np.ndarray) -> pa.Array:
+    return text.ids("P", _scrambled(index, _PERSON_SCRAMBLE), 9)
+
+
+def household_ids(index: np.ndarray) -> pa.Array:
+    return text.ids("H", _scrambled(index, _HOUSEHOLD_SCRAMBLE), 9)
+
+
+@dataclass
+class _Counters:
+    people: int = 0
+    households: int = 0
+    caseworkers: int = 1
+    events_by_source: dict[str, int] | None = None
+
+
+def _inward_codes() -> np.ndarray:
+    digits = np.repeat(np.arange(10), 400)
+    first = np.tile(np.repeat(np.arange(20), 20), 10)
+    second = np.tile(np.arange(20), 200)
+    letters = np.frombuffer(INWARD_LETTERS.encode(), dtype=np.uint8)
+    out = np.empty((4000, 3), dtype=np.uint8)
+    out[:, 0] = 48 + digits
+    out[:, 1] = letters[first]
+    out[:, 2] = letters[second]
+    return out
+
+
+def _services_table(services: list[Service]) -> pa.Table:
+    def opt(v: int | None) -> str | None:
+        return None if v is None else str(v)
+
+    def flag(v: bool) -> str:
+        return "true" if v else "false"
+
+    return pa.table(
+        {
+            "service_id": [s.service_id for s in services],
+            "name": [s.name for s in services],
+            "description": [s.description for s in services],
+            "category": [s.category for s in services],
+            "provider": [s.provider for s in services],
+            "min_age": [opt(s.min_age) for s in services],
+            "max_age": [opt(s.max_age) for s in services],
+            "districts": [";".join(s.districts) for s in services],
+            "means_tested": [flag(s.means_tested) for s in services],
+            "intervention": [flag(s.intervention) for s in services],
+            "url": [s.url for s in services],
+            "active": [flag(s.active) for s in services],
+            "source": [s.source for s in services],
+        },
+        schema=pa.schema([(c, pa.string()) for c in (*TABLES["services"].column_names, "source")]),
+    )
+
+
+#: Extra, faulty rows appended to services (a legacy system's leftovers): column → value.
+_BAD_SERVICE_ROWS = (
+    ("name", None, "blank_required"),
+    ("means_tested", "Yes", "bad_boolean"),
+    ("min_age", "five", "bad_integer"),
+    ("active", "Y", "bad_boolean"),
+    ("districts", None, "blank_required"),
+    ("max_age", "-3", "bad_integer"),
+)
+
+
+def _faulty_services(rng: np.random.Generator, error_rate: float, n_services: int) -> tuple[pa.Table, list[tuple]]:
+    if error_rate <= 0:
+        return _services_table([]), []
+    n_bad = max(1, int(round(error_rate * n_services)))
+    rows, listed = [], []
+    for i in range(n_bad):
+        column, value, kind = _BAD_SERVICE_ROWS[int(rng.integers(0, len(_BAD_SERVICE_ROWS)))]
+        service = Service(
+            f"LEGACY-{i + 1:03d}", f"Legacy service {i + 1}", "A record left over from a retired system.",
+            "council", "Hampshire County Council", "council", url=None,
+        )
+        rows.append((service, column, value))
+        listed.append(("services", n_services + i + 1, service.service_id, column, kind, QUARANTINED))
+    table = _services_table([s for s, _, _ in rows])
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    for i, (_, column, value) in enumerate(rows):
+        columns[column][i] = value
+    return pa.table(columns, schema=table.schema), listed
+
+
+def generate_county(
+    out: Path,
+    *,
+    citizens: int,
+    seed: int,
+    months: int = 24,
+    end: date = date(2026, 9, 30),
+    error_rate: float = 0.01,
+    fmt: str = "csv",
+) -> Table:
+    """Write every table of the partner extract plus `truth/` into `out`; return a summary."""
+    if citizens < 10:
+        raise UserError(f"--citizens {citizens} is too small; use at least 10")
+    if not 12 <= months <= 120:
+        raise UserError(f"--months {months} must be between 12 and 120")
+    if not 0 <= error_rate <= 0.5:
+        raise UserError(f"--error-rate {error_rate} must be between 0 and 0.5")
+    if fmt not in ("csv", "parquet"):
+        raise UserError(f"--format {fmt!r} must be csv or parquet")
+    started = time.perf_counter()
+    out = Path(out)
+    truth_dir = out / "truth"
+    try:
+        truth_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {truth_dir}: {error.strerror}; choose another --out") from None
+    for name in TABLES:  # a stale table in the other format would confuse the pipeline
+        for ext in ("csv", "parquet"):
+            (out / f"{name}.{ext}").unlink(missing_ok=True)
+
+    districts = load_districts()
+    services = catalogue()
+    end_day = day_number(end)
+    blocks = make_blocks(end, months)
+    reference = generate_population(np.random.default_rng(REFERENCE_SEED), REFERENCE_CITIZENS, districts, end_day)
+    arrays = service_arrays(services, districts, reference, end_day)
+    sources = [s.source for s in services]
+    source_names = tuple(SOURCE_PREFIX)
+    service_source = np.array([source_names.index(s) for s in sources])
+    service_ids = pa.array([s.service_id for s in services])
+    authority_of_district = np.array(AUTHORITIES)[districts.authority_idx]
+    inward = _inward_codes()
+    faults = faults_by_table(end)
+
+    n_chunks = -(-citizens // CHUNK_CITIZENS)
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks + 1)
+    columns = {name: table.column_names for name, table in TABLES.items()}
+    writers = {name: _writer(out, name, cols, fmt) for name, cols in columns.items() if name != "services"}
+    fault_rows: list[tuple] = []
+
+    # services: the catalogue, then a few faulty leftovers
+    services_writer = _writer(out, "services", (*columns["services"], "source"), fmt)
+    services_writer.write(_services_table(services))
+    bad_services, listed = _faulty_services(np.random.default_rng(seeds[0]), error_rate, len(services))
+    services_writer.write(bad_services)
+    services_writer.close()
+    fault_rows += listed
+
+    window_1, window_2 = blocks.n - 4, blocks.n - 2
+    truth = _TruthWriters(truth_dir, citizens, services)
+    counters = _Counters(events_by_source={s: 0 for s in source_names})
+    with make_progress() as progress:
+        task = progress.add_task(f"Generating {citizens:,} residents", total=n_chunks)
+        for k in range(n_chunks):
+            rng = np.random.default_rng(seeds[k + 1])
+            n = min(CHUNK_CITIZENS, citizens - k * CHUNK_CITIZENS)
+            pop = generate_population(rng, n, districts, end_day)
+            usage = simulate(rng, pop, arrays, blocks)
+            events = expand(rng, usage.person_idx, usage.service_idx, usage.day, arrays.journey, blocks.first_day, end_day)
+            consents = generate_consents(rng, n, blocks.first_day, end_day)
+            caseloads = generate_caseloads(rng, pop, usage.outcome_person, counters.caseworkers, blocks.first_day, end_day)
+
+            pid = person_ids(counters.people + np.arange(n))
+            hid_of_household = household_ids(counters.households + np.arange(len(pop.household_type)))
+            hid = hid_of_household.take(pa.array(pop.household_idx))
+            postcode_households = text.choose(districts.names, pop.district_idx)
+            inward_codes = text._to_arrow(inward[pop.inward_code])
+            postcode = pc.binary_join_element_wise(postcode_households, inward_codes, " ").take(
+                pa.array(pop.household_idx)
+            )
+
+            tables: dict[str, pa.Table] = {}
+            imd = np.where(pop.imd_visible, pop.imd_decile, 0)[pop.household_idx]
+            imd_text = text.choose(tuple(str(i) for i in range(11)), imd)
+            imd_text = pc.if_else(pa.array(imd > 0), imd_text, pa.scalar(None, pa.string()))
+            tables["citizens"] = pa.table(
+                {
+                    "person_id": pid,
+                    "household_id": hid,
+                    "birth_date": text.dates(pop.birth_day),
+                    "sex": text.choose(SEX, pop.sex),
+                    "ethnicity": text.choose(ETHNICITY, pop.ethnicity),
+                    "disability": text.choose(DISABILITY, pop.disability),
+                    "postcode": postcode,
+                    "imd_decile": imd_text,
+                }
+            )
+            ev_source = service_source[events.service_idx]
+            event_number = np.zeros(len(ev_source), dtype=np.int64)
+            for s, name in enumerate(source_names):
+                at = np.flatnonzero(ev_source == s)
+                event_number[at] = counters.events_by_source[name] + 1 + np.arange(len(at))
+                counters.events_by_source[name] += len(at)
+            prefixes = text.choose(tuple(SOURCE_PREFIX.values()), ev_source)
+            tables["events"] = pa.table(
+                {
+                    "event_id": pc.binary_join_element_wise(prefixes, text.ids("", event_number, 10), ""),
+                    "source": text.choose(source_names, ev_source),
+                    "person_id": pid.take(pa.array(events.person_idx)),
+                    "service_id": service_ids.take(pa.array(events.service_idx)),
+                    "occurred_at": text.timestamps(events.second),
+                    "event_type": text.choose(EVENT_TYPES, events.event_type),
+                }
+            )
+            tables["consents"] = pa.table(
+                {
+                    "person_id": pid.take(pa.array(consents.person_idx)),
+                    "purpose": text.choose(PURPOSES, consents.purpose),
+                    "status": text.choose(CONSENT_STATUS, consents.status),
+                    "recorded_at": text.timestamps(consents.second),
+                    "method": text.choose(CONSENT_METHODS, consents.method),
+                }
+            )
+            o_order = np.lexsort((usage.outcome_day, usage.outcome_person))
+            tables["outcomes"] = pa.table(
+                {
+                    "person_id": pid.take(pa.array(usage.outcome_person[o_order])),
+                    "outcome": text.choose(OUTCOMES, usage.outcome_kind[o_order]),
+                    "occurred_at": text.dates(usage.outcome_day[o_order]),
+                }
+            )
+            end_text = text.dates(np.maximum(caseloads.end_day, 0))
+            tables["caseloads"] = pa.table(
+                {
+                    "caseworker_id": text.ids("CW", caseloads.caseworker_number, 4),
+                    "household_id": hid_of_household.take(pa.array(caseloads.household_idx)),
+                    "start_date": text.dates(caseloads.start_day),
+                    "end_date": pc.if_else(pa.array(caseloads.end_day >= 0), end_text, pa.scalar(None, pa.string())),
+                }
+            )
+            for name, table in tables.items():
+                table, listed = inject(
+                    rng, name, table, error_rate, faults[name], writers[name].rows,
+                    duplicate_share=DUPLICATE_SHARE if name == "events" else 0.0,
+                )
+                writers[name].write(table)
+                fault_rows += listed
+
+            # ---- truth ------------------------------------------------------------------
+            probability = 1 - np.exp(-usage.final_rate.astype(np.float64))
+            final_start = int(blocks.start[-1]) * 86400
+            carried = (events.second >= final_start) & (usage.block[events.episode] < blocks.n - 1)
+            probability[events.person_idx[carried], events.service_idx[carried]] = 1.0
+            truth.write_chunk(
+                pid=pid,
+                hid=hid,
+                pop=pop,
+                district=districts.names[pop.district_idx[pop.household_idx]],
+                authority=authority_of_district[pop.district_idx[pop.household_idx]],
+                end_day=end_day,
+                probability=probability.astype(np.float32),
+                p_window_1=usage.window_probability.get(window_1),
+                p_window_2=usage.window_probability.get(window_2),
+            )
+            counters.people += n
+            counters.households += len(pop.household_type)
+            counters.caseworkers = int(caseloads.caseworker_number.max(initial=counters.caseworkers - 1)) + 1
+            progress.advance(task)
+
+    for writer in writers.values():
+        writer.close()
+    truth.close()
+    order = {name: i for i, name in enumerate(TABLES)}
+    fault_rows.sort(key=lambda f: (order[f[0]], f[1]))
+    with open(truth_dir / "faults.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(FAULT_COLUMNS)
+        w.writerows(fault_rows)
+
+    w1_start = months_before(end, 12) if blocks.n >= 4 else None
+    w2_start = months_before(end, 6)
+    about = {
+        "seed": seed,
+        "citizens": citizens,
+        "months": months,
+        "end": end.isoformat(),
+        "first_day": from_day_number(blocks.first_day).isoformat(),
+        "error_rate": error_rate,
+        "format": fmt,
+        "final_window": [months_before(end, 3).isoformat(), end.isoformat()],
+        "early_help_windows": {
+            "window_1": [w1_start.isoformat() if w1_start else None, w2_start.isoformat()],
+            "window_2": [w2_start.isoformat(), end.isoformat()],
+        },
+        "usage_probability": {
+            "file": "usage_probability.npy",
+            "shape": [citizens, len(services)],
+            "rows": "truth/persons.parquet person_id order",
+            "columns": "truth/services.parquet service_id order",
+            "meaning": "P(at least one event for the service in the final three months) given "
+            "latent needs and history before them; 1 where an episode begun earlier continues",
+        },
+        "rows": {name: w.rows for name, w in writers.items()} | {"services": services_writer.rows},
+        "faults": len(fault_rows),
+    }
+    (truth_dir / "about.json").write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
+    return _summary(out, about, time.perf_counter() - started)
+
+
+def _writer(out: Path, name: str, columns: tuple[str, ...], fmt: str):
+    from synthetic.extract_files import TableWriter
+
+    return TableWriter(out, name, columns, fmt)
+
+
+class _TruthWriters:
+    """The truth folder, appended chunk by chunk."""
+
+    def __init__(self, folder: Path, citizens: int, services: list[Service]) -> None:
+        from synthetic.extract_files import NpyAppender, TypedParquetWriter
+
+        pq.write_table(
+            pa.table(
+                {
+                    "service_id": [s.service_id for s in services],
+                    "name": [s.name for s in services],
+                    "source": [s.source for s in services],
+                    "journey": [s.journey for s in services],
+                    "rate": [s.rate for s in services],
+                    "season": [s.season for s in services],
+                    "habit": [s.habit for s in services],
+                    "indicator": [s.indicator for s in services],
+                    "intervention": [s.intervention for s in services],
+                    "active": [s.active for s in services],
+                    **{f"need_{k}": [s.needs.get(k, 0.0) for s in services] for k in NEEDS},
+                }
+            ),
+            folder / "services.parquet",
+            compression="zstd",
+        )
+        self.persons = TypedParquetWriter(
+            folder / "persons.parquet",
+            pa.schema(
+                [
+                    ("person_id", pa.string()),
+                    ("household_id", pa.string()),
+                    ("postcode_district", pa.string()),
+                    ("local_authority", pa.string()),
+                    ("age", pa.int16()),
+                    ("role", pa.string()),
+                    ("household_type", pa.string()),
+                    ("imd_decile", pa.int8()),
+                ]
+            ),
+        )
+        self.needs = TypedParquetWriter(
+            folder / "needs.parquet",
+            pa.schema([("person_id", pa.string())] + [(k, pa.float32()) for k in NEEDS]),
+        )
+        self.early_help = TypedParquetWriter(
+            folder / "early_help.parquet",
+            pa.schema([("person_id", pa.string()), ("p_window_1", pa.float32()), ("p_window_2", pa.float32())]),
+        )
+        self.usage = NpyAppender(folder / "usage_probability.npy", citizens, len(services))
+
+    def write_chunk(self, *, pid, hid, pop, district, authority, end_day, probability, p_window_1, p_window_2) -> None:
+        n = pop.n
+        self.persons.write(
+            pa.table(
+                {
+                    "person_id": pid,
+                    "household_id": hid,
+                    "postcode_district": pa.array(district),
+                    "local_authority": pa.array(authority),
+                    "age": pa.array(np.floor((end_day - pop.birth_day) / 365.25).astype(np.int16)),
+                    "role": text.choose(ROLES, pop.role),
+                    "household_type": text.choose(HOUSEHOLD_TYPES, pop.household_type[pop.household_idx]),
+                    "imd_decile": pa.array(pop.imd_decile[pop.household_idx]),
+                }
+            )
+        )
+        needs = 1 / (1 + np.exp(-pop.needs))  # scores → 0..1 for reading
+        self.needs.write(pa.table({"person_id": pid, **{k: pa.array(needs[:, i]) for i, k in enumerate(NEEDS)}}))
+        w1 = p_window_1 if p_window_1 is not None else np.full(n, np.nan)
+        w2 = p_window_2 if p_window_2 is not None else np.full(n, np.nan)
+        child = ~np.isnan(w1) | ~np.isnan(w2)
+        self.early_help.write(
+            pa.table(
+                {
+                    "person_id": pid.filter(pa.array(child)),
+                    "p_window_1": pa.array(w1[child].astype(np.float32), from_pandas=True),
+                    "p_window_2": pa.array(w2[child].astype(np.float32), from_pandas=True),
+                }
+            )
+        )
+        self.usage.write(probability)
+
+    def close(self) -> None:
+        for w in (self.persons, self.needs, self.early_help, self.usage):
+            w.close()
+
+
+def _summary(out: Path, about: dict, seconds: float) -> Table:
+    table = Table(title=f"Synthetic county written to {out}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name in TABLES:
+        table.add_row(name, f"{about['rows'][name]:,}")
+    table.add_row("faults injected", f"{about['faults']:,}")
+    table.caption = (
+        f"{about['citizens']:,} residents, {about['months']} months to {about['end']}, "
+        f"seed {about['seed']}, {about['format']}; truth in {out / 'truth'}; {seconds:.1f}s"
+    )
+    return table

@@ -1,0 +1,248 @@
+"""Service use over time: episodes drawn quarter by quarter from latent needs.
+
+Each resident has a rate of starting an episode of each service: the service's base rate,
+scaled by their latent needs and general engagement, zero where they are not eligible (age,
+postcode district, service closed). Each quarter the rate is multiplied by the season and by
+what they used in the two previous quarters (habit, and co-use such as food bank → debt
+advice → council tax support), then episodes are drawn as a Poisson process. Early-help
+outcomes are drawn at the start of each six-month window from the previous 12 months'
+indicator episodes, and an outcome raises the household's use of early-help interventions.
+
+The truth for the final quarter is the rate the draw used: P(at least one episode) =
+1 − exp(−rate), a function of latent needs and history before the final quarter only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from synthetic import early_help
+from synthetic.areas import Districts
+from synthetic.calendar import Blocks
+from synthetic.catalogue import INDICATORS, JOURNEYS, NEEDS, SEASONS, Service, co_use_matrix
+from synthetic.population import CHILD, Population
+
+NO_BOUND_MAX = 200
+INTERVENTION_BOOST = 3.0  # rate multiple for early-help interventions after an outcome
+ENGAGEMENT_WEIGHT = 1.0
+FRAILTY_SHAPE = 4.0
+MAX_LOG_MULTIPLIER = 4.0  # needs raise a rate at most e^4 ≈ 55 times  # quarter-to-quarter variation in a person's rates (gamma, mean 1)
+
+
+@dataclass(frozen=True)
+class ServiceArrays:
+    """The catalogue as arrays indexed by `service_idx`."""
+
+    log_rate: np.ndarray  # (S,) log episodes per year at average need
+    need_weights: np.ndarray  # (S, n_needs) float32
+    min_age: np.ndarray  # (S,) int
+    max_age: np.ndarray  # (S,) int
+    allowed_in_district: np.ndarray  # (n_districts, S) bool
+    active: np.ndarray  # (S,) bool
+    intervention: np.ndarray  # (S,) bool
+    journey: np.ndarray  # (S,) int8, index into JOURNEYS
+    season: np.ndarray  # (12, S) float64, monthly intensity with mean 1
+    co_use: np.ndarray  # (S, S) float32
+    indicator: np.ndarray  # (S,) int8, index into INDICATORS or -1
+
+    @property
+    def n(self) -> int:
+        return len(self.log_rate)
+
+
+def service_arrays(
+    services: list[Service], districts: Districts, reference: Population, reference_day: int
+) -> ServiceArrays:
+    """Arrays of the catalogue; `rate` is calibrated on a fixed reference population so that
+    an average eligible resident starts `rate` episodes a year (before habit and co-use)."""
+    need_weights = np.array([[s.needs.get(k, 0.0) for k in NEEDS] for s in services], dtype=np.float32)
+    min_age = np.array([s.min_age or 0 for s in services])
+    max_age = np.array([NO_BOUND_MAX if s.max_age is None else s.max_age for s in services])
+    ref_age = np.floor((reference_day - reference.birth_day) / 365.25)
+    ref_eligible = (ref_age[:, None] >= min_age) & (ref_age[:, None] <= max_age)
+    ref_multiplier = np.exp(
+        np.clip(reference.needs @ need_weights.T, None, MAX_LOG_MULTIPLIER)
+        + ENGAGEMENT_WEIGHT * reference.engagement[:, None]
+    )
+    normaliser = (ref_multiplier * ref_eligible).sum(axis=0) / np.maximum(ref_eligible.sum(axis=0), 1)
+    allowed = np.ones((len(districts.names), len(services)), dtype=bool)
+    for j, s in enumerate(services):
+        if s.districts != ("*",):
+            allowed[:, j] = np.isin(districts.names, s.districts)
+    season = np.array([SEASONS[s.season] for s in services], dtype=np.float64).T
+    season = season / season.mean(axis=0, keepdims=True)
+    return ServiceArrays(
+        log_rate=np.log([s.rate for s in services]) - np.log(normaliser),
+        need_weights=need_weights,
+        min_age=min_age,
+        max_age=max_age,
+        allowed_in_district=allowed,
+        active=np.array([s.active for s in services]),
+        intervention=np.array([s.intervention for s in services]),
+        journey=np.array([JOURNEYS.index(s.journey) for s in services], dtype=np.int8),
+        season=season,
+        co_use=co_use_matrix(services),
+        indicator=np.array([INDICATORS.index(s.indicator) if s.indicator else -1 for s in services], dtype=np.int8),
+    )
+
+
+@dataclass
+class Usage:
+    """Episodes of one chunk, the truth for the final quarter and the early-help outcomes."""
+
+    person_idx: np.ndarray  # (E,) int32
+    service_idx: np.ndarray  # (E,) int16
+    block: np.ndarray  # (E,) int8
+    day: np.ndarray  # (E,) int32, the day the episode starts
+    final_rate: np.ndarray  # (n, S) float32, episode rate in the final quarter
+    outcome_person: np.ndarray  # (O,) int32
+    outcome_day: np.ndarray  # (O,) int32
+    outcome_kind: np.ndarray  # (O,) int8, index into contract OUTCOMES
+    window_probability: dict[int, np.ndarray]  # window start block → (n,) float (nan = not a child)
+
+
+def _sample_rows(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each entry of `rows` (sorted), a column drawn with probability ∝ that row of `weights`."""
+    used_rows, local = np.unique(rows, return_inverse=True)
+    cdf = np.cumsum(weights[used_rows], axis=1, dtype=np.float32)
+    total = cdf[:, -1:].copy()
+    total[total == 0] = 1.0
+    cdf /= total
+    cdf[:, -1] = 1.0
+    keyed = (cdf + np.arange(len(cdf), dtype=np.float64)[:, None]).ravel()
+    flat = np.searchsorted(keyed, local + rng.random(len(rows)), side="right")
+    return (flat - local * weights.shape[1]).clip(0, weights.shape[1] - 1)
+
+
+def simulate(
+    rng: np.random.Generator,
+    population: Population,
+    services: ServiceArrays,
+    blocks: Blocks,
+) -> Usage:
+    """Draw every episode of the window for one chunk of residents."""
+    pop = population
+    n, S = pop.n, services.n
+    n_ind = len(INDICATORS)
+    base = np.exp(
+        np.clip(pop.needs @ services.need_weights.T, None, MAX_LOG_MULTIPLIER)
+        + services.log_rate
+        + ENGAGEMENT_WEIGHT * pop.engagement[:, None]
+    ).astype(np.float32)
+    base *= services.allowed_in_district[pop.district_idx[pop.household_idx]]
+
+    # Each day's seasonal intensity per service, for the block factors and day draws.
+    season_by_day = services.season[blocks.month_of_day()]  # (n_days, S)
+    closed_from = blocks.end_day - 365  # inactive services closed a year before the end
+
+    # Household structure for the early-help windows.
+    hh = pop.household_idx
+    n_households = len(pop.household_type)
+    latent = rng.normal(0, early_help.LATENT_SD, n)
+    imd = np.where(pop.imd_visible, pop.imd_decile, np.nan)[hh].astype(np.float64)
+
+    counts = np.zeros((blocks.n, n, n_ind), dtype=np.int16)
+    indicator_of = services.indicator
+    intervention_from = np.full(n, np.iinfo(np.int32).max)  # block from which outcomes boost
+    used = [sp.csr_matrix((n, S), dtype=np.float32), sp.csr_matrix((n, S), dtype=np.float32)]
+
+    out_p, out_s, out_b, out_d = [], [], [], []
+    o_person, o_day, o_kind = [], [], []
+    window_probability: dict[int, np.ndarray] = {}
+    final_rate = np.zeros((n, S), dtype=np.float32)
+
+    for b in range(blocks.n):
+        start, stop = int(blocks.start[b]), int(blocks.stop[b])
+        # ---- early-help window starting here: outcomes from the 12 months before --------
+        if (blocks.n - b) % 2 == 0:
+            age = np.floor((start - pop.birth_day) / 365.25).astype(np.int64)
+            born = pop.birth_day <= start
+            child = born & (age >= 0) & (age <= 17)
+            adult = born & (age >= 18)
+            c12 = counts[max(0, b - 4) : b].sum(axis=0, dtype=np.int64)
+            c3 = counts[b - 1] if b > 0 else np.zeros((n, n_ind), dtype=np.int16)
+            adult_c12 = np.zeros((n_households, n_ind))
+            np.add.at(adult_c12, hh[adult], c12[adult])
+            adult_c3 = np.bincount(hh[adult], weights=c3[adult].sum(axis=1), minlength=n_households)
+            n_adults = np.bincount(hh, weights=adult, minlength=n_households)
+            n_children = np.bincount(hh, weights=child, minlength=n_households)
+            inputs = early_help.WindowInputs(
+                child=child,
+                age=age,
+                counts_12m=c12,
+                household_adult_counts_12m=adult_c12[hh],
+                recent=(c3.sum(axis=1) + adult_c3[hh]) > 0,
+                lone_parent=(n_adults[hh] == 1) & (n_children[hh] >= 1),
+                large_family=n_children[hh] >= 3,
+                imd_decile=imd,
+            )
+            p = early_help.outcome_probability(inputs, latent)
+            window_probability[b] = p
+            window_stop = int(blocks.stop[min(b + 1, blocks.n - 1)])
+            hit = np.flatnonzero(child & (rng.random(n) < np.nan_to_num(p)))
+            day = rng.integers(start, window_stop, len(hit))
+            o_person.append(hit.astype(np.int32))
+            o_day.append(day.astype(np.int32))
+            o_kind.append(rng.choice(3, size=len(hit), p=early_help.OUTCOME_SHARES).astype(np.int8))
+            # The family is offered early help from the quarter after the outcome.
+            outcome_block = np.where(day >= blocks.start[min(b + 1, blocks.n - 1)], b + 1, b)
+            household_from = np.full(n_households, np.iinfo(np.int32).max)
+            np.minimum.at(household_from, hh[hit], outcome_block + 1)
+            intervention_from = np.minimum(intervention_from, household_from[hh])
+
+        # ---- this quarter's rates ------------------------------------------------------
+        age = np.floor((start - pop.birth_day) / 365.25)
+        eligible = (
+            (pop.birth_day[:, None] <= start)
+            & (age[:, None] >= services.min_age)
+            & (age[:, None] <= services.max_age)
+        )
+        season_factor = season_by_day[start - blocks.first_day : stop - blocks.first_day].sum(axis=0) / 365.25
+        season_factor = np.where(services.active | (start < closed_from), season_factor, 0.0)
+        rate = base * eligible
+        rate *= season_factor.astype(np.float32)
+        rate *= 1 + (used[0] + 0.5 * used[1]) @ services.co_use
+        boosted = intervention_from <= b
+        if boosted.any():
+            rate[np.ix_(boosted, services.intervention)] *= INTERVENTION_BOOST
+        rate *= rng.gamma(FRAILTY_SHAPE, 1 / FRAILTY_SHAPE, (n, 1)).astype(np.float32)
+        if b == blocks.n - 1:
+            final_rate = rate
+
+        # ---- draw episodes: a Poisson total per person, spread over their services -------
+        n_episodes = rng.poisson(rate.sum(axis=1, dtype=np.float64))
+        person = np.repeat(np.arange(n), n_episodes)
+        service = _sample_rows(rng, rate, person)
+        block_days = season_by_day[start - blocks.first_day : stop - blocks.first_day]  # (L, S)
+        offset = _sample_rows(rng, block_days.T, service)
+        day = start + offset
+        out_p.append(person.astype(np.int32))
+        out_s.append(service.astype(np.int16))
+        out_b.append(np.full(len(person), b, dtype=np.int8))
+        out_d.append(day.astype(np.int32))
+
+        episode = sp.csr_matrix(
+            (np.ones(len(person), dtype=np.float32), (person, service)), shape=(n, S)
+        )
+        episode.data[:] = 1.0
+        used = [episode, used[0]]
+        is_indicator = indicator_of[service] >= 0
+        np.add.at(counts[b], (person[is_indicator], indicator_of[service[is_indicator]]), 1)
+
+    return Usage(
+        person_idx=np.concatenate(out_p),
+        service_idx=np.concatenate(out_s),
+        block=np.concatenate(out_b),
+        day=np.concatenate(out_d),
+        final_rate=final_rate,
+        outcome_person=np.concatenate(o_person) if o_person else np.zeros(0, np.int32),
+        outcome_day=np.concatenate(o_day) if o_day else np.zeros(0, np.int32),
+        outcome_kind=np.concatenate(o_kind) if o_kind else np.zeros(0, np.int8),
+        window_probability=window_probability,
+    )
+
+
+del CHILD
