@@ -118,7 +118,8 @@ def by_group(
         table["judged_fpr"] = (table["children"] - table["outcomes"]) >= min_positives
         table["calibration_gap"] = table["mean_predicted"] - table["observed_rate"]
         table = table.reset_index().rename(columns={column: "group"})
-        table = table.iloc[np.argsort([_natural(g) for g in table["group"]], kind="stable")]
+        groups_in_order = sorted(range(len(table)), key=lambda i: _natural(table["group"].iloc[i]))
+        table = table.iloc[groups_in_order].reset_index(drop=True)
         table.insert(0, "attribute", column)
         tables.append(table)
         gaps.append(_gaps(column, table))
