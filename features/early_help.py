@@ -97,7 +97,7 @@ def feature_catalogue(
                 f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source = {s})", level)
             add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
                 f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
-                f"date_diff('day', max(occurred_at) FILTER (WHERE source = {s}), __END__)", level)
+                f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source = {s}) AS DATE), __DAY__)", level)
         for service in indicators.itertuples():
             add(f"{p}svc_{slug(service.name)}", f"{service.name} ({service.source}) {whose[level]} in the "
                 f"last {WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE col = {int(service.col)})", level)
@@ -147,7 +147,7 @@ def snapshot_sql(
 
     def aggregates(level: str) -> str:
         chosen = [f for f in features if f.level == level]
-        return ", ".join(f"{f.sql.replace('__END__', end_ts)} AS {f.name}" for f in chosen) or "1 AS _none"
+        return ", ".join(f"{f.sql.replace('__DAY__', day)} AS {f.name}" for f in chosen) or "1 AS _none"
 
     child_cols = [f for f in features if f.level == "child"]
     hh_cols = [f for f in features if f.level == "household"]

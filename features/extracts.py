@@ -156,7 +156,7 @@ def _as_text(column: str, column_type: str, table: Table) -> str:
 
 
 def _read_error(extract: ExtractFile, error: duckdb.Error) -> str:
-    text = str(error)
+    text = str(error).split("Possible fix")[0]  # the rest lists reader options, not the problem
     line = re.search(r"on Line: (\d+)", text)
     where = f" at line {int(line.group(1)):,}" if line else ""
     if "Expected Number of Columns" in text:
@@ -171,6 +171,9 @@ def _read_error(extract: ExtractFile, error: duckdb.Error) -> str:
         problem, fix = "the text is not valid UTF-8", "export the file as UTF-8"
     elif "quote" in text.lower():
         problem, fix = "a quoted value is never closed", "close the quote or remove the broken line"
+    elif "invalid state" in text.lower():
+        problem = "the file is not well-formed CSV (mixed line endings or a stray quote)"
+        fix = "re-export it as RFC 4180 CSV"
     elif extract.format == "parquet":
         problem, fix = "the Parquet data cannot be read", "re-export it, or send the table as CSV"
     else:

@@ -145,7 +145,7 @@ def run_build(tmp_path: Path):
     """Write the given tables into tmp_path and build them; returns a `Built`."""
     counter = iter(range(1000))
 
-    def run(tables, *, fmt: str = "csv", as_of: date = AS_OF, extract_date: date = EXTRACT_DATE,
+    def run(tables, *, fmt: str = "csv", as_of: date = AS_OF, extract_date: date | None = EXTRACT_DATE,
             settings: Settings | None = None) -> Built:
         n = next(counter)
         raw = write_extract(tmp_path / f"raw{n}", tables, fmt)
@@ -157,3 +157,15 @@ def run_build(tmp_path: Path):
         return Built(raw, out, manifest, settings, tables)
 
     return run
+
+
+@pytest.fixture
+def key() -> bytes:
+    """The pseudonym key the tiny builds use."""
+    return KEY.encode()
+
+
+@pytest.fixture
+def settings_with(tmp_path: Path):
+    """Settings for a tiny build with some fields overridden."""
+    return lambda **overrides: make_settings(tmp_path, **overrides)
