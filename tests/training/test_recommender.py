@@ -105,3 +105,17 @@ def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, 
         ranks = [r["rank"] for r in rows if r["pseudonym"] == pseudonym]
         assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= 3
     assert all(r["reason"] for r in rows)
+
+
+def test_notebook_runs_on_the_logged_runs(processed, mlflow_settings) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    train(processed, models="popularity,ease", budget=1, register_model=False, settings=mlflow_settings)
+    root = Path(__file__).resolve().parents[2]
+    notebook = nbformat.read(root / "notebooks" / "evaluate_recommenders.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    outputs = "".join(
+        o.get("text", "") + json.dumps(o.get("data", {})) for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "ndcg@10" in outputs and "image/png" in outputs
