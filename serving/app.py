@@ -131,15 +131,7 @@ def _error(status: int, detail: str, code: str, headers: dict[str, str] | None =
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        viewer = getattr(request.state, "viewer", None)
-        metrics.REFUSALS.labels(error.action.name, error.code).inc()
-        log.warning("refused", extra={"action": error.action.name, "code": error.code,
-                                      "role": viewer.role.value if viewer else None,
-                                      "actor": viewer.subject if viewer else None})
-        if viewer is not None:
-            runtime.limits.refused(viewer.subject)
-            await run_in_threadpool(_audit_refusal, runtime, viewer, error)
+        await record_refusal(request, error)
         return _error(403, error.reason, error.code)
 
     @app.exception_handler(AuthError)
@@ -185,6 +177,19 @@ def _install_error_handlers(app: FastAPI) -> None:
                       "internal")
 
 
+async def record_refusal(request: Request, error: Refused) -> None:
+    """Count, log, rate-limit and audit a refusal (the API answers it as JSON, the pages as HTML)."""
+    runtime: Runtime = request.app.state.runtime
+    viewer = getattr(request.state, "viewer", None)
+    metrics.REFUSALS.labels(error.action.name, error.code).inc()
+    log.warning("refused", extra={"action": error.action.name, "code": error.code,
+                                  "role": viewer.role.value if viewer else None,
+                                  "actor": viewer.subject if viewer else None})
+    if viewer is not None:
+        runtime.limits.refused(viewer.subject)
+        await run_in_threadpool(_audit_refusal, runtime, viewer, error)
+
+
 def _audit_refusal(runtime: Runtime, viewer, error: Refused) -> None:
     try:
         with runtime.database.write_session() as session:
@@ -225,4 +230,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(health.router)
     for module in (citizens, caseload, events, feedback, services, audit_routes):
         app.include_router(module.router, prefix="/v1")
+    from serving import web  # the pages (Engineer W): same runtime, rules and audit as the API
+
+    web.install(app)
     return app

@@ -177,7 +177,7 @@ def change_consent(request: Request, viewer: PageViewer, runtime: RuntimeDep, fo
             if answer not in ("yes", "no"):
                 continue  # not answered: leave as it is
             wanted = answer == "yes"
-            if wanted == decision.allowed and decision.status is not None:
+            if wanted == decision.allowed:
                 continue  # no change: the ledger records decisions, not page saves
             status = "granted" if wanted else WORDING[decision.purpose]["refusal"]
             consent.change(session, pseudonym=person.pseudonym, purpose=decision.purpose, status=status,

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from serving.access import Refused
 from serving.auth import AuthError, Role, Viewer
 from serving.errors import ServiceError
+from serving.limits import RateLimited
 from serving.web import csrf
 
 templates = Jinja2Templates(directory=str(files("serving") / "templates"))
@@ -125,13 +126,28 @@ class PageRoute(APIRoute):
             except AuthError:
                 return sign_in_redirect(request)
             except Refused as refusal:
+                from serving.app import record_refusal  # the API's own counting, logging and audit
+
+                await record_refusal(request, refusal)
                 return render(request, "error.html", status_code=403, title="You cannot see this page",
-                              reason=refusal.reason)
+                              reason=_sentence(refusal.reason))
+            except RateLimited as limited:
+                response = render(request, "error.html", status_code=429, title="Too many requests",
+                                  reason=_sentence(limited.reason))
+                response.headers["retry-after"] = str(limited.retry_after)
+                return response
             except ServiceError as error:
                 return render(request, "error.html", status_code=error.status,
-                              title=_TITLES.get(error.status, "Sorry, there is a problem"), reason=error.detail)
+                              title=_TITLES.get(error.status, "Sorry, there is a problem"),
+                              reason=_sentence(error.detail))
 
         return page_handler
+
+
+def _sentence(text: str) -> str:
+    """Domain messages are lower-case clauses; a page shows them as sentences."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 _TITLES = {
