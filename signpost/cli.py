@@ -105,9 +105,14 @@ def features(
         typer.Option(help="Folder for rejected rows (raw data). Default: <raw>/quarantine."),
     ] = None,
     engine: Annotated[str, typer.Option(help="Data engine.")] = "duckdb",
+    extract_date: Annotated[
+        str | None,
+        typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today."),
+    ] = None,
 ) -> None:
     """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables."""
     snapshot = _parse_date(as_of, "--as-of")
+    taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     from features.build import build
 
     manifest = build(
@@ -117,8 +122,13 @@ def features(
         quarantine=quarantine,
         engine=engine,
         settings=get_settings(),
+        extract_date=taken,
     )
     _print_row_accounting(manifest)
+    console.print(
+        f"quarantine: {manifest['quarantine']}  ·  consent snapshot {manifest['consent_snapshot_id'][:12]}"
+        f"  ·  {manifest['timings']['total']:.1f}s"
+    )
 
 
 def _print_row_accounting(manifest: dict) -> None:
