@@ -172,29 +172,39 @@ def inject(
     listed: list[tuple] = []
     key_column = KEY_COLUMN.get(table_name)
     keys = table.column(key_column) if key_column else None
-    for row in position[dup_of] + 1:
-        listed.append((table_name, row_offset + int(row) + 1, keys[int(row)].as_py() if keys else "", "", "duplicate", QUARANTINED))
+    dup_rows = position[dup_of] + 1
+    dup_keys = keys.take(pa.array(dup_rows)).to_pylist() if keys is not None else [""] * len(dup_rows)
+    for row, key in zip(dup_rows, dup_keys):
+        listed.append((table_name, row_offset + int(row) + 1, key or "", "", "duplicate", QUARANTINED))
 
     kind = rng.integers(0, len(faults), len(faulty))
     rows = position[faulty]
-    columns = {name: table.column(name) for name in table.column_names}
+    replacements: dict[str, tuple[list[int], list[str | None]]] = {}
+    key_values = keys.take(pa.array(rows)).to_pylist() if keys is not None else [""] * len(rows)
     for k in np.unique(kind):
         fault = faults[int(k)]
-        at = rows[kind == k]
-        original = columns[fault.column].take(pa.array(at)).to_pylist()
-        new = [fault.make(v, rng) for v in original]
-        mask = np.zeros(table.num_rows, dtype=bool)
-        mask[at] = True
-        columns[fault.column] = _replace(columns[fault.column], mask, at, new)
-        for row, value_key in zip(at, keys.take(pa.array(at)).to_pylist() if keys else [""] * len(at)):
-            listed.append((table_name, row_offset + int(row) + 1, value_key or "", fault.column, fault.kind, fault.expect))
+        pick = np.flatnonzero(kind == k)
+        at = rows[pick]
+        original = table.column(fault.column).take(pa.array(at)).to_pylist()
+        where, values = replacements.setdefault(fault.column, ([], []))
+        where.extend(at.tolist())
+        values.extend(fault.make(v, rng) for v in original)
+        for i, row in zip(pick, at):
+            listed.append(
+                (table_name, row_offset + int(row) + 1, key_values[i] or "", fault.column, fault.kind, fault.expect)
+            )
+    columns = {name: table.column(name) for name in table.column_names}
+    for column, (where, values) in replacements.items():
+        columns[column] = _replace(columns[column], np.array(where), values)
     listed.sort(key=lambda f: f[1])
     return pa.table(columns), listed
 
 
-def _replace(column: pa.ChunkedArray, mask: np.ndarray, at: np.ndarray, new: list) -> pa.Array:
-    """Column with the rows at `at` (ascending, as in `mask`) replaced by `new` (None = blank)."""
+def _replace(column: pa.ChunkedArray, at: np.ndarray, new: list) -> pa.Array:
+    """Column with the rows `at` (distinct) replaced by `new` (None = blank)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     order = np.argsort(at, kind="stable")
+    mask = np.zeros(len(array), dtype=bool)
+    mask[at] = True
     values = pa.array([new[i] for i in order], type=pa.string())
     return pc.replace_with_mask(array, pa.array(mask), values)

@@ -244,9 +244,7 @@ def generate_county(
             pid = person_ids(counters.people + np.arange(n))
             hid_of_household = household_ids(counters.households + np.arange(len(pop.household_type)))
             hid = hid_of_household.take(pa.array(pop.household_idx))
-            postcode_households = text.choose(districts.names, pop.district_idx)
-            inward_codes = text._to_arrow(inward[pop.inward_code])
-            postcode = pc.binary_join_element_wise(postcode_households, inward_codes, " ").take(
+            postcode = text.postcodes(districts.names, pop.district_idx, inward[pop.inward_code]).take(
                 pa.array(pop.household_idx)
             )
 
@@ -272,10 +270,9 @@ def generate_county(
                 at = np.flatnonzero(ev_source == s)
                 event_number[at] = counters.events_by_source[name] + 1 + np.arange(len(at))
                 counters.events_by_source[name] += len(at)
-            prefixes = text.choose(tuple(SOURCE_PREFIX.values()), ev_source)
             tables["events"] = pa.table(
                 {
-                    "event_id": pc.binary_join_element_wise(prefixes, text.ids("", event_number, 10), ""),
+                    "event_id": text.prefixed_ids(tuple(SOURCE_PREFIX.values()), ev_source, event_number, 10),
                     "source": text.choose(source_names, ev_source),
                     "person_id": pid.take(pa.array(events.person_idx)),
                     "service_id": service_ids.take(pa.array(events.service_idx)),
@@ -318,7 +315,7 @@ def generate_county(
                 fault_rows += listed
 
             # ---- truth ------------------------------------------------------------------
-            probability = 1 - np.exp(-usage.final_rate.astype(np.float64))
+            probability = -np.expm1(-usage.final_rate)
             final_start = int(blocks.start[-1]) * 86400
             carried = (events.second >= final_start) & (usage.block[events.episode] < blocks.n - 1)
             probability[events.person_idx[carried], events.service_idx[carried]] = 1.0
@@ -329,7 +326,7 @@ def generate_county(
                 district=districts.names[pop.district_idx[pop.household_idx]],
                 authority=authority_of_district[pop.district_idx[pop.household_idx]],
                 end_day=end_day,
-                probability=probability.astype(np.float32),
+                probability=probability,
                 p_window_1=usage.window_probability.get(window_1),
                 p_window_2=usage.window_probability.get(window_2),
             )

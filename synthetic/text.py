@@ -47,6 +47,40 @@ def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return _to_arrow(matrix)
 
 
+def prefixed_ids(prefixes: tuple[str, ...], prefix_idx: np.ndarray, numbers: np.ndarray, width: int) -> pa.Array:
+    """Identifiers with one of several equal-length prefixes (`LIB0000000042`)."""
+    size = len(prefixes[0])
+    assert all(len(p) == size for p in prefixes)
+    table = np.frombuffer("".join(prefixes).encode(), dtype=np.uint8).reshape(len(prefixes), size)
+    matrix = np.empty((len(numbers), size + width), dtype=np.uint8)
+    matrix[:, :size] = _rows(table, np.asarray(prefix_idx))
+    matrix[:, size:] = digits(numbers, width)
+    return _to_arrow(matrix)
+
+
+def postcodes(district_names: np.ndarray, district_idx: np.ndarray, inward: np.ndarray) -> pa.Array:
+    """`SO23 8UJ` from district names (2–4 characters) and (n, 3) uint8 inward codes."""
+    names = [str(d) for d in district_names]
+    width = np.array([len(d) for d in names])
+    table = np.zeros((len(names), 4), dtype=np.uint8)
+    for i, d in enumerate(names):
+        table[i, : len(d)] = np.frombuffer(d.encode(), dtype=np.uint8)
+    idx = np.asarray(district_idx)
+    n = len(idx)
+    matrix = np.zeros((n, 8), dtype=np.uint8)
+    matrix[:, :4] = _rows(table, idx)
+    lengths = width[idx] + 4
+    # write " " + inward right after each district name
+    cols = width[idx][:, None] + np.arange(4)
+    rows = np.arange(n)[:, None]
+    matrix[rows, cols] = np.concatenate([np.full((n, 1), ord(" "), dtype=np.uint8), inward], axis=1)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    keep = np.arange(8) < lengths[:, None]
+    data = pa.py_buffer(np.ascontiguousarray(matrix[keep]))
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data]).cast(pa.string())
+
+
 @lru_cache(maxsize=4)
 def _date_table(first_day: int, n_days: int) -> np.ndarray:
     days = np.arange(first_day, first_day + n_days).astype("datetime64[D]")

@@ -23,7 +23,7 @@ from synthetic import early_help
 from synthetic.areas import Districts
 from synthetic.calendar import Blocks
 from synthetic.catalogue import INDICATORS, JOURNEYS, NEEDS, SEASONS, Service, co_use_matrix
-from synthetic.population import CHILD, Population
+from synthetic.population import Population
 
 NO_BOUND_MAX = 200
 INTERVENTION_BOOST = 3.0  # rate multiple for early-help interventions after an outcome
@@ -106,7 +106,9 @@ class Usage:
 
 def _sample_rows(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each entry of `rows` (sorted), a column drawn with probability ∝ that row of `weights`."""
-    used_rows, local = np.unique(rows, return_inverse=True)
+    first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    used_rows = rows[first]
+    local = np.cumsum(first) - 1
     cdf = np.cumsum(weights[used_rows], axis=1, dtype=np.float32)
     total = cdf[:, -1:].copy()
     total[total == 0] = 1.0
@@ -115,6 +117,16 @@ def _sample_rows(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray
     keyed = (cdf + np.arange(len(cdf), dtype=np.float64)[:, None]).ravel()
     flat = np.searchsorted(keyed, local + rng.random(len(rows)), side="right")
     return (flat - local * weights.shape[1]).clip(0, weights.shape[1] - 1)
+
+
+def _sample_from_table(rng: np.random.Generator, table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each entry of `rows` (any order), a column drawn with probability ∝ `table[row]`."""
+    cdf = np.cumsum(table, axis=1)
+    cdf /= np.where(cdf[:, -1:] > 0, cdf[:, -1:], 1.0)
+    cdf[:, -1] = 1.0
+    keyed = (cdf + np.arange(len(cdf))[:, None]).ravel()
+    flat = np.searchsorted(keyed, rows + rng.random(len(rows)), side="right")
+    return (flat - rows * table.shape[1]).clip(0, table.shape[1] - 1)
 
 
 def simulate(
@@ -137,6 +149,9 @@ def simulate(
     # Each day's seasonal intensity per service, for the block factors and day draws.
     season_by_day = services.season[blocks.month_of_day()]  # (n_days, S)
     closed_from = blocks.end_day - 365  # inactive services closed a year before the end
+    age_years = np.arange(NO_BOUND_MAX + 1)
+    eligible_by_age = (age_years[:, None] >= services.min_age) & (age_years[:, None] <= services.max_age)
+    unborn_row = NO_BOUND_MAX + 1  # a row of zeros for people not yet born
 
     # Household structure for the early-help windows.
     hh = pop.household_idx
@@ -146,6 +161,7 @@ def simulate(
 
     counts = np.zeros((blocks.n, n, n_ind), dtype=np.int16)
     indicator_of = services.indicator
+    co_use = sp.csr_matrix(services.co_use)
     intervention_from = np.full(n, np.iinfo(np.int32).max)  # block from which outcomes boost
     used = [sp.csr_matrix((n, S), dtype=np.float32), sp.csr_matrix((n, S), dtype=np.float32)]
 
@@ -156,17 +172,19 @@ def simulate(
 
     for b in range(blocks.n):
         start, stop = int(blocks.start[b]), int(blocks.stop[b])
+        age = np.floor((start - pop.birth_day) / 365.25).astype(np.int64)
+        born = pop.birth_day <= start
         # ---- early-help window starting here: outcomes from the 12 months before --------
         if (blocks.n - b) % 2 == 0:
-            age = np.floor((start - pop.birth_day) / 365.25).astype(np.int64)
-            born = pop.birth_day <= start
             child = born & (age >= 0) & (age <= 17)
             adult = born & (age >= 18)
             c12 = counts[max(0, b - 4) : b].sum(axis=0, dtype=np.int64)
-            c3 = counts[b - 1] if b > 0 else np.zeros((n, n_ind), dtype=np.int16)
-            adult_c12 = np.zeros((n_households, n_ind))
-            np.add.at(adult_c12, hh[adult], c12[adult])
-            adult_c3 = np.bincount(hh[adult], weights=c3[adult].sum(axis=1), minlength=n_households)
+            c3 = counts[b - 1].sum(axis=1) if b > 0 else np.zeros(n)
+            adult_c12 = np.stack(
+                [np.bincount(hh[adult], weights=c12[adult, k], minlength=n_households) for k in range(n_ind)],
+                axis=1,
+            )
+            adult_c3 = np.bincount(hh[adult], weights=c3[adult], minlength=n_households)
             n_adults = np.bincount(hh, weights=adult, minlength=n_households)
             n_children = np.bincount(hh, weights=child, minlength=n_households)
             inputs = early_help.WindowInputs(
@@ -174,7 +192,7 @@ def simulate(
                 age=age,
                 counts_12m=c12,
                 household_adult_counts_12m=adult_c12[hh],
-                recent=(c3.sum(axis=1) + adult_c3[hh]) > 0,
+                recent=(c3 + adult_c3[hh]) > 0,
                 lone_parent=(n_adults[hh] == 1) & (n_children[hh] >= 1),
                 large_family=n_children[hh] >= 3,
                 imd_decile=imd,
@@ -193,44 +211,42 @@ def simulate(
             np.minimum.at(household_from, hh[hit], outcome_block + 1)
             intervention_from = np.minimum(intervention_from, household_from[hh])
 
-        # ---- this quarter's rates ------------------------------------------------------
-        age = np.floor((start - pop.birth_day) / 365.25)
-        eligible = (
-            (pop.birth_day[:, None] <= start)
-            & (age[:, None] >= services.min_age)
-            & (age[:, None] <= services.max_age)
-        )
+        # ---- this quarter's rates: base × (age eligibility × season) × (habit, co-use) ----
         season_factor = season_by_day[start - blocks.first_day : stop - blocks.first_day].sum(axis=0) / 365.25
         season_factor = np.where(services.active | (start < closed_from), season_factor, 0.0)
-        rate = base * eligible
-        rate *= season_factor.astype(np.float32)
-        rate *= 1 + (used[0] + 0.5 * used[1]) @ services.co_use
-        boosted = intervention_from <= b
-        if boosted.any():
-            rate[np.ix_(boosted, services.intervention)] *= INTERVENTION_BOOST
-        rate *= rng.gamma(FRAILTY_SHAPE, 1 / FRAILTY_SHAPE, (n, 1)).astype(np.float32)
+        by_age = np.zeros((NO_BOUND_MAX + 2, S), dtype=np.float32)
+        by_age[: NO_BOUND_MAX + 1] = eligible_by_age * season_factor
+        rate = base * by_age[np.where(born, np.clip(age, 0, NO_BOUND_MAX), unborn_row)]
+        boost = ((used[0] + 0.5 * used[1]) @ co_use).tocoo()
+        rate[boost.row, boost.col] *= 1 + boost.data
+        boosted = np.flatnonzero(intervention_from <= b)
+        if len(boosted):
+            rate[np.ix_(boosted, np.flatnonzero(services.intervention))] *= INTERVENTION_BOOST
+        # A person's rates vary together from quarter to quarter (mean 1).
+        frailty = rng.gamma(FRAILTY_SHAPE, 1 / FRAILTY_SHAPE, n).astype(np.float32)
         if b == blocks.n - 1:
-            final_rate = rate
+            final_rate = rate * frailty[:, None]
 
         # ---- draw episodes: a Poisson total per person, spread over their services -------
-        n_episodes = rng.poisson(rate.sum(axis=1, dtype=np.float64))
+        n_episodes = rng.poisson(rate.sum(axis=1) * frailty)
         person = np.repeat(np.arange(n), n_episodes)
         service = _sample_rows(rng, rate, person)
         block_days = season_by_day[start - blocks.first_day : stop - blocks.first_day]  # (L, S)
-        offset = _sample_rows(rng, block_days.T, service)
+        offset = _sample_from_table(rng, block_days.T, service)
         day = start + offset
         out_p.append(person.astype(np.int32))
         out_s.append(service.astype(np.int16))
         out_b.append(np.full(len(person), b, dtype=np.int8))
         out_d.append(day.astype(np.int32))
 
-        episode = sp.csr_matrix(
-            (np.ones(len(person), dtype=np.float32), (person, service)), shape=(n, S)
-        )
-        episode.data[:] = 1.0
-        used = [episode, used[0]]
+        used = [
+            sp.csr_matrix((np.ones(len(person), dtype=np.float32), (person, service)), shape=(n, S)),
+            used[0],
+        ]
+        used[0].data[:] = 1.0
         is_indicator = indicator_of[service] >= 0
-        np.add.at(counts[b], (person[is_indicator], indicator_of[service[is_indicator]]), 1)
+        flat = person[is_indicator] * n_ind + indicator_of[service[is_indicator]]
+        counts[b] = np.bincount(flat, minlength=n * n_ind).reshape(n, n_ind)
 
     return Usage(
         person_idx=np.concatenate(out_p),
@@ -243,6 +259,3 @@ def simulate(
         outcome_kind=np.concatenate(o_kind) if o_kind else np.zeros(0, np.int8),
         window_probability=window_probability,
     )
-
-
-del CHILD
