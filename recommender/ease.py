@@ -62,4 +62,4 @@ class EASE(Recommender):
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         self._check_is_fitted()
-        return _own_service_contributions(self._prepare(sparse.csr_matrix(history_row, dtype=np.float32)), self.weights_[:, service_idx], top)
+        return _own_service_contributions(history_row, self.weights_[:, service_idx], top, binary=self.binary)

@@ -32,9 +32,9 @@ class ALS(Recommender):
 
     Parameters
     ----------
-    factors : int, default 64
-    regularization : float, default 0.05
-    alpha : float, default 2.0
+    factors : int, default 16
+    regularization : float, default 10.0
+    alpha : float, default 5.0
         Confidence scaling: confidence = 1 + alpha × weight (implicit's ``alpha``).
     iterations : int, default 15
     num_threads : int, default 2
@@ -43,9 +43,9 @@ class ALS(Recommender):
 
     def __init__(
         self,
-        factors: int = 64,
-        regularization: float = 0.05,
-        alpha: float = 2.0,
+        factors: int = 16,
+        regularization: float = 10.0,
+        alpha: float = 5.0,
         iterations: int = 15,
         num_threads: int = 2,
         random_state: int = 0,

@@ -65,7 +65,7 @@ class ItemKNN(Recommender):
 
 
 def _own_service_contributions(
-    history_row: sparse.csr_matrix, weight_to_target: np.ndarray, top: int
+    history_row: sparse.csr_matrix, weight_to_target: np.ndarray, top: int, *, binary: bool = False
 ) -> list[tuple[int, float]]:
     """Contribution of each used service j: history[j] × weight(j → target), largest first.
 
@@ -74,13 +74,16 @@ def _own_service_contributions(
     history_row : csr_matrix of shape (1, n_services)
     weight_to_target : ndarray of shape (n_services,)
     top : int
+    binary : bool
+        Count each used service as 1 (for models fitted on 0/1 use).
 
     Returns
     -------
     list of (service_idx, contribution) with positive contribution only.
     """
-    row = sparse.csr_matrix(history_row)
+    row = history_row if sparse.isspmatrix_csr(history_row) else sparse.csr_matrix(history_row)
     used = row.indices
-    contributions = row.data * weight_to_target[used]
+    values = (row.data > 0).astype(np.float32) if binary else row.data
+    contributions = values * weight_to_target[used]
     order = np.lexsort((used, -contributions))
     return [(int(used[i]), float(contributions[i])) for i in order[:top] if contributions[i] > 0]

@@ -53,8 +53,8 @@ SEARCH_SPACES: dict[str, dict[str, Sequence[Any]]] = {
     "popularity": {},
     "demographic": {"prior_strength": [20.0, 5.0, 50.0, 100.0, 200.0], "min_segment_citizens": [5, 20]},
     "itemknn": {"neighbours": [50, 20, 100, 200], "k1": [1.2, 0.6, 2.0], "b": [0.75, 0.5, 1.0]},
-    "als": {"factors": [64, 32, 128], "regularization": [0.05, 0.01, 0.5], "alpha": [2.0, 1.0, 10.0, 40.0]},
-    "bpr": {"factors": [64, 32, 128], "learning_rate": [0.05, 0.01], "regularization": [0.01, 0.001], "fold_in_l2": [1.0, 0.1, 10.0]},
+    "als": {"factors": [16, 8, 32, 64], "regularization": [10.0, 1.0, 0.1, 30.0], "alpha": [5.0, 1.0, 20.0]},
+    "bpr": {"factors": [32, 16, 64], "learning_rate": [0.05, 0.01], "regularization": [0.01, 0.001], "fold_in_l2": [1.0, 0.1, 10.0]},
     "ease": {"l2": [200.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 3000.0], "binary": [True, False]},
 }
 #: Weight grids for the blend: lead personalised model, runner-up, demographic prior.
