@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     #: Groups with fewer children with (or without) an outcome are reported but not judged by
     #: the TPR (FPR) gap gate: their rates are noise at that size.
     early_help_min_group_outcomes: int = 20
+    #: Attributes whose TPR/FPR gaps gate promotion: the protected characteristics (Equality Act
+    #: 2010) we hold. Deprivation decile and district are reported but not gated by default:
+    #: they are genuine risk factors, so equal TPR/FPR across them would refuse even a model
+    #: that knew the true probabilities.
+    early_help_gated_attributes: tuple[str, ...] = ("sex", "ethnicity", "disability")
+    #: One-sided confidence that a gap exceeds sampling noise before it counts against the
+    #: limits (0.5 = judge the point estimate).
+    early_help_gap_confidence: float = 0.95
 
     # --- promotion -----------------------------------------------------------------------
     recommender_promotion_margin: float = 0.005  # NDCG@10 a challenger may lose and still win

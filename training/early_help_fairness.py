@@ -10,6 +10,13 @@ estimate the rate: TPR needs at least ``min_positives`` children with an outcome
 group, FPR at least ``min_positives`` without. A group of 8 children with 1 outcome has a
 TPR of 0 or 1 by chance; letting it decide the gate would make the gate noise. Groups left
 out are listed (``judged`` column is False), never hidden.
+
+Each gap is also given "beyond sampling noise": the largest, over pairs of judged groups, of
+``(rate_a − rate_b) − z · SE``, with ``z`` the one-sided normal quantile of ``confidence`` and
+``SE`` the Agresti–Caffo standard error of a difference of two proportions. With two groups
+of 40 children a 0.08 FPR gap is well within chance; the promotion gate should refuse a
+model for its behaviour, not for the size of a district. ``confidence = 0.5`` gives the
+plain point estimate.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from scipy.stats import norm
 from sklearn.metrics import precision_score
 
 from recommender.early_help_metrics import expected_calibration_error
@@ -49,31 +57,49 @@ def _ece(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class GroupReport:
-    """Per-group table and the largest gaps across every group column."""
+    """Per-group table and the largest gaps for every group column."""
 
     per_group: pd.DataFrame  # one row per (attribute, group)
-    gaps: pd.DataFrame  # one row per attribute: tpr_gap, fpr_gap, selection_gap, ... and which groups
+    gaps: pd.DataFrame  # one row per attribute: tpr_gap, tpr_gap_beyond_noise, tpr_pair, ...
+
+    def max_gap(self, metric: str, attributes: tuple[str, ...] | None = None, *,
+                beyond_noise: bool = False) -> float:
+        """Largest ``metric`` ("tpr"/"fpr"/"selection") gap over ``attributes`` (default all); 0 if none judged."""
+        rows = self._rows(attributes)
+        column = f"{metric}_gap_beyond_noise" if beyond_noise else f"{metric}_gap"
+        return float(np.nanmax(rows[column].to_numpy(dtype=float), initial=0.0)) if len(rows) else 0.0
 
     @property
     def max_tpr_gap(self) -> float:
-        return float(np.nanmax(self.gaps["tpr_gap"].to_numpy(dtype=float), initial=0.0))
+        return self.max_gap("tpr")
 
     @property
     def max_fpr_gap(self) -> float:
-        return float(np.nanmax(self.gaps["fpr_gap"].to_numpy(dtype=float), initial=0.0))
+        return self.max_gap("fpr")
 
-    def worst(self, metric: str) -> str:
-        """Which attribute and groups the largest ``metric`` gap ("tpr"/"fpr") is between."""
-        column = f"{metric}_gap"
-        if self.gaps[column].isna().all():
-            return "no group large enough to judge"
-        row = self.gaps.loc[self.gaps[column].idxmax()]
-        return f"{row['attribute']}: {row[f'{metric}_high']} vs {row[f'{metric}_low']}"
+    def worst(self, metric: str, attributes: tuple[str, ...] | None = None) -> str:
+        """Which attribute and groups the largest ``metric`` gap beyond noise is between."""
+        rows = self._rows(attributes)
+        column = f"{metric}_gap_beyond_noise"
+        if not len(rows) or rows[column].isna().all():
+            return "no two groups large enough to judge"
+        row = rows.loc[rows[column].idxmax()]
+        return f"{row['attribute']}: {row[f'{metric}_pair']}"
+
+    def _rows(self, attributes: tuple[str, ...] | None) -> pd.DataFrame:
+        if self.gaps.empty or attributes is None:
+            return self.gaps
+        return self.gaps[self.gaps["attribute"].isin(attributes)]
 
 
 def group_labels(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Group values as strings, with missing values as ``unknown``."""
-    return frame[column].astype("string").fillna("unknown").astype(str)
+    """Group values as strings (whole numbers without ``.0``), missing values as ``unknown``."""
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        if ((numbers.dropna() % 1) == 0).all():
+            values = numbers.astype("Int64")
+    return values.astype("string").fillna("unknown").astype(str)
 
 
 def by_group(
@@ -84,6 +110,7 @@ def by_group(
     *,
     columns: tuple[str, ...] = GROUP_COLUMNS,
     min_positives: int = 20,
+    confidence: float = 0.95,
 ) -> GroupReport:
     """Per-group metrics and gaps for children in ``frame`` (rows aligned with y/probability/flagged)."""
     y = np.asarray(y).astype(int)
@@ -122,7 +149,7 @@ def by_group(
         table = table.iloc[groups_in_order].reset_index(drop=True)
         table.insert(0, "attribute", column)
         tables.append(table)
-        gaps.append(_gaps(column, table))
+        gaps.append(_gaps(column, table, confidence))
     per_group = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     return GroupReport(per_group=per_group, gaps=pd.DataFrame(gaps))
 
@@ -135,19 +162,34 @@ def _natural(group: str) -> tuple[int, float, str]:
         return (2 if group == "unknown" else 1, 0.0, group)
 
 
-def _gaps(column: str, table: pd.DataFrame) -> dict[str, object]:
+#: metric -> (judged column, the count each rate is a proportion of)
+_RATES = {"tpr": ("judged_tpr", "outcomes"), "fpr": ("judged_fpr", "negatives"),
+          "selection": ("judged_fpr", "children")}
+
+
+def _gaps(column: str, table: pd.DataFrame, confidence: float) -> dict[str, object]:
+    z = float(norm.ppf(confidence))
+    table = table.assign(negatives=table["children"] - table["outcomes"], selection=table["selection_rate"])
     out: dict[str, object] = {"attribute": column}
-    for metric, judged in (("tpr", "judged_tpr"), ("fpr", "judged_fpr"), ("selection_rate", "judged_fpr")):
+    for metric, (judged, base) in _RATES.items():
         rows = table[table[judged]].dropna(subset=[metric])
-        name = metric.removesuffix("_rate")
         if len(rows) < 2:
-            out[f"{name}_gap"], out[f"{name}_high"], out[f"{name}_low"] = np.nan, "", ""
+            out.update({f"{metric}_gap": np.nan, f"{metric}_gap_beyond_noise": np.nan, f"{metric}_pair": ""})
             continue
-        high, low = rows.loc[rows[metric].idxmax()], rows.loc[rows[metric].idxmin()]
-        out[f"{name}_gap"] = float(high[metric] - low[metric])
-        out[f"{name}_high"], out[f"{name}_low"] = str(high["group"]), str(low["group"])
+        rate = rows[metric].to_numpy(dtype=float)
+        n = rows[base].to_numpy(dtype=float)
+        # Agresti–Caffo: one success and one failure added to each group
+        adjusted = (rate * n + 1) / (n + 2)
+        variance = adjusted * (1 - adjusted) / (n + 2)
+        bound = rate[:, None] - rate[None, :] - z * np.sqrt(variance[:, None] + variance[None, :])
+        np.fill_diagonal(bound, -np.inf)
+        a, b = np.unravel_index(np.argmax(bound), bound.shape)
+        names = rows["group"].astype(str).to_numpy()
+        out[f"{metric}_gap"] = float(rate.max() - rate.min())
+        out[f"{metric}_gap_beyond_noise"] = float(max(bound[a, b], 0.0))
+        out[f"{metric}_pair"] = f"{names[a]} {rate[a]:.3f} vs {names[b]} {rate[b]:.3f}"
     judged = table[table["judged_fpr"]]
     out["calibration_gap"] = float(judged["calibration_gap"].abs().max()) if len(judged) else np.nan
     out["groups"] = int(len(table))
-    out["groups_judged"] = int(table["judged_tpr"].sum())
+    out["groups_judged"] = int((table["judged_tpr"] & table["judged_fpr"]).sum())
     return out

@@ -183,16 +183,22 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         "the ECE a perfectly calibrated model would show on a sample this size.",
         "",
         "## Results by group (flagged = within caseworker capacity)",
-        f"Largest gaps among groups with at least {facts['min_group_positives']} children with and "
-        "without an outcome; smaller groups are reported but not judged.",
+        f"Largest gaps among groups with at least {facts['min_group_positives']} children with "
+        "(for TPR) and without (for FPR) an outcome; smaller groups are reported but not judged. "
+        f"\"Beyond noise\" subtracts the one-sided {facts['gap_confidence']:.0%} sampling margin. "
+        f"Gated attributes: {', '.join(facts['gated_attributes'])} (TPR limit {facts['max_tpr_gap']}, "
+        f"FPR limit {facts['max_fpr_gap']}); the others are reported.",
         "",
-        "| attribute | TPR gap | FPR gap | selection-rate gap | worst calibration gap | groups judged |",
-        "|---|---|---|---|---|---|",
+        "| attribute | TPR gap (beyond noise) | FPR gap (beyond noise) | selection-rate gap "
+        "| worst calibration gap | groups judged | gated |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in gaps.itertuples():
+        gated = "yes" if row.attribute in facts["gated_attributes"] else "no"
         lines.append(
-            f"| {row.attribute} | {row.tpr_gap:.3f} | {row.fpr_gap:.3f} | {row.selection_gap:.3f} "
-            f"| {row.calibration_gap:.3f} | {row.groups_judged}/{row.groups} |"
+            f"| {row.attribute} | {row.tpr_gap:.3f} ({row.tpr_gap_beyond_noise:.3f}) "
+            f"| {row.fpr_gap:.3f} ({row.fpr_gap_beyond_noise:.3f}) | {row.selection_gap:.3f} "
+            f"| {row.calibration_gap:.3f} | {row.groups_judged}/{row.groups} | {gated} |"
         )
     lines += [
         "",
@@ -277,7 +283,10 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             },
             "fairness": {
                 row.attribute: {"tpr_gap": _num(row.tpr_gap), "fpr_gap": _num(row.fpr_gap),
-                                "selection_gap": _num(row.selection_gap)}
+                                "tpr_gap_beyond_noise": _num(row.tpr_gap_beyond_noise),
+                                "fpr_gap_beyond_noise": _num(row.fpr_gap_beyond_noise),
+                                "selection_gap": _num(row.selection_gap),
+                                "gated": row.attribute in facts["gated_attributes"]}
                 for row in gaps.itertuples()
             },
         },
@@ -285,7 +294,10 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             {"risk": "Bias from historical recording: groups more watched by services have more "
              "recorded outcomes.", "mitigation": "Per-group TPR/FPR/calibration reported for sex, "
              "ethnicity, disability, deprivation and district; promotion blocked when the largest TPR "
-             f"gap exceeds {facts['max_tpr_gap']} or FPR gap exceeds {facts['max_fpr_gap']}."},
+             f"gap exceeds {facts['max_tpr_gap']} or FPR gap exceeds {facts['max_fpr_gap']} beyond "
+             f"sampling noise for {', '.join(facts['gated_attributes'])}. Deprivation and district "
+             "gaps are reported: they are genuine risk factors, and equalising error rates across them "
+             "would contradict calibration."},
             {"risk": "Automation bias: a band read as a verdict.", "mitigation": "Band shown with "
              "probability and reasons; a recorded human decision is required; no automated action."},
             {"risk": "Stigma and privacy harm.", "mitigation": "Pseudonymised data, purpose-limited "
