@@ -157,6 +157,11 @@ def demo(
     generate(out=settings.raw_dir, citizens=citizens, seed=seed)
     console.rule("2. Features")
     features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
+    console.rule("3. Recommender")
+    train_recommender(processed=settings.processed_dir)
+    from training.recommender_promotion import promote as promote_recommender_version
+
+    console.print(promote_recommender_version(settings.processed_dir, settings=settings).reason)
 
 
 # ------------------------------------------------------------------- recommender -----------

@@ -374,7 +374,7 @@ class TrainResult:
             rows.append({
                 "model": r.name,
                 "valid ndcg@10": r.valid_ndcg,
-                **{m: r.test.metrics.get(m, np.nan) for m in ("ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "coverage@10", "ndcg@5", "ndcg@20")},
+                **{m: r.test.metrics.get(m, np.nan) for m in ("ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "coverage@10")},
                 "fit s": r.fit_seconds,
                 "selected": "yes" if r.name == self.best else "",
             })
