@@ -61,3 +61,41 @@ def test_no_ineligible_and_no_already_used_suggestion(world) -> None:
         assert allowed[i, suggested].all()
         assert not stored[i, suggested].any()
         assert len(suggested) == min(k, int((allowed[i] & ~stored[i]).sum()))
+
+
+@st.composite
+def requests(draw, n_citizens: int, service_ids: list[str]):
+    rows = draw(st.lists(st.integers(0, n_citizens - 1), min_size=1, max_size=8))
+    consent = draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))
+    extra = draw(st.lists(st.lists(st.tuples(st.sampled_from(service_ids), st.floats(0.1, 5.0)), max_size=3),
+                          min_size=len(rows), max_size=len(rows)))
+    k = draw(st.integers(1, 40))
+    return rows, consent, extra, k
+
+
+def test_signposter_never_suggests_ineligible_used_or_intervention_services(tiny) -> None:
+    from recommender.ease import EASE
+    from recommender.signposting import Signposter
+
+    signposter = Signposter.from_processed_tables(tiny.citizens, tiny.services, tiny.all, model=EASE().fit(tiny.all))
+    ids = tiny.services["service_id"].tolist()
+    col = {s: i for i, s in enumerate(ids)}
+    intervention = tiny.services["intervention"].to_numpy()
+    used = tiny.all.toarray() > 0
+
+    @settings(max_examples=100, deadline=None)
+    @given(requests(len(tiny.citizens), ids))
+    def check(request) -> None:
+        rows, consent, extra, k = request
+        pseudonyms = tiny.citizens["pseudonym"].to_numpy()[rows].tolist()
+        result = signposter.suggest(pseudonyms, k=k, personalisation=consent, extra_events=extra)
+        for row, given_consent, events, suggestions in zip(rows, consent, extra, result, strict=True):
+            cols = [col[s.service_id] for s in suggestions]
+            assert len(cols) == len(set(cols)) <= k
+            assert tiny.allowed[row, cols].all() and not intervention[cols].any()
+            if given_consent:  # with consent, history (stored and new) is never re-suggested
+                assert not used[row, cols].any()
+                assert not set(cols) & {col[s] for s, _ in events}
+            assert all(s.personalised == (given_consent and (used[row].any() or bool(events))) for s in suggestions)
+
+    check()
