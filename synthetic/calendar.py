@@ -32,6 +32,23 @@ def months_before(d: date, months: int) -> date:
     return date(year, month + 1, min(d.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def year_month_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calendar year, month (1–12) and day (1–31) of day numbers."""
+    d = np.asarray(days).astype("datetime64[D]")
+    months = d.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (d - months).astype(np.int64) + 1
+    return year, month, day
+
+
+def age_on(birth: tuple[np.ndarray, np.ndarray, np.ndarray], day: int) -> np.ndarray:
+    """Whole years of age on `day` (birthdays counted), from `year_month_day(birth_day)`."""
+    y, m, d = (int(v[0]) for v in year_month_day(np.array([day])))
+    by, bm, bd = birth
+    return y - by - ((m < bm) | ((m == bm) & (d < bd)))
+
+
 @dataclass(frozen=True)
 class Blocks:
     """Quarter blocks of the window, oldest first; the last one ends with the end date."""

@@ -21,28 +21,28 @@ from synthetic.catalogue import INDICATORS
 
 #: Log-odds per log(1 + count) of each indicator for the child and for the household adults.
 CHILD_WEIGHTS: dict[str, float] = {
-    "domestic_abuse": 1.0,
-    "missing": 1.2,
-    "youth_asb": 0.6,
-    "school_absence": 0.55,
-    "exclusion": 0.7,
-    "social_care_contact": 1.0,
+    "domestic_abuse": 1.4,
+    "missing": 1.5,
+    "youth_asb": 0.8,
+    "school_absence": 0.8,
+    "exclusion": 0.9,
+    "social_care_contact": 1.3,
 }
 HOUSEHOLD_WEIGHTS: dict[str, float] = {
-    "domestic_abuse": 0.7,
-    "arrears": 0.35,
+    "domestic_abuse": 0.9,
+    "arrears": 0.4,
     "homelessness": 0.6,
     "parental_mental_health": 0.5,
     "substance_misuse": 0.8,
 }
-INTERCEPT = -4.15
-RECENT = 0.35  # any child or household indicator in the last three months
+INTERCEPT = -4.45
+RECENT = 0.5  # any child or household indicator in the last three months
 LONE_PARENT = 0.45
 LARGE_FAMILY = 0.25  # three or more children in the household
 UNDER_FIVE = 0.2
 TEENAGER = 0.15
 DEPRIVATION = 0.9  # times (10 − decile) / 9; a blank decile counts as 0.5
-LATENT_SD = 0.3
+LATENT_SD = 0.2
 
 OUTCOME_SHARES = (0.72, 0.19, 0.09)  # early_help_assessment, child_in_need, child_protection_plan
 

@@ -26,7 +26,7 @@ HOUSEHOLD_TYPES = (
     "single_parent",
     "multi_adult",
 )
-HOUSEHOLD_SHARES = np.array([0.15, 0.12, 0.11, 0.17, 0.24, 0.08, 0.12])
+HOUSEHOLD_SHARES = np.array([0.16, 0.14, 0.12, 0.17, 0.21, 0.07, 0.11])
 HOUSEHOLD_SHARES = HOUSEHOLD_SHARES / HOUSEHOLD_SHARES.sum()
 
 ROLES = ("older", "adult", "parent", "child", "adult_child")

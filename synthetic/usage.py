@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from synthetic import early_help
 from synthetic.areas import Districts
-from synthetic.calendar import Blocks
+from synthetic.calendar import Blocks, age_on, day_number, from_day_number, months_before, year_month_day
 from synthetic.catalogue import INDICATORS, JOURNEYS, NEEDS, SEASONS, Service, co_use_matrix
 from synthetic.population import Population
 
@@ -129,6 +129,73 @@ def _sample_from_table(rng: np.random.Generator, table: np.ndarray, rows: np.nda
     return (flat - rows * table.shape[1]).clip(0, table.shape[1] - 1)
 
 
+@dataclass
+class _WindowOutcomes:
+    probability: np.ndarray  # (n,) float64, nan for people who are not children at the snapshot
+    person: np.ndarray  # (O,) int32
+    day: np.ndarray  # (O,) int32
+    kind: np.ndarray  # (O,) int8
+
+
+def _early_help_window(
+    rng: np.random.Generator,
+    snapshot: int,
+    blocks: Blocks,
+    pop: Population,
+    birth: tuple[np.ndarray, np.ndarray, np.ndarray],
+    latent: np.ndarray,
+    imd: np.ndarray,
+    ind_person: np.ndarray,
+    ind_kind: np.ndarray,
+    ind_day: np.ndarray,
+) -> _WindowOutcomes:
+    """Outcomes in (snapshot, snapshot + 6 months] from indicators in (snapshot − 12 months, snapshot].
+
+    The same day conventions as the feature pipeline's early-help tables, so the truth is a
+    function of exactly what those tables can see.
+    """
+    n, n_ind = pop.n, len(INDICATORS)
+    hh = pop.household_idx
+    n_households = len(pop.household_type)
+    snapshot_date = from_day_number(snapshot)
+    year_before = day_number(months_before(snapshot_date, 12))
+    quarter_before = day_number(months_before(snapshot_date, 3))
+    age = age_on(birth, snapshot)
+    born = pop.birth_day <= snapshot
+    child = born & (age >= 0) & (age <= 17)
+    adult = born & (age >= 18)
+
+    in_year = (ind_day > year_before) & (ind_day <= snapshot)
+    c12 = np.bincount(ind_person[in_year] * n_ind + ind_kind[in_year], minlength=n * n_ind).reshape(n, n_ind)
+    in_quarter = (ind_day > quarter_before) & (ind_day <= snapshot)
+    c3 = np.bincount(ind_person[in_quarter], minlength=n)
+    adult_c12 = np.stack(
+        [np.bincount(hh[adult], weights=c12[adult, k], minlength=n_households) for k in range(n_ind)], axis=1
+    )
+    adult_c3 = np.bincount(hh[adult], weights=c3[adult], minlength=n_households)
+    n_adults = np.bincount(hh, weights=adult, minlength=n_households)
+    n_children = np.bincount(hh, weights=child, minlength=n_households)
+    inputs = early_help.WindowInputs(
+        child=child,
+        age=age,
+        counts_12m=c12,
+        household_adult_counts_12m=adult_c12[hh],
+        recent=(c3 + adult_c3[hh]) > 0,
+        lone_parent=(n_adults[hh] == 1) & (n_children[hh] >= 1),
+        large_family=n_children[hh] >= 3,
+        imd_decile=imd,
+    )
+    p = early_help.outcome_probability(inputs, latent)
+    last = min(day_number(months_before(snapshot_date, -6)), blocks.end_day)
+    hit = np.flatnonzero(child & (rng.random(n) < np.nan_to_num(p)))
+    return _WindowOutcomes(
+        probability=p,
+        person=hit.astype(np.int32),
+        day=rng.integers(snapshot + 1, last + 1, len(hit)).astype(np.int32),
+        kind=rng.choice(3, size=len(hit), p=early_help.OUTCOME_SHARES).astype(np.int8),
+    )
+
+
 def simulate(
     rng: np.random.Generator,
     population: Population,
@@ -159,7 +226,8 @@ def simulate(
     latent = rng.normal(0, early_help.LATENT_SD, n)
     imd = np.where(pop.imd_visible, pop.imd_decile, np.nan)[hh].astype(np.float64)
 
-    counts = np.zeros((blocks.n, n, n_ind), dtype=np.int16)
+    birth = year_month_day(pop.birth_day)
+    indicator_episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     indicator_of = services.indicator
     co_use = sp.csr_matrix(services.co_use)
     intervention_from = np.full(n, np.iinfo(np.int32).max)  # block from which outcomes boost
@@ -172,45 +240,8 @@ def simulate(
 
     for b in range(blocks.n):
         start, stop = int(blocks.start[b]), int(blocks.stop[b])
-        age = np.floor((start - pop.birth_day) / 365.25).astype(np.int64)
+        age = age_on(birth, start)
         born = pop.birth_day <= start
-        # ---- early-help window starting here: outcomes from the 12 months before --------
-        if (blocks.n - b) % 2 == 0:
-            child = born & (age >= 0) & (age <= 17)
-            adult = born & (age >= 18)
-            c12 = counts[max(0, b - 4) : b].sum(axis=0, dtype=np.int64)
-            c3 = counts[b - 1].sum(axis=1) if b > 0 else np.zeros(n)
-            adult_c12 = np.stack(
-                [np.bincount(hh[adult], weights=c12[adult, k], minlength=n_households) for k in range(n_ind)],
-                axis=1,
-            )
-            adult_c3 = np.bincount(hh[adult], weights=c3[adult], minlength=n_households)
-            n_adults = np.bincount(hh, weights=adult, minlength=n_households)
-            n_children = np.bincount(hh, weights=child, minlength=n_households)
-            inputs = early_help.WindowInputs(
-                child=child,
-                age=age,
-                counts_12m=c12,
-                household_adult_counts_12m=adult_c12[hh],
-                recent=(c3 + adult_c3[hh]) > 0,
-                lone_parent=(n_adults[hh] == 1) & (n_children[hh] >= 1),
-                large_family=n_children[hh] >= 3,
-                imd_decile=imd,
-            )
-            p = early_help.outcome_probability(inputs, latent)
-            window_probability[b] = p
-            window_stop = int(blocks.stop[min(b + 1, blocks.n - 1)])
-            hit = np.flatnonzero(child & (rng.random(n) < np.nan_to_num(p)))
-            day = rng.integers(start, window_stop, len(hit))
-            o_person.append(hit.astype(np.int32))
-            o_day.append(day.astype(np.int32))
-            o_kind.append(rng.choice(3, size=len(hit), p=early_help.OUTCOME_SHARES).astype(np.int8))
-            # The family is offered early help from the quarter after the outcome.
-            outcome_block = np.where(day >= blocks.start[min(b + 1, blocks.n - 1)], b + 1, b)
-            household_from = np.full(n_households, np.iinfo(np.int32).max)
-            np.minimum.at(household_from, hh[hit], outcome_block + 1)
-            intervention_from = np.minimum(intervention_from, household_from[hh])
-
         # ---- this quarter's rates: base × (age eligibility × season) × (habit, co-use) ----
         season_factor = season_by_day[start - blocks.first_day : stop - blocks.first_day].sum(axis=0) / 365.25
         season_factor = np.where(services.active | (start < closed_from), season_factor, 0.0)
@@ -245,8 +276,24 @@ def simulate(
         ]
         used[0].data[:] = 1.0
         is_indicator = indicator_of[service] >= 0
-        flat = person[is_indicator] * n_ind + indicator_of[service[is_indicator]]
-        counts[b] = np.bincount(flat, minlength=n * n_ind).reshape(n, n_ind)
+        indicator_episodes.append(
+            (person[is_indicator], indicator_of[service[is_indicator]].astype(np.int64), day[is_indicator])
+        )
+
+        # ---- early-help window starting today: outcomes from the 12 months up to today ---
+        if (blocks.n - b) % 2 == 0:
+            ind_p, ind_k, ind_d = (np.concatenate(x) for x in zip(*indicator_episodes))
+            o = _early_help_window(rng, start, blocks, pop, birth, latent, imd, ind_p, ind_k, ind_d)
+            window_probability[b] = o.probability
+            o_person.append(o.person)
+            o_day.append(o.day)
+            o_kind.append(o.kind)
+            # The family is offered early help from the quarter after the outcome.
+            outcome_block = np.searchsorted(blocks.start, o.day, side="right") - 1
+            household_from = np.full(n_households, np.iinfo(np.int32).max)
+            np.minimum.at(household_from, hh[o.person], outcome_block + 1)
+            intervention_from = np.minimum(intervention_from, household_from[hh])
+
 
     return Usage(
         person_idx=np.concatenate(out_p),
