@@ -477,7 +477,6 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
         raw = np.empty(len(target))
         for fit_idx, held_idx in _folds(target, groups, self.n_folds, self.random_state):
             raw[held_idx] = clone(self.estimator).fit(X[fit_idx], target[fit_idx]).decision_function(X[held_idx])
-        self.oof_decision_ = raw
         self.calibration_report_ = {}
         for method in candidates:
             p = np.empty(len(target))

@@ -495,7 +495,7 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     Returns a table with rows ROC AUC, ECE, precision at capacity, recall at capacity, Brier
     and columns ``model``, ``bayes_optimal``, ``bar_2020``.
     """
-    from features.pseudonym import load_key, pseudonymise
+    from features.pseudonym import key_id, load_key, pseudonymise
 
     processed = Path(processed)
     manifest = tracking.read_manifest(processed)
@@ -518,6 +518,9 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     valid = load_table(processed, "valid", features, settings=settings, as_of=as_of)
 
     key = key if key is not None else load_key(settings, create=False)
+    if manifest.get("pseudonym_key_id") and key_id(key) != manifest["pseudonym_key_id"]:
+        raise UserError("the pseudonym key is not the one that built this processed folder: set "
+                        "SIGNPOST_PSEUDONYM_KEY (or the key file) to the key `signpost features` used")
     true = pd.read_parquet(path)
     true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
     p_true = valid.frame["pseudonym"].map(true.set_index("pseudonym")["p_window_2"])

@@ -1,6 +1,7 @@
 """What a registered early-help model is shown with: figures, model card, transparency record.
 
-Figures are matplotlib (Agg) PNGs. The model card is Markdown for analysts and reviewers; the
+Figures are matplotlib ``Figure`` objects built without pyplot (so no backend is chosen or
+changed for the caller, and nothing stays registered), logged as PNGs. The model card is Markdown for analysts and reviewers; the
 transparency record follows the structure of the UK Algorithmic Transparency Recording
 Standard (tier 1 summary, tier 2 owner and responsibility, description and rationale,
 decision-making process with human review, data, risks and mitigations) and is written both
@@ -11,10 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -29,9 +26,14 @@ PRECISION_BAR_2020 = 0.65
 # --------------------------------------------------------------------------- figures -------
 
 
+def _subplots(*args: int, figsize: tuple[float, float], **kwargs: object):  # noqa: ANN202
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*args, **kwargs)
+
+
 def reliability_figure(y: np.ndarray, curves: dict[str, np.ndarray], n_bins: int = 10) -> Figure:
     """Reliability diagram (equal-mass bins) for one or more probability vectors."""
-    figure, axis = plt.subplots(figsize=(5, 5))
+    figure, axis = _subplots(figsize=(5, 5))
     top = 0.0
     for name, p in curves.items():
         bins = reliability(y, p, n_bins)
@@ -48,7 +50,7 @@ def reliability_figure(y: np.ndarray, curves: dict[str, np.ndarray], n_bins: int
 
 def roc_figure(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     """ROC curves."""
-    figure, axis = plt.subplots(figsize=(5, 5))
+    figure, axis = _subplots(figsize=(5, 5))
     for name, p in curves.items():
         fpr, tpr, _ = roc_curve(y, p)
         axis.plot(fpr, tpr, label=name)
@@ -61,7 +63,7 @@ def roc_figure(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
 
 def pr_figure(y: np.ndarray, curves: dict[str, np.ndarray], capacity: int | None = None) -> Figure:
     """Precision-recall curves, with the base rate and the 2020 precision bar."""
-    figure, axis = plt.subplots(figsize=(5, 5))
+    figure, axis = _subplots(figsize=(5, 5))
     for name, p in curves.items():
         precision, recall, _ = precision_recall_curve(y, p)
         line = axis.plot(recall, precision, label=name)[0]
@@ -82,8 +84,8 @@ def group_bars_figure(per_group: pd.DataFrame, attribute: str) -> Figure:
     """Selection rate, TPR, FPR and precision for each group of one attribute."""
     table = per_group[per_group["attribute"] == attribute].set_index("group")
     metrics = ["selection_rate", "tpr", "fpr", "precision"]
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.35 * len(table) + 1.8),
-                                sharey=True)
+    figure, axes = _subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.35 * len(table) + 1.8),
+                             sharey=True)
     for axis, metric in zip(axes, metrics, strict=True):
         colours = ["tab:blue" if judged else "lightgrey" for judged in table["judged_fpr" if metric in
                    ("selection_rate", "fpr") else "judged_tpr"]]
@@ -99,7 +101,7 @@ def group_bars_figure(per_group: pd.DataFrame, attribute: str) -> Figure:
 def group_calibration_figure(per_group: pd.DataFrame, attribute: str) -> Figure:
     """Mean predicted probability vs observed outcome rate per group."""
     table = per_group[per_group["attribute"] == attribute]
-    figure, axis = plt.subplots(figsize=(5, 5))
+    figure, axis = _subplots(figsize=(5, 5))
     axis.scatter(table["mean_predicted"], table["observed_rate"], s=np.sqrt(table["children"]) * 4)
     for row in table.itertuples():
         axis.annotate(str(row.group), (row.mean_predicted, row.observed_rate), fontsize=7)

@@ -1,0 +1,248 @@
+"""`train / promote / evaluate early-help` on a real small county (generator + feature pipeline)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from pydantic import SecretStr
+
+from signpost.errors import UserError
+from signpost.settings import Settings
+from training import early_help, tracking
+
+BANDS = {"low", "medium", "high"}
+
+
+def small_settings(base: Path, county) -> Settings:  # noqa: ANN001 - tests/conftest.County
+    """A throwaway MLflow store, the county's key, and capacity scaled to ~700 children."""
+    return Settings(
+        mlflow_tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+        mlflow_artifact_root=base / "artifacts",
+        pseudonym_key=county.key,
+        caseworker_capacity_per_month=5,  # N = 30 of ~700 children, like 300 of ~5,000
+        early_help_min_group_outcomes=5,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(small_county, tmp_path_factory):
+    """One training run on the small county, shared by the read-only tests below."""
+    base = tmp_path_factory.mktemp("early_help_store")
+    settings = small_settings(base, small_county)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+        result = early_help.train(small_county.processed, settings, n_resamples=50)
+        yield settings, result
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+
+
+def _artifact_text(run_id: str, path: str) -> str:
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path)).read_text()
+
+
+def test_training_registers_a_documented_challenger(trained, small_county) -> None:
+    settings, result = trained
+    tracking.configure(settings)
+    client = MlflowClient()
+    version = tracking.challenger_version(settings.early_help_model_name)
+    assert str(version.version) == result.version and version.run_id == result.run_id
+    run = client.get_run(result.run_id)
+    manifest = json.loads((small_county.processed / "manifest.json").read_text())
+    assert run.data.tags["data.consent_snapshot_id"] == manifest["consent_snapshot_id"]
+    for metric in ("roc_auc", "roc_auc_low", "roc_auc_high", "pr_auc", "brier", "ece",
+                   "precision_at_capacity", "recall_at_capacity", "max_tpr_gap_beyond_noise"):
+        assert metric in run.data.metrics, metric
+    assert run.data.metrics["roc_auc_low"] <= run.data.metrics["roc_auc"] <= run.data.metrics["roc_auc_high"]
+    assert run.data.params["train_snapshot"] < run.data.params["valid_snapshot"]  # temporal
+
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    artifacts |= {a.path for a in client.list_artifacts(result.run_id, "figures")}
+    for expected in ("model_card.md", "transparency_record.json", "transparency_record.md",
+                     "figures/reliability.png", "figures/roc.png", "figures/pr.png",
+                     "figures/groups_ethnicity.png", "figures/groups_calibration_sex.png"):
+        assert expected in artifacts, expected
+    card = _artifact_text(result.run_id, "model_card.md")
+    for heading in ("## Intended use", "## Not for", "## Data window and lawful basis",
+                    "## Metrics on the evaluation snapshot", "## Calibration", "## Results by group",
+                    "## Limitations"):
+        assert heading in card
+    assert manifest["consent_snapshot_id"] in card
+    record = json.loads(_artifact_text(result.run_id, "transparency_record.json"))
+    assert {"owner_and_responsibility", "description_and_rationale", "decision_making_process",
+            "data", "risks_and_mitigations"} <= set(record)
+    assert "caseworker" in record["decision_making_process"]["human_review"]
+    assert client.get_model_version(settings.early_help_model_name, result.version).description == card
+
+
+def test_registered_pyfunc_scores_the_score_table(trained, small_county) -> None:
+    settings, result = trained
+    tracking.configure(settings)
+    model = mlflow.pyfunc.load_model(f"models:/{settings.early_help_model_name}@challenger")
+    rows = pd.read_parquet(small_county.processed / "early_help_score.parquet").head(50)
+    out = model.predict(rows)
+    assert list(out.columns) == ["pseudonym", "probability", "band", "top_factors"]
+    assert out["pseudonym"].tolist() == rows["pseudonym"].tolist()
+    assert set(out["band"]) <= BANDS
+    assert out["probability"].between(0, 1).all()
+    for factors in out["top_factors"]:
+        assert all(f["direction"] == "raises" and f["text"] for f in json.loads(factors))
+    assert model.metadata.signature is not None
+
+
+def test_no_real_identifier_or_pseudonym_in_the_artifacts(trained, small_county) -> None:
+    settings, result = trained
+    tracking.configure(settings)
+    raw_ids = pd.read_csv(small_county.raw / "citizens.csv", dtype=str)["person_id"].dropna()
+    pseudonyms = pd.read_parquet(small_county.processed / "citizens.parquet")["pseudonym"]
+    secrets = set(raw_ids) | set(pseudonyms)
+    scanned = [p for p in Path(settings.mlflow_artifact_root).rglob("*")
+               if p.is_file() and p.suffix in {".md", ".json", ".csv", ".txt", ".yaml", ".pkl", ""}]
+    assert {"input_example.json", "model_card.md", "per_group.csv", "python_model.pkl"} <= {p.name for p in scanned}
+    blob = "\n".join(p.read_bytes().decode(errors="ignore") for p in scanned)
+    leaked = [s for s in secrets if len(s) > 6 and s in blob]
+    assert not leaked, f"{len(leaked)} identifiers in MLflow artifacts"
+
+
+def test_truth_comparison_prints_model_bayes_and_the_2020_bar(trained, small_county) -> None:
+    settings, _ = trained
+    table = early_help.compare_with_truth(small_county.raw / "truth", small_county.processed, settings)
+    assert {"model", "bayes_optimal", "bar_2020"} <= set(table.columns)
+    assert 0.5 < table.loc["ROC AUC", "bayes_optimal"] <= 1
+    assert 0 <= table.loc["ECE", "model"] <= 1
+    precision_row = [r for r in table.index if r.startswith("precision at capacity")][0]
+    assert table.loc[precision_row, "bar_2020"] == 0.65
+    early_help.print_comparison(table)  # renders without error
+    wrong_key = settings.model_copy(update={"pseudonym_key": SecretStr("another-key")})
+    with pytest.raises(UserError, match="pseudonym key"):
+        early_help.compare_with_truth(small_county.raw / "truth", small_county.processed, wrong_key)
+
+
+# ----------------------------------------------------------------------------- consent ---------
+
+
+def _copy(processed: Path, to: Path) -> Path:
+    shutil.copytree(processed, to)
+    return to
+
+
+def _objection(consents: pd.DataFrame, pseudonym: str, when) -> pd.DataFrame:  # noqa: ANN001
+    row = {"pseudonym": pseudonym, "purpose": "early_intervention", "status": "objected",
+           "recorded_at": pd.Timestamp(when), "method": "portal"}
+    return pd.concat([consents, pd.DataFrame([row]).astype(consents.dtypes.to_dict())], ignore_index=True)
+
+
+def test_consent_is_checked_again_at_training(small_county, tmp_path) -> None:
+    settings = small_settings(tmp_path, small_county)
+    features = early_help.load_features(small_county.processed)
+    table = pd.read_parquet(small_county.processed / "early_help_train.parquet")
+    citizens = pd.read_parquet(small_county.processed / "citizens.parquet")
+    child = table.dropna(subset=["household"]).iloc[0]
+    parent = citizens[(citizens["household"] == child["household"])
+                      & (citizens["pseudonym"] != child["pseudonym"])]["pseudonym"]
+    objector = parent.iloc[0] if len(parent) else child["pseudonym"]
+    snapshot = pd.Timestamp(child["snapshot_date"])
+
+    # an objection recorded since the snapshot: the child is dropped now, and counted
+    later = _copy(small_county.processed, tmp_path / "later")
+    consents = pd.read_parquet(later / "consents.parquet")
+    _objection(consents, objector, snapshot + timedelta(days=30)).to_parquet(later / "consents.parquet")
+    loaded = early_help.load_table(later, "train", features, settings=settings, as_of=small_county.as_of)
+    assert child["pseudonym"] not in set(loaded.frame["pseudonym"])
+    assert loaded.excluded_for_objection >= 1
+    assert len(loaded.frame) == len(table) - loaded.excluded_for_objection
+
+    # an objection before the snapshot that the table ignored: training refuses
+    earlier = _copy(small_county.processed, tmp_path / "earlier")
+    _objection(consents, objector, snapshot - timedelta(days=30)).to_parquet(earlier / "consents.parquet")
+    with pytest.raises(UserError, match="objected"):
+        early_help.load_table(earlier, "train", features, settings=settings, as_of=small_county.as_of)
+
+
+# ----------------------------------------------------------------------------- gates -----------
+
+
+def test_gate_compares_with_the_champion() -> None:
+    settings = Settings(early_help_auc_margin=0.01, early_help_ece_margin=0.0)
+    champion = {"roc_auc": 0.70, "ece": 0.010}
+    fair = {"max_tpr_gap": 0.02, "max_tpr_gap_beyond_noise": 0.0, "max_fpr_gap": 0.01,
+            "max_fpr_gap_beyond_noise": 0.0}
+    checks, reasons = early_help.gate({"roc_auc": 0.695, "ece": 0.009, **fair}, champion, settings)
+    assert not reasons and len(checks) == 4
+    _, reasons = early_help.gate({"roc_auc": 0.68, "ece": 0.02, **fair}, champion, settings)
+    assert len(reasons) == 2
+    assert "ROC AUC 0.680 is worse than the champion's 0.700" in reasons[0]
+    assert "ECE 0.0200 is worse than the champion's 0.0100" in reasons[1]
+    _, reasons = early_help.gate({"roc_auc": 0.7}, champion, settings)
+    assert "lacks metrics" in reasons[0]
+
+
+def _unfair_copy(processed: Path, to: Path, seed: int = 0) -> tuple[Path, str]:
+    """The county with ethnicity as a feature and biased historical labels for one group.
+
+    In the training snapshot, 60% of the children of the largest minority group are labelled
+    with an outcome (over-referral in the past); the evaluation snapshot keeps the real labels.
+    A model that learns from this uses ethnicity directly and flags that group's children far
+    more often than their outcomes justify.
+    """
+    unfair = _copy(processed, to)
+    train = pd.read_parquet(unfair / "early_help_train.parquet")
+    group = train.loc[train["ethnicity"] != "White", "ethnicity"].value_counts().index[0]
+    column = f"f_ethnicity_{group.lower()}"
+    rng = np.random.default_rng(seed)
+    for name in ("train", "valid", "score"):
+        path = unfair / f"early_help_{name}.parquet"
+        table = pd.read_parquet(path)
+        table[column] = (table["ethnicity"] == group).astype("float32")
+        if name == "train":
+            biased = (table["ethnicity"] == group) & (rng.random(len(table)) < 0.6)
+            table.loc[biased, "label"] = 1
+        table.to_parquet(path)
+    features = json.loads((unfair / "early_help_features.json").read_text())
+    features.append({"name": column, "label": f"recorded ethnicity is {group}", "kind": "flag"})
+    (unfair / "early_help_features.json").write_text(json.dumps(features))
+    return unfair, group
+
+
+def test_promotion_gate_refuses_a_deliberately_unfair_model(small_county, tmp_path, monkeypatch) -> None:
+    settings = small_settings(tmp_path, small_county)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    name = settings.early_help_model_name
+
+    fair = early_help.train(small_county.processed, settings, kinds=("logistic",), n_resamples=50)
+    first = early_help.promote(settings)
+    assert first.promoted and not first.forced, first.reasons
+    assert str(tracking.champion_version(name).version) == fair.version
+
+    unfair_dir, group = _unfair_copy(small_county.processed, tmp_path / "unfair")
+    unfair = early_help.train(unfair_dir, settings, kinds=("logistic",), n_resamples=50)
+    refused = early_help.promote(settings)
+    assert not refused.promoted
+    assert str(tracking.champion_version(name).version) == fair.version  # champion unchanged
+    fpr = [r for r in refused.reasons if "FPR gap" in r]
+    assert fpr and "over the limit" in fpr[0] and "ethnicity" in fpr[0] and group in fpr[0], refused.reasons
+    assert any("ROC AUC" in r for r in refused.reasons), refused.reasons  # biased labels also cost accuracy
+
+    forced = early_help.promote(settings, force=True)
+    assert forced.promoted and forced.forced
+    champion = tracking.champion_version(name)
+    assert str(champion.version) == unfair.version
+    assert champion.tags["champion.forced"] == "true"
+    assert champion.tags["champion.reason"].startswith("forced over: ")
+    assert "FPR gap" in champion.tags["champion.reason"]
+
+    again = early_help.promote(settings)
+    assert not again.promoted and "already the champion" in again.reasons[0]
+
+
+def test_promote_without_a_challenger_says_what_to_do(tmp_path, small_county) -> None:
+    with pytest.raises(UserError, match="signpost train early-help"):
+        early_help.promote(small_settings(tmp_path, small_county))
