@@ -238,8 +238,8 @@ def _run(
         _check(con, CITIZENS, ctx, key=("person_id",))
         _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
         _pseudonym_map(con, key, "household", "t_household_id", "household_map", "hid")
-        _quarantined_keys(con, "checked_citizens", "t_person_id", "person_map", "person_bad")
-        _quarantined_keys(con, "checked_citizens", "t_household_id", "household_map", "household_bad")
+        _reference_lookup(con, "checked_citizens", "t_person_id", "person_map", "cid", "person_ref")
+        _reference_lookup(con, "checked_citizens", "t_household_id", "household_map", "hid", "household_ref")
         con.execute(f"""
 CREATE TABLE people AS
 SELECT m.cid, m.pseudonym, h.hid, h.pseudonym AS household, c.t_birth_date AS birth_date,
@@ -248,16 +248,16 @@ SELECT m.cid, m.pseudonym, h.hid, h.pseudonym AS household, c.t_birth_date AS bi
 FROM checked_citizens c JOIN person_map m ON m.value = c.t_person_id
 LEFT JOIN household_map h ON h.value = c.t_household_id
 LEFT JOIN county_districts d ON d.district = c.postcode_district
-WHERE c.reason IS NULL ORDER BY m.cid""")
-    person = Reference("person_id", "citizens", "person_map", "person_bad", "cid")
+WHERE c.reason IS NULL""")
+    person = Reference("person_id", "citizens", "person_ref", "cid")
     with stages.stage("validate services"):
         _check(con, SERVICES, ctx, key=("service_id",))
         con.execute("""
 CREATE TABLE service_map AS SELECT t_service_id AS value,
   CAST(row_number() OVER (ORDER BY t_service_id) - 1 AS INTEGER) AS col
 FROM checked_services WHERE reason IS NULL""")
-        _quarantined_keys(con, "checked_services", "t_service_id", "service_map", "service_bad")
-    service = Reference("service_id", "services", "service_map", "service_bad", "col")
+        _reference_lookup(con, "checked_services", "t_service_id", "service_map", "col", "service_ref")
+    service = Reference("service_id", "services", "service_ref", "col")
     with stages.stage("validate events"):
         _check(con, EVENTS, ctx, references=(person, service), key=("source", "event_id"))
         con.execute("""
@@ -268,7 +268,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
         if "outcomes" in extracts:
             _check(con, OUTCOMES_TABLE, ctx, references=(person,))
         if "caseloads" in extracts:
-            household = Reference("household_id", "citizens", "household_map", "household_bad", "hid")
+            household = Reference("household_id", "citizens", "household_ref", "hid")
             _check(con, CASELOADS, ctx, references=(household,))
 
     with stages.stage("write quarantine"):
@@ -365,24 +365,34 @@ def _check(
 def _pseudonym_map(
     con: duckdb.DuckDBPyConnection, key: bytes, kind: str, column: str, name: str, id_column: str
 ) -> None:
-    """(value, pseudonym, integer id in pseudonym order) for the accepted citizens' ids."""
+    """(value, pseudonym, integer id) for the accepted citizens' ids.
+
+    Ids are numbered in pseudonym order, so the numbering (matrix rows) says nothing about
+    the raw ids or the order of the extract, and ``ORDER BY id`` is ``ORDER BY pseudonym``.
+    """
     ids = con.execute(
         f"SELECT DISTINCT {column} FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL"
-    ).fetchnumpy()[column]
-    ids = ids.tolist()
-    con.register(f"{name}_src", pa.table({"value": pa.array(ids, pa.string()),
-                                           "pseudonym": pa.array(pseudonymise(ids, key, kind), pa.string())}))
-    con.execute(f"""
-CREATE TABLE {name} AS SELECT value, pseudonym,
-  CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS {id_column} FROM {name}_src""")
+    ).fetchnumpy()[column].tolist()
+    pseudonyms = np.array(pseudonymise(ids, key, kind), dtype="S64")
+    order = np.argsort(pseudonyms, kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    con.register(f"{name}_src", pa.table({
+        "value": pa.array(ids, pa.string()),
+        "pseudonym": pa.array(pseudonyms.astype(str), pa.string()),
+        id_column: pa.array(rank, pa.int32()),
+    }))
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
     con.unregister(f"{name}_src")
 
 
-def _quarantined_keys(con, checked: str, column: str, accepted: str, name: str) -> None:
-    """Keys that only quarantined rows carry, with the first such row and its reason."""
+def _reference_lookup(con, checked: str, column: str, accepted: str, id_column: str, name: str) -> None:
+    """Accepted keys with their id, plus keys only quarantined rows carry (first row, reason)."""
     con.execute(f"""
-CREATE TABLE {name} AS SELECT {column} AS value, min(row_number) AS first_row,
-  arg_min(reason, row_number) AS reason
+CREATE TABLE {name} AS
+SELECT value, {id_column}, NULL::BIGINT AS first_row, NULL::VARCHAR AS reason FROM {accepted}
+UNION ALL
+SELECT {column} AS value, NULL::INTEGER, min(row_number), arg_min(reason, row_number)
 FROM {checked} WHERE reason IS NOT NULL AND {column} IS NOT NULL
   AND {column} NOT IN (SELECT value FROM {accepted}) GROUP BY {column}""")
 
@@ -450,16 +460,17 @@ def _citizens_and_services(con, plan: _Plan, stage_dir: Path) -> tuple[int, int,
     low, high = age_band_bounds_sql("age")
     con.execute(f"""
 CREATE TABLE snap AS
-SELECT *, {age_band_sql('age')} AS age_band, {low} AS age_min, {high} AS age_max,
+SELECT cid, local_authority, age, {age_band_sql('age')} AS age_band, {low} AS age_min, {high} AS age_max,
+  personalisation, early_intervention, research,
   CAST(row_number() OVER (ORDER BY cid) - 1 AS INTEGER) AS row
-FROM (SELECT p.*, {age} AS age, n.personalisation, n.early_intervention, n.research
+FROM (SELECT p.cid, p.local_authority, {age} AS age, n.personalisation, n.early_intervention, n.research
       FROM people p JOIN consent_now n USING (cid) WHERE p.birth_date <= {day})""")
     _copy(con, """
-SELECT pseudonym, row, household, age_band, CAST(age_min AS INTEGER) AS age_min, CAST(age_max AS INTEGER) AS age_max,
-  postcode_district, local_authority, sex, ethnicity, disability, imd_decile,
-  personalisation AS consent_personalisation, early_intervention AS consent_early_intervention,
-  research AS consent_research
-FROM snap ORDER BY row""", stage_dir / "citizens.parquet")
+SELECT p.pseudonym, s.row, p.household, s.age_band, CAST(s.age_min AS INTEGER) AS age_min,
+  CAST(s.age_max AS INTEGER) AS age_max, p.postcode_district, p.local_authority, p.sex, p.ethnicity,
+  p.disability, p.imd_decile, s.personalisation AS consent_personalisation,
+  s.early_intervention AS consent_early_intervention, s.research AS consent_research
+FROM snap s JOIN people p USING (cid) ORDER BY s.row""", stage_dir / "citizens.parquet")
     end = plan.as_of + timedelta(days=1)
     con.execute(f"""
 CREATE TABLE services_ok AS

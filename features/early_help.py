@@ -132,6 +132,8 @@ def snapshot_sql(
 ) -> str:
     """SELECT one early-help row per child for snapshot day ``snapshot``, ordered by pseudonym.
 
+    (``cid`` is numbered in pseudonym order, so ordering by it is ordering by pseudonym.)
+
     ``people``: ``cid, pseudonym, hid, household, birth_date, sex, ethnicity, disability,
     imd_decile, local_authority`` (accepted citizens); ``allowed``: ``cid, allowed`` (the
     early-help consent state on this day, household folded in); ``events``: ``cid, col,
@@ -163,8 +165,8 @@ def snapshot_sql(
         "f_hh_adults": "COALESCE(hc.adults, 0)",
         "f_hh_older": "COALESCE(hc.older, 0)",
         "f_hh_single_adult": "CAST(COALESCE(hc.adults + hc.older, 0) = 1 AS INTEGER)",
-        "f_imd_decile": "COALESCE(k.imd_decile, 5.5)",
-        "f_imd_unknown": "CAST(k.imd_decile IS NULL AS INTEGER)",
+        "f_imd_decile": "COALESCE(pp.imd_decile, 5.5)",
+        "f_imd_unknown": "CAST(pp.imd_decile IS NULL AS INTEGER)",
         "f_age": "k.age",
     }
     selected = (
@@ -183,12 +185,14 @@ def snapshot_sql(
         selected.append(label)
     return f"""
 WITH present AS (
-  SELECT *, {age} AS age FROM {people} WHERE birth_date <= {day}
+  SELECT cid, hid, {age} AS age FROM {people} WHERE birth_date <= {day}
 ), kids AS (
-  SELECT p.* FROM present p JOIN {allowed} a ON a.cid = p.cid AND a.allowed WHERE p.age BETWEEN 0 AND 17
+  SELECT p.cid, p.hid, p.age FROM present p JOIN {allowed} a ON a.cid = p.cid AND a.allowed
+  WHERE p.age BETWEEN 0 AND 17
+), kid_households AS (
+  SELECT DISTINCT hid FROM kids WHERE hid IS NOT NULL
 ), adults AS (
-  SELECT cid, hid FROM present WHERE age >= 18 AND hid IS NOT NULL
-    AND hid IN (SELECT hid FROM kids)
+  SELECT cid, hid FROM present WHERE age >= 18 AND hid IN (SELECT hid FROM kid_households)
 ), win AS (
   SELECT cid, col, source, occurred_at FROM {events}
   WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
@@ -199,10 +203,11 @@ WITH present AS (
 ), hc AS (
   SELECT hid, count(*) AS members, count(*) FILTER (WHERE age < 18) AS children,
     count(*) FILTER (WHERE age BETWEEN 18 AND 64) AS adults, count(*) FILTER (WHERE age >= 65) AS older
-  FROM present WHERE hid IS NOT NULL AND hid IN (SELECT hid FROM kids) GROUP BY hid
+  FROM present WHERE hid IN (SELECT hid FROM kid_households) GROUP BY hid
 )
-SELECT k.pseudonym, k.household, {day} AS snapshot_date,
-  k.sex, k.ethnicity, k.disability, k.imd_decile, k.local_authority, {age_band_sql('k.age')} AS age_band,
+SELECT pp.pseudonym, pp.household, {day} AS snapshot_date,
+  pp.sex, pp.ethnicity, pp.disability, pp.imd_decile, pp.local_authority, {age_band_sql('k.age')} AS age_band,
   {', '.join(selected)}
-FROM kids k LEFT JOIN cf ON cf.cid = k.cid LEFT JOIN hf ON hf.hid = k.hid LEFT JOIN hc ON hc.hid = k.hid
-ORDER BY k.pseudonym"""
+FROM kids k JOIN {people} pp ON pp.cid = k.cid
+LEFT JOIN cf ON cf.cid = k.cid LEFT JOIN hf ON hf.hid = k.hid LEFT JOIN hc ON hc.hid = k.hid
+ORDER BY k.cid"""

@@ -53,17 +53,17 @@ SHOWN_CHARS = 40
 
 @dataclass(frozen=True)
 class Reference:
-    """Where a column's values must exist: accepted ids and quarantined ids.
+    """Where a column's values must exist.
 
-    ``accepted`` is a relation ``(value, <id_column>)`` of accepted keys with the integer
-    id the pipeline uses from here on; ``quarantined`` is ``(value, first_row, reason)`` for
-    keys whose rows were all quarantined.
+    ``lookup`` is a relation ``(value, <id_column>, first_row, reason)`` with one row per
+    known key: accepted keys carry the integer id the pipeline uses from here on (and NULL
+    ``first_row``); keys whose rows were all quarantined carry NULL id, the first such row
+    and its reason. One join per reference resolves both cases.
     """
 
     column: str
     table: str
-    accepted: str
-    quarantined: str
+    lookup: str
     id_column: str
 
 
@@ -220,14 +220,14 @@ def row_reason_sql(table: Table, ctx: CheckContext) -> str:
     return "COALESCE(" + ",\n  ".join(rules) + ")"
 
 
-def reference_reason_sql(ref: Reference, alias_ok: str, alias_bad: str) -> str:
+def reference_reason_sql(ref: Reference, alias: str) -> str:
     """Reason for a reference that resolves to nothing accepted."""
     value = f"v_{ref.column}"
     return (
-        f"CASE WHEN {value} IS NOT NULL AND {alias_ok}.{ref.id_column} IS NULL THEN "
-        f"CASE WHEN {alias_bad}.first_row IS NOT NULL THEN "
+        f"CASE WHEN {value} IS NOT NULL AND {alias}.{ref.id_column} IS NULL THEN "
+        f"CASE WHEN {alias}.first_row IS NOT NULL THEN "
         f"'{ref.column} ' || {_show(value)} || ' was quarantined in {ref.table} (row ' || "
-        f"{alias_bad}.first_row || ': ' || {alias_bad}.reason || ')' "
+        f"{alias}.first_row || ': ' || {alias}.reason || ')' "
         f"ELSE '{ref.column} ' || {_show(value)} || ' is not in {ref.table}' END END"
     )
 
@@ -249,11 +249,10 @@ def checked_sql(
     reasons = [row_reason_sql(table, ctx)]
     ids = []
     for i, ref in enumerate(references):
-        ok, bad = f"ok{i}", f"bad{i}"
-        joins.append(f"LEFT JOIN {ref.accepted} {ok} ON {ok}.value = p.v_{ref.column}")
-        joins.append(f"LEFT JOIN {ref.quarantined} {bad} ON {bad}.value = p.v_{ref.column}")
-        reasons.append(reference_reason_sql(ref, ok, bad))
-        ids.append(f"{ok}.{ref.id_column}")
+        alias = f"ref{i}"
+        joins.append(f"LEFT JOIN {ref.lookup} {alias} ON {alias}.value = p.v_{ref.column}")
+        reasons.append(reference_reason_sql(ref, alias))
+        ids.append(f"{alias}.{ref.id_column}")
     referring = {ref.column for ref in references}
     typed = [f"t_{c.name}" for c in table.columns if c.name not in referring]
     extra = ["postcode_compact", "postcode_district"] if table.name == "citizens" else []

@@ -1,0 +1,192 @@
+"""Benchmark `signpost features`: wall time and peak memory per stage, against a yardstick.
+
+The yardstick is the least any pipeline over these extracts must do, in plain DuckDB with
+the same memory limit: read events and citizens, join them and the event weights, and
+group the weighted events by (person, service). Each run happens in a fresh subprocess so
+that one's memory does not count towards the other's peak; peak memory is the process's
+resident set size, sampled every 20 ms and attributed to the stage running at the time.
+
+    .venv/bin/python benchmarks/features.py --citizens 100000            # generates into /tmp
+    .venv/bin/python benchmarks/features.py --citizens 1400000 --raw /tmp/signpost-bench/raw-1400000
+
+Timing is noisy on a shared machine: this prints figures, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# `features` package it measures.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
+END = date(2026, 9, 30)
+
+
+class Sampler:
+    """Samples this process's RSS in a thread; keeps the peak per labelled stage."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.stage = "start"
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.process.memory_info().rss
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
+            time.sleep(0.02)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_pipeline(raw: Path, out: Path) -> dict:
+    from features.build import build
+    from signpost.settings import Settings
+
+    settings = Settings(pseudonym_key="benchmark-key-not-secret", data_dir=out.parent / "data")
+    starts: dict[str, float] = {}
+    with Sampler() as sampler:
+        def on_stage(name: str) -> None:
+            sampler.stage = name
+            starts[name] = time.perf_counter()
+
+        started = time.perf_counter()
+        manifest = build(raw, out, as_of=END, engine="duckdb", settings=settings, on_stage=on_stage)
+        wall = time.perf_counter() - started
+    return {
+        "wall_seconds": wall,
+        "stages": {name: {"seconds": manifest["timings"][name], "peak_rss": sampler.peaks.get(name, 0)}
+                   for name in manifest["timings"] if name != "total"},
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rows": manifest["rows"],
+        "nnz": manifest["matrices"]["nnz"],
+        "memory_limit": settings.features_memory_limit,
+    }
+
+
+def run_yardstick(raw: Path, work: Path) -> dict:
+    import duckdb
+
+    from signpost.settings import Settings
+
+    settings = Settings()
+    con = duckdb.connect(str(work / "yardstick.duckdb"), config={
+        "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill")})
+    weights = ", ".join(f"('{t}', {w!r})" for t, w in settings.event_weights.items())
+    stages: dict[str, dict] = {}
+    with Sampler() as sampler:
+        started = time.perf_counter()
+
+        def stage(name: str, sql: str) -> None:
+            sampler.stage = name
+            t = time.perf_counter()
+            con.execute(sql).fetchall()
+            stages[name] = {"seconds": time.perf_counter() - t}
+
+        stage("read", f"""
+CREATE TABLE events AS SELECT * FROM read_csv('{raw / "events.csv"}', header = true);
+CREATE TABLE citizens AS SELECT * FROM read_csv('{raw / "citizens.csv"}', header = true)""")
+        stage("join + weighted group-by", f"""
+CREATE TABLE usage AS
+SELECT e.person_id, e.service_id, sum(w.weight) AS weight
+FROM events e JOIN citizens c USING (person_id) JOIN (VALUES {weights}) w(event_type, weight) USING (event_type)
+GROUP BY e.person_id, e.service_id""")
+        wall = time.perf_counter() - started
+    for name in stages:
+        stages[name]["peak_rss"] = sampler.peaks.get(name, 0)
+    groups = con.execute("SELECT count(*) FROM usage").fetchall()[0][0]
+    con.close()
+    return {"wall_seconds": wall, "stages": stages, "groups": groups,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def child(kind: str, raw: Path, work: Path) -> dict:
+    """Run one measurement in a fresh interpreter and return its JSON result."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--raw", str(raw), "--work", str(work)],
+        check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--citizens", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--raw", type=Path, help="existing extract folder (default: generate one into /tmp)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--child", choices=["pipeline", "yardstick"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        result = run_pipeline(args.raw, args.work / "processed") if args.child == "pipeline" \
+            else run_yardstick(args.raw, args.work)
+        print(json.dumps(result))
+        return
+
+    raw = args.raw or Path(tempfile.gettempdir()) / "signpost-bench" / f"raw-{args.citizens}"
+    if not (raw / "events.csv").exists():
+        print(f"generating {args.citizens:,} residents into {raw} ...", file=sys.stderr)
+        started = time.perf_counter()
+        subprocess.run([str(ROOT / ".venv" / "bin" / "signpost"), "generate", "--out", str(raw),
+                        "--citizens", str(args.citizens), "--seed", str(args.seed)], check=True)
+        print(f"generated in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    events_bytes = (raw / "events.csv").stat().st_size
+    results = {"citizens": args.citizens, "events_csv_bytes": events_bytes, "cpus": os.cpu_count()}
+    work = Path(tempfile.mkdtemp(prefix="signpost-bench-"))
+    try:
+        (work / "y").mkdir()
+        results["yardstick"] = child("yardstick", raw, work / "y")
+        (work / "p").mkdir()
+        results["pipeline"] = child("pipeline", raw, work / "p")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    pipeline, yardstick = results["pipeline"], results["yardstick"]
+    results["ratio"] = pipeline["wall_seconds"] / yardstick["wall_seconds"]
+
+    events = pipeline["rows"]["events"]["read"]
+    print(f"\n{args.citizens:,} citizens · {events:,} events ({events_bytes / 2**30:.2f} GiB CSV) · "
+          f"DuckDB memory_limit {pipeline['memory_limit']}")
+    print(f"\n{'stage':<42}{'seconds':>10}{'peak RSS':>12}")
+    for name, s in pipeline["stages"].items():
+        print(f"{name:<42}{s['seconds']:>10.1f}{gib(s['peak_rss']):>12}")
+    print(f"{'pipeline total':<42}{pipeline['wall_seconds']:>10.1f}{gib(pipeline['peak_rss']):>12}")
+    print()
+    for name, s in yardstick["stages"].items():
+        print(f"{'yardstick: ' + name:<42}{s['seconds']:>10.1f}{gib(s['peak_rss']):>12}")
+    print(f"{'yardstick total':<42}{yardstick['wall_seconds']:>10.1f}{gib(yardstick['peak_rss']):>12}")
+    print(f"\npipeline / yardstick wall time: {results['ratio']:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
