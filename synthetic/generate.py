@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,7 +46,6 @@ from synthetic.caseloads import generate_caseloads
 from synthetic.catalogue import NEEDS, Service, catalogue
 from synthetic.consents import generate_consents
 from synthetic.faults import FAULT_COLUMNS, QUARANTINED, faults_by_table, inject
-from synthetic.journeys import expand
 from synthetic.population import HOUSEHOLD_TYPES, ROLES, generate_population
 from synthetic.usage import service_arrays, simulate
 
@@ -230,16 +230,26 @@ def generate_county(
     window_1, window_2 = blocks.n - 4, blocks.n - 2
     truth = _TruthWriters(truth_dir, citizens, services)
     counters = _Counters(events_by_source={s: 0 for s in source_names})
-    with make_progress() as progress:
+
+    def draw(k: int):
+        """The random part of chunk k (runs a chunk ahead of the writing, in a thread)."""
+        rng = np.random.default_rng(seeds[k + 1])
+        n = min(CHUNK_CITIZENS, citizens - k * CHUNK_CITIZENS)
+        pop = generate_population(rng, n, districts, end_day)
+        usage = simulate(rng, pop, arrays, blocks)
+        consents = generate_consents(rng, n, blocks.first_day, end_day)
+        caseloads = generate_caseloads(rng, pop, usage.outcome_person, 0, blocks.first_day, end_day)
+        return rng, n, pop, usage, consents, caseloads
+
+    with ThreadPoolExecutor(max_workers=1) as pool, make_progress() as progress:
         task = progress.add_task(f"Generating {citizens:,} residents", total=n_chunks)
+        pending = pool.submit(draw, 0)
         for k in range(n_chunks):
-            rng = np.random.default_rng(seeds[k + 1])
-            n = min(CHUNK_CITIZENS, citizens - k * CHUNK_CITIZENS)
-            pop = generate_population(rng, n, districts, end_day)
-            usage = simulate(rng, pop, arrays, blocks)
-            events = expand(rng, usage.person_idx, usage.service_idx, usage.day, arrays.journey, blocks.first_day, end_day)
-            consents = generate_consents(rng, n, blocks.first_day, end_day)
-            caseloads = generate_caseloads(rng, pop, usage.outcome_person, counters.caseworkers, blocks.first_day, end_day)
+            rng, n, pop, usage, consents, caseloads = pending.result()
+            if k + 1 < n_chunks:
+                pending = pool.submit(draw, k + 1)
+            caseloads.caseworker_number += counters.caseworkers
+            events = usage.events
 
             pid = person_ids(counters.people + np.arange(n))
             hid_of_household = household_ids(counters.households + np.arange(len(pop.household_type)))
@@ -317,7 +327,7 @@ def generate_county(
             # ---- truth ------------------------------------------------------------------
             probability = -np.expm1(-usage.final_rate)
             final_start = int(blocks.start[-1]) * 86400
-            carried = (events.second >= final_start) & (usage.block[events.episode] < blocks.n - 1)
+            carried = (events.second >= final_start) & (usage.episode_block[events.episode] < blocks.n - 1)
             probability[events.person_idx[carried], events.service_idx[carried]] = 1.0
             truth.write_chunk(
                 pid=pid,

@@ -52,7 +52,11 @@ def expand(
     first_day: int,
     end_day: int,
 ) -> Events:
-    """Turn episodes (one row each) into their events, sorted by person then time."""
+    """Turn episodes (one row each) into their events, sorted by person then time.
+
+    Events are drawn between 07:00 and 22:00 (naive UK local time), clear of the hour the
+    clocks skip or repeat.
+    """
     n = len(person_idx)
     j = journey[service_idx]
     slots = 2 + N_ATTEND + 1

@@ -102,7 +102,7 @@ def _household_members(rng: np.random.Generator, n_households: int):
     couple_age = 22 + 52 * rng.beta(2.0, 1.6, n_households)
     youngest = rng.uniform(0, 17.99, n_households)
     gaps = rng.uniform(1.2, 4.0, (n_households, 3))
-    parent_at_birth = rng.normal(30.5, 5.5, n_households).clip(17, 46)
+    parent_at_birth = rng.normal(30.5, 5.5, n_households).clip(18, 46)
     sharer_age = 18 + 16 * rng.beta(1.5, 2.5, n_households)
     multi_parent_age = 45 + 19 * u
 
@@ -159,7 +159,7 @@ def _household_members(rng: np.random.Generator, n_households: int):
     age[sel] = sharer_age[hh_idx[sel]] + rng.normal(0, 2.5, sel.sum())
     role[sel] = ADULT
     adult_roles = (role == OLDER) | (role == ADULT) | (role == PARENT) | (role == ADULT_CHILD)
-    age = np.where(adult_roles, np.clip(age, 18.0, 104.0), age)
+    age = np.where(adult_roles, np.clip(age, 18.05, 104.0), age)
     del first
     return htype, n_children, hh_idx, role, age
 

@@ -23,6 +23,7 @@ from synthetic import early_help
 from synthetic.areas import Districts
 from synthetic.calendar import Blocks, age_on, day_number, from_day_number, months_before, year_month_day
 from synthetic.catalogue import INDICATORS, JOURNEYS, NEEDS, SEASONS, Service, co_use_matrix
+from synthetic.journeys import Events, expand
 from synthetic.population import Population
 
 NO_BOUND_MAX = 200
@@ -91,12 +92,10 @@ def service_arrays(
 
 @dataclass
 class Usage:
-    """Episodes of one chunk, the truth for the final quarter and the early-help outcomes."""
+    """Events of one chunk, the truth for the final quarter and the early-help outcomes."""
 
-    person_idx: np.ndarray  # (E,) int32
-    service_idx: np.ndarray  # (E,) int16
-    block: np.ndarray  # (E,) int8
-    day: np.ndarray  # (E,) int32, the day the episode starts
+    events: Events  # every event of the chunk, sorted by person then time
+    episode_block: np.ndarray  # (n_episodes,) int8, the quarter each episode started in
     final_rate: np.ndarray  # (n, S) float32, episode rate in the final quarter
     outcome_person: np.ndarray  # (O,) int32
     outcome_day: np.ndarray  # (O,) int32
@@ -206,11 +205,10 @@ def simulate(
     pop = population
     n, S = pop.n, services.n
     n_ind = len(INDICATORS)
-    base = np.exp(
-        np.clip(pop.needs @ services.need_weights.T, None, MAX_LOG_MULTIPLIER)
-        + services.log_rate
-        + ENGAGEMENT_WEIGHT * pop.engagement[:, None]
-    ).astype(np.float32)
+    log_base = np.minimum(pop.needs @ services.need_weights.T, np.float32(MAX_LOG_MULTIPLIER))
+    log_base += services.log_rate.astype(np.float32)
+    log_base += np.float32(ENGAGEMENT_WEIGHT) * pop.engagement[:, None]
+    base = np.exp(log_base, out=log_base)
     base *= services.allowed_in_district[pop.district_idx[pop.household_idx]]
 
     # Each day's seasonal intensity per service, for the block factors and day draws.
@@ -227,13 +225,15 @@ def simulate(
     imd = np.where(pop.imd_visible, pop.imd_decile, np.nan)[hh].astype(np.float64)
 
     birth = year_month_day(pop.birth_day)
-    indicator_episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    indicator_events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     indicator_of = services.indicator
     co_use = sp.csr_matrix(services.co_use)
     intervention_from = np.full(n, np.iinfo(np.int32).max)  # block from which outcomes boost
     used = [sp.csr_matrix((n, S), dtype=np.float32), sp.csr_matrix((n, S), dtype=np.float32)]
 
-    out_p, out_s, out_b, out_d = [], [], [], []
+    event_parts: list[Events] = []
+    episode_block: list[np.ndarray] = []
+    n_episodes_so_far = 0
     o_person, o_day, o_kind = [], [], []
     window_probability: dict[int, np.ndarray] = {}
     final_rate = np.zeros((n, S), dtype=np.float32)
@@ -265,24 +265,30 @@ def simulate(
         block_days = season_by_day[start - blocks.first_day : stop - blocks.first_day]  # (L, S)
         offset = _sample_from_table(rng, block_days.T, service)
         day = start + offset
-        out_p.append(person.astype(np.int32))
-        out_s.append(service.astype(np.int16))
-        out_b.append(np.full(len(person), b, dtype=np.int8))
-        out_d.append(day.astype(np.int32))
+        block_events = expand(rng, person, service, day, services.journey, blocks.first_day, blocks.end_day)
+        block_events.episode += n_episodes_so_far
+        n_episodes_so_far += len(person)
+        event_parts.append(block_events)
+        episode_block.append(np.full(len(person), b, dtype=np.int8))
 
         used = [
             sp.csr_matrix((np.ones(len(person), dtype=np.float32), (person, service)), shape=(n, S)),
             used[0],
         ]
         used[0].data[:] = 1.0
-        is_indicator = indicator_of[service] >= 0
-        indicator_episodes.append(
-            (person[is_indicator], indicator_of[service[is_indicator]].astype(np.int64), day[is_indicator])
+        # Indicator events as the extract will show them (every event, on its own day).
+        is_indicator = indicator_of[block_events.service_idx] >= 0
+        indicator_events.append(
+            (
+                block_events.person_idx[is_indicator].astype(np.int64),
+                indicator_of[block_events.service_idx[is_indicator]].astype(np.int64),
+                (block_events.second[is_indicator] // 86400),
+            )
         )
 
         # ---- early-help window starting today: outcomes from the 12 months up to today ---
         if (blocks.n - b) % 2 == 0:
-            ind_p, ind_k, ind_d = (np.concatenate(x) for x in zip(*indicator_episodes))
+            ind_p, ind_k, ind_d = (np.concatenate(x) for x in zip(*indicator_events))
             o = _early_help_window(rng, start, blocks, pop, birth, latent, imd, ind_p, ind_k, ind_d)
             window_probability[b] = o.probability
             o_person.append(o.person)
@@ -295,11 +301,11 @@ def simulate(
             intervention_from = np.minimum(intervention_from, household_from[hh])
 
 
+    events = Events(*(np.concatenate([getattr(e, f) for e in event_parts]) for f in Events.__dataclass_fields__))
+    order = np.lexsort((events.second, events.person_idx))
     return Usage(
-        person_idx=np.concatenate(out_p),
-        service_idx=np.concatenate(out_s),
-        block=np.concatenate(out_b),
-        day=np.concatenate(out_d),
+        events=Events(*(getattr(events, f)[order] for f in Events.__dataclass_fields__)),
+        episode_block=np.concatenate(episode_block),
         final_rate=final_rate,
         outcome_person=np.concatenate(o_person) if o_person else np.zeros(0, np.int32),
         outcome_day=np.concatenate(o_day) if o_day else np.zeros(0, np.int32),
