@@ -180,6 +180,8 @@ def generate_county(
     fmt: str = "csv",
 ) -> Table:
     """Write every table of the partner extract plus `truth/` into `out`; return a summary."""
+    if seed < 0:
+        raise UserError(f"--seed {seed} must be zero or positive")
     if citizens < 10:
         raise UserError(f"--citizens {citizens} is too small; use at least 10")
     if not 12 <= months <= 120:
