@@ -515,10 +515,10 @@ def co_use_matrix(services: list[Service]) -> np.ndarray:
     for before, after, boost in CO_USE:
         for i in match(before):
             for j in match(after):
-                # District services only boost the same council's services.
-                if "-" in ids[i] and pattern_is_local(ids[i]) and pattern_is_local(ids[j]):
-                    if ids[i].split("-")[0] != ids[j].split("-")[0]:
-                        continue
+                # One council's service only boosts the same council's services.
+                both_local = pattern_is_local(ids[i]) and pattern_is_local(ids[j])
+                if both_local and ids[i].split("-")[0] != ids[j].split("-")[0]:
+                    continue
                 matrix[i, j] = boost
     np.fill_diagonal(matrix, [s.habit for s in services])
     return matrix

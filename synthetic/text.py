@@ -11,7 +11,6 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
-from synthetic.calendar import EPOCH
 
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
@@ -125,5 +124,3 @@ def choose(labels: tuple[str, ...] | list[str] | np.ndarray, index: np.ndarray) 
         pa.string()
     )
 
-
-del EPOCH

@@ -204,7 +204,6 @@ def simulate(
     """Draw every episode of the window for one chunk of residents."""
     pop = population
     n, S = pop.n, services.n
-    n_ind = len(INDICATORS)
     log_base = np.minimum(pop.needs @ services.need_weights.T, np.float32(MAX_LOG_MULTIPLIER))
     log_base += services.log_rate.astype(np.float32)
     log_base += np.float32(ENGAGEMENT_WEIGHT) * pop.engagement[:, None]
