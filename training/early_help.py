@@ -331,8 +331,10 @@ def _log_candidate(kind: str, model: CalibratedEarlyHelp, evaluation: Evaluation
     tracking.log_frame(evaluation.groups.gaps, "tables/group_gaps.csv")
     y = valid_table.y
     raw = model.estimator_.predict_proba(valid_table.X)[:, 1]
-    tracking.log_figure(reliability_figure(y, {f"{kind} calibrated": evaluation.probability,
-                                               f"{kind} uncalibrated": raw}), "reliability")
+    curves = ({f"{kind} (no recalibration chosen)": evaluation.probability} if model.calibration_ == "none"
+              else {f"{kind}, {model.calibration_} calibration": evaluation.probability,
+                    f"{kind} before calibration": raw})
+    tracking.log_figure(reliability_figure(y, curves), "reliability")
     tracking.log_figure(roc_figure(y, {kind: evaluation.probability}), "roc")
     tracking.log_figure(pr_figure(y, {kind: evaluation.probability}, int(evaluation.metrics["capacity"])), "pr")
     for attribute in evaluation.groups.per_group["attribute"].unique():

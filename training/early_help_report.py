@@ -198,9 +198,9 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
     for row in gaps.itertuples():
         gated = "yes" if row.attribute in facts["gated_attributes"] else "no"
         lines.append(
-            f"| {row.attribute} | {row.tpr_gap:.3f} ({row.tpr_gap_beyond_noise:.3f}) "
-            f"| {row.fpr_gap:.3f} ({row.fpr_gap_beyond_noise:.3f}) | {row.selection_gap:.3f} "
-            f"| {row.calibration_gap:.3f} | {row.groups_judged}/{row.groups} | {gated} |"
+            f"| {row.attribute} | {_gap(row.tpr_gap, row.tpr_gap_beyond_noise)} "
+            f"| {_gap(row.fpr_gap, row.fpr_gap_beyond_noise)} | {_gap(row.selection_gap)} "
+            f"| {_gap(row.calibration_gap)} | {row.groups_judged}/{row.groups} | {gated} |"
         )
     lines += [
         "",
@@ -309,6 +309,12 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
              "calibration are no worse than the champion's; every version carries this record."},
         ],
     }
+
+
+def _gap(value: float, beyond: float | None = None) -> str:
+    if value is None or not np.isfinite(value):
+        return "not judged (fewer than two groups large enough)"
+    return f"{value:.3f}" + (f" ({beyond:.3f})" if beyond is not None else "")
 
 
 def _num(value: float) -> float | None:
