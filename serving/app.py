@@ -96,8 +96,7 @@ class RequestContext:
                 await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
             metrics.LATENCY.labels(template).observe(elapsed)
             state = scope.get("state") or {}
@@ -112,6 +111,16 @@ class RequestContext:
                 },
             )
             logs.request_id.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's full template (with the /v1 prefix), never the raw path."""
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    if template:
+        return template
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
 
 
 def _request_id(scope: Scope) -> str:

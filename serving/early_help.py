@@ -54,36 +54,25 @@ def _score(models: Models, processed: ProcessedData, pseudonyms: list[str]) -> d
     }
 
 
-def interventions(processed: ProcessedData, pseudonym: str, *, k: int = 3) -> list[SuggestionOut]:
-    """Intervention services open to this child, most taken up first (county-wide use)."""
-    from recommender.eligibility import eligible
+def interventions(models: Models, processed: ProcessedData, person: Person, factors: list, *, k: int = 3
+                  ) -> list[SuggestionOut]:
+    """Eligible interventions for the child's household, matched to the reasons flagged."""
+    from recommender.early_help_interventions import intervention_suggestions
 
-    services = processed.services.sort_values("col")
-    mask = services["intervention"].astype(bool).to_numpy() & services["active"].astype(bool).to_numpy()
-    if not mask.any():
+    signposter = models.signposter
+    if signposter is None:
         return []
-    person = processed.citizens.loc[pseudonym]
-    allowed = eligible(
-        np.array([person.get("age_min", np.nan)], dtype=np.float64),
-        np.array([person.get("age_max", np.nan)], dtype=np.float64),
-        [person.get("postcode_district")],
-        services["min_age"].to_numpy(dtype=np.float64, na_value=np.nan),
-        services["max_age"].to_numpy(dtype=np.float64, na_value=np.nan),
-        [list(d) if d is not None else ["*"] for d in services["districts"]],
-        services["active"].astype(bool).to_numpy(),
-    )[0] & mask
-    uptake = np.bincount(processed.interactions.indices, minlength=len(services))
-    order = [c for c in np.argsort(-uptake, kind="stable") if allowed[c]][:k]
-    out = []
-    for rank, col in enumerate(order, start=1):
-        row = services.iloc[col]
-        extra = processed.service_fields.get(row["service_id"], {})
-        out.append(SuggestionOut(
-            rank=rank, service_id=str(row["service_id"]), name=str(row["name"]),
-            reason="an early-help service open to this child's age and area, often taken up by families",
-            means_tested=bool(row["means_tested"]), eligibility_note=None, **extra,
-        ))
-    return out
+    household = [p for p in processed.members(person.household) if p != person.pseudonym] if person.household else []
+    interventions_offered = set(processed.services.index[processed.services["intervention"].astype(bool)])
+    in_use = sorted({sid for p in [person.pseudonym, *household] if processed.knows(p)
+                     for sid, _ in processed.history(p) if sid in interventions_offered})
+    suggested = intervention_suggestions(signposter, person.pseudonym, factors,
+                                         household_pseudonyms=household, in_use=in_use, k=k)
+    return [
+        SuggestionOut(rank=s.rank, service_id=s.service_id, name=s.name, reason=s.reason,
+                      means_tested=s.means_tested, **processed.service_fields.get(s.service_id, {}))
+        for s in suggested
+    ]
 
 
 def family_objects(session: Session, processed: ProcessedData, person: Person) -> bool:
@@ -110,7 +99,7 @@ def for_child(
             out = EarlyHelpOut(available=False, model_version=version,
                                notice="No indicator: this person is not a child in the current early-help build.")
         else:
-            suggested = interventions(processed, person.pseudonym)
+            suggested = interventions(models, processed, person, scored.factors)
             out = EarlyHelpOut(
                 available=True, band=scored.band, probability=round(scored.probability, 4),
                 factors=[FactorOut(text=f.text, direction=f.direction) for f in scored.factors],

@@ -19,7 +19,6 @@ from serving.errors import Gone, NotFound
 from serving.models import Erasure, Event, Feedback, Suggestion
 from serving.processed import ProcessedData
 from serving.schemas import SubjectDataOut
-from serving.served import ServedLog
 
 RECORD_FIELDS = ("age_band", "postcode_district", "local_authority", "sex", "ethnicity", "disability",
                  "imd_decile", "household", "consent_personalisation", "consent_early_intervention",
@@ -34,12 +33,10 @@ def _plain(value):
     return value
 
 
-def report(session: Session, person: Person, *, viewer: Viewer, processed: ProcessedData,
-           served: ServedLog | None) -> SubjectDataOut:
+def report(session: Session, person: Person, *, viewer: Viewer, processed: ProcessedData) -> SubjectDataOut:
+    """The report; flush the served log *before* opening `session` so it lists the latest lists."""
     if session.get(Erasure, person.pseudonym) is not None:
         raise Gone("this person's data was erased at their request; only the fact of erasure is kept")
-    if served is not None:
-        served.flush()  # so the report includes the lists shown a moment ago
     p = person.pseudonym
     record, history, sources = {}, [], set()
     if processed.knows(p):

@@ -63,6 +63,12 @@ SOURCES = {
     "childrens_social_care": "Children's social care", "schools": "Schools",
 }
 
+#: Codes in the generalised record, in words.
+RECORD_WORDS = {
+    "sex": {"F": "Female", "M": "Male", "X": "Other", "U": "Not known"},
+    "disability": {"Y": "Yes", "N": "No", "U": "Not known"},
+}
+
 RECORD_LABELS = {
     "age_band": "Age band", "postcode_district": "Postcode district", "local_authority": "Council area",
     "sex": "Sex", "ethnicity": "Ethnic group", "disability": "Disability", "imd_decile": "Deprivation decile of your area",
@@ -185,6 +191,12 @@ def change_consent(request: Request, viewer: PageViewer, runtime: RuntimeDep, fo
     return redirect("/portal/consent?saved=1#main-content")
 
 
+def _in_words(field: str, value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return RECORD_WORDS.get(field, {}).get(value, str(value))
+
+
 def _report(viewer, runtime, processed):
     person = myself(viewer, runtime)
     with runtime.database.write_session() as session:
@@ -196,7 +208,7 @@ def _report(viewer, runtime, processed):
 def your_data(request: Request, viewer: PageViewer, runtime: RuntimeDep, processed: ProcessedDep) -> Response:
     _citizen_only(viewer)
     data = _report(viewer, runtime, processed)
-    record = [(label, data.record[field]) for field, label in RECORD_LABELS.items()
+    record = [(label, _in_words(field, data.record[field])) for field, label in RECORD_LABELS.items()
               if data.record.get(field) not in (None, "")]
     personalisation = next((d for d in data.consents if d["purpose"] == "personalisation"), None)
     return render(

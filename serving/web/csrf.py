@@ -13,6 +13,7 @@ sessions or wrap the same HMAC.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -31,11 +32,13 @@ def new_cookie_value() -> str:
 
 
 def token_for(key: bytes, cookie_value: str) -> str:
-    return hmac.new(key, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
+    """Base64url, 43 characters: never mistaken for a 64-hex pseudonym on a page."""
+    digest = hmac.new(key, b"csrf:" + cookie_value.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def valid(key: bytes, cookie_value: str | None, submitted: str | None) -> bool:
     """Whether the submitted form token matches the browser's cookie (constant time)."""
-    if not cookie_value or not submitted or len(cookie_value) > 128 or len(submitted) != 64:
+    if not cookie_value or not submitted or len(cookie_value) > 128 or len(submitted) != 43:
         return False
     return hmac.compare_digest(token_for(key, cookie_value), submitted)

@@ -28,11 +28,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
 COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
 )
+
+#: Pages send the referrer only to this site: with `no-referrer` (right for the API) a browser
+#: sends `Origin: null` on form posts, which would defeat the pages' same-origin check.
+PAGE_REFERRER = (b"referrer-policy", b"same-origin")
+API_REFERRER = (b"referrer-policy", b"no-referrer")
 
 #: Paths whose HTML needs inline script (FastAPI's Swagger UI / ReDoc pages).
 DOCS_PATHS = ("/docs", "/redoc")
@@ -50,6 +54,9 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         wanted = list(COMMON)
+        is_api = path.startswith("/v1/")
+        replace = {} if is_api else {PAGE_REFERRER[0]: PAGE_REFERRER[1]}
+        wanted.append(API_REFERRER if is_api else PAGE_REFERRER)
         if not path.startswith(DOCS_PATHS):
             wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
         if scope.get("scheme") == "https":
@@ -57,7 +64,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(n, replace.get(n.lower(), v)) for n, v in message.get("headers", [])]
                 present = {name.lower() for name, _ in headers}
                 headers.extend((name, value) for name, value in wanted if name not in present)
                 message["headers"] = headers

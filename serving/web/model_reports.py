@@ -45,6 +45,7 @@ class VersionSummary:
     model: str | None
     headline: list[tuple[str, str]]  # (label, formatted value)
     champion_reason: str | None
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class VersionDetail:
     name: str
     title: str
     summary: VersionSummary
-    metrics: list[tuple[str, str]]
+    metrics: list[tuple[str, str]]  # every metric of the run, by name
     figures: list[str]  # file names under the run's figures/
     documents: dict[str, str] = field(default_factory=dict)  # name -> markdown text
 
@@ -72,7 +73,17 @@ def metric_label(key: str) -> str:
 
 
 def _fmt(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+
+
+def _figure_order(file: str) -> tuple[int, str]:
+    """Calibration first, then fairness by group, then the rest: what a reviewer reads first."""
+    for rank, prefix in enumerate(("reliability", "groups_calibration_", "groups_", "per_group", "metrics_vs_k")):
+        if file.startswith(prefix):
+            return rank, file
+    return 9, file
 
 
 class ModelReports:
@@ -106,11 +117,12 @@ class ModelReports:
         created = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).strftime("%d %B %Y %H:%M UTC")
         summary = VersionSummary(
             version=str(version.version),
-            aliases=tuple(sorted(getattr(version, "aliases", []) or [])),
+            aliases=tuple(sorted(getattr(version, "aliases", []) or [], key=lambda a: (a != "champion", a))),
             created=created,
             model=tags.get("model") or tags.get("recommender.model"),
             headline=[(metric_label(k), _fmt(metrics[k])) for k in headline_keys if k in metrics],
             champion_reason=tags.get("champion.reason"),
+            forced="champion" in (getattr(version, "aliases", []) or []) and tags.get("champion.forced") == "true",
         )
         return summary, metrics
 
@@ -160,8 +172,8 @@ class ModelReports:
         summary, metrics = self._summary(client, found, headline)
         figures, documents = [], {}
         if found.run_id:
-            figures = sorted(a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(found.run_id, "figures")
-                             if a.path.endswith(".png"))
+            figures = sorted((a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(found.run_id, "figures")
+                              if a.path.endswith(".png")), key=_figure_order)
             present = {a.path for a in client.list_artifacts(found.run_id)}
             for document in DOCUMENTS:
                 if document in present:

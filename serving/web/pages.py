@@ -39,8 +39,8 @@ def home_for(viewer: Viewer | None) -> str:
 def area_name(viewer: Viewer | None) -> str:
     if viewer is None:
         return "Signpost"
-    return {Role.citizen: "Services for you", Role.caseworker: "Caseworker workspace"}.get(
-        viewer.role, "Models and fairness"
+    return {Role.citizen: "Resident portal", Role.caseworker: "Caseworker workspace"}.get(
+        viewer.role, "Model registry"
     )
 
 
@@ -59,6 +59,21 @@ def navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     return [{"text": "Model versions", "href": "/analyst", "prefix": "/analyst/"}]
 
 
+def long_date(value: object) -> str:
+    """GOV.UK style dates: 5 May 2026."""
+    from datetime import date, datetime
+
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.date()
+    return f"{value.day} {value:%B %Y}" if isinstance(value, date) else str(value)
+
+
+templates.env.filters["long_date"] = long_date
 templates.env.globals.update(home_for=home_for, area_name=area_name, navigation=navigation)
 
 #: Personal pages must not be kept by the browser or any cache along the way.
@@ -169,7 +184,8 @@ class FormRejected(ServiceError):
 async def checked_form(request: Request) -> dict[str, str]:
     """The posted form's text fields, after the CSRF and same-origin checks."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    # "null" is what a browser sends when it withholds the origin; the token below still decides.
+    if origin not in (None, "null") and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise FormRejected("the form was sent from another website, so it was not accepted")
     form = await request.form(max_files=0, max_fields=50, max_part_size=16_384)
     fields = {key: value for key, value in form.items() if isinstance(value, str)}

@@ -70,3 +70,82 @@ def database(database_url: str):
     upgrade(db)
     yield db
     db.dispose()
+
+
+# ------------------------------------------------------------------ the running service ------
+
+from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ServingWorld:
+    county: object  # tests/conftest.py County
+    registry_uri: str
+    registry_folder: Path
+    recommender_version: str
+    early_help_version: str
+    people: object  # county.People
+
+
+@pytest.fixture(scope="session")
+def world(small_county, tmp_path_factory) -> ServingWorld:
+    """The shared county with champions registered in a throwaway MLflow store."""
+    from signpost.settings import Settings
+
+    from .county import fit_early_help, fit_signposter, pick_people, register_early_help, register_signposter
+
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    settings = Settings(pseudonym_key=small_county.key)
+    rec = register_signposter(uri, folder, fit_signposter(small_county.processed))
+    eh = register_early_help(uri, folder, fit_early_help(small_county.processed, settings))
+    people = pick_people(small_county.raw, small_county.processed, small_county.key, small_county.as_of)
+    return ServingWorld(small_county, uri, folder, rec, eh, people)
+
+
+def service_settings(world: ServingWorld, database_url: str, tmp_path: Path, **overrides):
+    from signpost.settings import Settings
+
+    from .county import JWT_KEY
+
+    values = dict(
+        data_dir=tmp_path, processed_dir=world.county.processed, pseudonym_key=world.county.key,
+        database_url=database_url, jwt_signing_key=JWT_KEY, mlflow_tracking_uri=world.registry_uri,
+        registry_poll_seconds=0.2,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def running(settings):
+    """The real app with its lifespan (migrations, seeding, model loading) in a TestClient."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+class Tokens:
+    """Bearer headers per role; citizens' subjects are their pseudonyms, as `signpost token` issues."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def __call__(self, role: str, subject: str) -> dict[str, str]:
+        from serving.auth import issue_for
+
+        return {"Authorization": f"Bearer {issue_for(self.settings, role=role, subject=subject, minutes=30)}"}
+
+
+@pytest.fixture
+def service(world, database_url, tmp_path):
+    """(client, tokens, settings) for a fresh database of each kind."""
+    settings = service_settings(world, database_url, tmp_path)
+    with running(settings) as client:
+        yield client, Tokens(settings), settings

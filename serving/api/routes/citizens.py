@@ -111,9 +111,10 @@ def change_consent(person: PersonDep, viewer: ViewerDep, body: ConsentChange, se
 def read_subject_data(person: PersonDep, viewer: ViewerDep, processed: ProcessedDep,
                       runtime: RuntimeDep) -> SubjectDataOut:
     """Subject access: what is held, from which sources, which consents and suggestions. Audited."""
+    runtime.served.flush()  # outside the write transaction below: it takes the write lock itself
     with runtime.database.write_session() as session:
         access.check(session, viewer, Action.subject_access, person, today=runtime.today())
-        return subject_access.report(session, person, viewer=viewer, processed=processed, served=runtime.served)
+        return subject_access.report(session, person, viewer=viewer, processed=processed)
 
 
 @router.delete("/{person_id}", response_model=ErasureOut, responses=REFUSALS)
