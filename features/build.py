@@ -245,7 +245,7 @@ CREATE TABLE people AS
 SELECT m.cid, m.pseudonym, h.hid, h.pseudonym AS household, c.t_birth_date AS birth_date,
   c.t_sex AS sex, c.t_ethnicity AS ethnicity, c.t_disability AS disability,
   c.t_imd_decile AS imd_decile, c.postcode_district, d.authority AS local_authority
-FROM checked_citizens c JOIN person_map m ON m.value = c.t_person_id
+FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number
 LEFT JOIN household_map h ON h.value = c.t_household_id
 LEFT JOIN county_districts d ON d.district = c.postcode_district
 WHERE c.reason IS NULL""")
@@ -332,7 +332,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "personalisation_citizens": _scalar(con, "SELECT count(*) FROM snap WHERE personalisation"),
             "early_help": {"rows": early_help_rows, "features": len(catalogue),
                            "outcomes_present": "outcomes" in extracts,
-                           "children_excluded_by_consent": eh_allowed},
+                           "people_denied": eh_allowed},
             "research": research_summary,
             "engine": "duckdb",
             "engine_version": duckdb.__version__,
@@ -370,17 +370,23 @@ def _pseudonym_map(
     Ids are numbered in pseudonym order, so the numbering (matrix rows) says nothing about
     the raw ids or the order of the extract, and ``ORDER BY id`` is ``ORDER BY pseudonym``.
     """
-    ids = con.execute(
-        f"SELECT DISTINCT {column} FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL"
-    ).fetchnumpy()[column].tolist()
-    pseudonyms = np.array(pseudonymise(ids, key, kind), dtype="S64")
-    order = np.argsort(pseudonyms, kind="stable")
+    # Accepted person ids are unique (duplicates were quarantined), so the person map also
+    # keeps the citizen's row number and later joins can use an integer key.
+    rows = "row_number" if kind == "person" else "min(row_number) AS row_number"
+    group = "" if kind == "person" else f" GROUP BY {column}"
+    fetched = con.execute(
+        f"SELECT {rows}, {column} FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL{group}"
+    ).fetchnumpy()
+    ids = fetched[column].tolist()
+    pseudonyms = pseudonymise(ids, key, kind)
+    order = np.argsort(np.array(pseudonyms, dtype="S64"), kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     con.register(f"{name}_src", pa.table({
         "value": pa.array(ids, pa.string()),
-        "pseudonym": pa.array(pseudonyms.astype(str), pa.string()),
+        "pseudonym": pa.array(pseudonyms, pa.string()),
         id_column: pa.array(rank, pa.int32()),
+        "row_number": pa.array(np.asarray(fetched["row_number"], dtype=np.int64), pa.int64()),
     }))
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
     con.unregister(f"{name}_src")
