@@ -59,7 +59,7 @@ class Blend(Recommender):
 
     def _resolved(self) -> tuple[list[Recommender], np.ndarray]:
         components = list(self.components) if self.components is not None else [EASE(), DemographicPopularity()]
-        weights = np.asarray(self.weights if self.weights is not None else (1.0, 0.3)[: len(components)], dtype=np.float32)
+        weights = np.asarray(self.weights if self.weights is not None else (1.0, 0.3)[: len(components)], dtype=np.float64)
         if len(weights) != len(components):
             raise ValueError(f"Blend has {len(components)} components but {len(weights)} weights")
         return components, weights
@@ -76,7 +76,7 @@ class Blend(Recommender):
         total = np.zeros((history.shape[0], self.n_services_), dtype=np.float32)
         for weight, component in zip(self.weights_, self.components_, strict=True):
             if weight != 0:
-                total += weight * standardise_rows(component.score(history, segments=segments))
+                total += np.float32(weight) * standardise_rows(component.score(history, segments=segments))
         return total
 
     def service_similarity(self, service_idx: int) -> np.ndarray:

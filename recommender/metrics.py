@@ -156,18 +156,25 @@ def recall_by_group(
 
     Returns
     -------
-    dict of group label → (recall@k, counted citizens), labels sorted.
+    dict of group label → (recall@k, counted citizens), labels in natural order.
     """
     values = per_citizen(service_idx, relevant, k)
     counted = values["counted"]
     labels = np.array(["unknown" if _missing(g) else str(g) for g in groups], dtype=object)[counted]
     recall = values["recall"]
     out: dict[str, tuple[float, int]] = {}
-    for label in sorted(set(labels)):
+    for label in sorted(set(labels), key=_natural):
         members = labels == label
         if members.sum() >= min_citizens:
             out[label] = (float(recall[members].mean()), int(members.sum()))
     return out
+
+
+def _natural(label: str) -> tuple:
+    """Sort key that puts ``5-10`` before ``11-15`` and ``SO9`` before ``SO23``."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label))
 
 
 def _missing(value: object) -> bool:

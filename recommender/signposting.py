@@ -407,7 +407,12 @@ class Signposter:
         history_row = history[i] if personalised else None
         for rank, (service, score) in enumerate(ranking.row(0), start=1):
             if personalised:
-                reason = explanations.reason_for(self.model.explain(history_row, service, top=2), names)
+                contributions = self.model.explain(history_row, service, top=2)
+                if any(value > 0 for _, value in contributions) or self.model is self.fallback:
+                    reason = explanations.reason_for(contributions, names)
+                else:
+                    # ranked up by the blend's demographic prior rather than by own services
+                    reason = self._popularity_reason(row, segment)
             else:
                 reason = self._popularity_reason(row, segment)
             out.append(self._suggestion(service, score, reason, personalised, rank))
