@@ -35,7 +35,7 @@ HOUSEHOLD_WEIGHTS: dict[str, float] = {
     "parental_mental_health": 0.5,
     "substance_misuse": 0.8,
 }
-INTERCEPT = -4.45
+INTERCEPT = -4.65
 RECENT = 0.5  # any child or household indicator in the last three months
 LONE_PARENT = 0.45
 LARGE_FAMILY = 0.25  # three or more children in the household

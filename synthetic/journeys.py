@@ -30,7 +30,7 @@ MAIN_TYPE = np.array(
     ],
     dtype=np.int8,
 )
-N_ATTEND = 6
+N_ATTEND = 5
 FIRST_SECOND, LAST_SECOND = 7 * 3600, 22 * 3600  # events happen between 07:00 and 22:00
 
 
@@ -78,9 +78,9 @@ def expand(
     n_attend = np.zeros(n, dtype=np.int64)
     n_attend[j == J["booking"]] = rng.random((j == J["booking"]).sum()) < 0.85
     course = j == J["course"]
-    n_attend[course] = 1 + rng.binomial(N_ATTEND - 1, 0.55, course.sum())
+    n_attend[course] = 1 + rng.binomial(N_ATTEND - 1, 0.5, course.sum())
     refer = (j == J["refer"]) & ~declined
-    n_attend[refer] = rng.binomial(4, 0.6, refer.sum())
+    n_attend[refer] = rng.binomial(3, 0.6, refer.sum())
     gap = np.where(j == J["booking"], rng.integers(1, 15, n), rng.integers(5, 15, n))
     attend_no = np.arange(N_ATTEND)
     present[:, 2 : 2 + N_ATTEND] = attend_no < n_attend[:, None]
