@@ -45,6 +45,7 @@ from synthetic.calendar import day_number, from_day_number, months_before
 from synthetic.caseloads import generate_caseloads
 from synthetic.catalogue import NEEDS, Service, catalogue
 from synthetic.consents import generate_consents
+from synthetic.extract_files import NpyAppender, TableWriter, TypedParquetWriter
 from synthetic.faults import FAULT_COLUMNS, QUARANTINED, faults_by_table, inject
 from synthetic.population import HOUSEHOLD_TYPES, ROLES, generate_population
 from synthetic.usage import service_arrays, simulate
@@ -371,6 +372,9 @@ def generate_county(
         "early_help_windows": {
             "window_1": [w1_start.isoformat() if w1_start else None, w2_start.isoformat()],
             "window_2": [w2_start.isoformat(), end.isoformat()],
+            "meaning": "p_window_k = P(an outcome in (start, end]) for a child aged 0-17 on start, "
+            "a function of events in (start - 12 months, start], household make-up, age and "
+            "the visible imd_decile, plus a small latent term (truth/early_help.parquet)",
         },
         "usage_probability": {
             "file": "usage_probability.npy",
@@ -387,9 +391,7 @@ def generate_county(
     return _summary(out, about, time.perf_counter() - started)
 
 
-def _writer(out: Path, name: str, columns: tuple[str, ...], fmt: str):
-    from synthetic.extract_files import TableWriter
-
+def _writer(out: Path, name: str, columns: tuple[str, ...], fmt: str) -> TableWriter:
     return TableWriter(out, name, columns, fmt)
 
 
@@ -397,8 +399,6 @@ class _TruthWriters:
     """The truth folder, appended chunk by chunk."""
 
     def __init__(self, folder: Path, citizens: int, services: list[Service]) -> None:
-        from synthetic.extract_files import NpyAppender, TypedParquetWriter
-
         pq.write_table(
             pa.table(
                 {
