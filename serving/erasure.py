@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session
 
 from serving import audit
 from serving.auth import Viewer
-from serving.errors import Gone
+from serving.errors import Gone, NotFound
 from serving.models import ConsentRecord, ConsentState, Erasure, Event, Feedback, Suggestion
 
 
-def erase(session: Session, pseudonym: str, *, viewer: Viewer) -> tuple[datetime, dict[str, int]]:
-    """Delete what is held and record the erasure; the caller commits."""
+def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> tuple[datetime, dict[str, int]]:
+    """Delete what is held and record the erasure; the caller commits.
+
+    `known`: the person is in the current build (so the next build must leave them out too).
+    """
     earlier = session.get(Erasure, pseudonym)
     if earlier is not None:
         raise Gone(f"this person was already erased at {audit.timestamp(earlier.erased_at)}")
@@ -29,6 +32,8 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer) -> tuple[datetime
         ("feedback", Feedback), ("suggestions", Suggestion),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
+    if not known and not any(removed.values()):
+        raise NotFound("nothing is held about this person; check the person id")
     now = datetime.now(UTC)
     session.add(Erasure(pseudonym=pseudonym, erased_at=now))
     audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="erasure",

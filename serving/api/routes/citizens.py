@@ -124,7 +124,7 @@ async def erase_person(person: PersonDep, viewer: ViewerDep, runtime: RuntimeDep
     def work() -> ErasureOut:
         with runtime.database.write_session() as session:
             access.check(session, viewer, Action.erase, person, today=runtime.today())
-            erased_at, removed = erasure.erase(session, person.pseudonym, viewer=viewer)
+            erased_at, removed = erasure.erase(session, person.pseudonym, viewer=viewer, known=person.known)
         return ErasureOut(erased=True, erased_at=erased_at, removed=removed)
 
     out = await run_in_threadpool(work)
