@@ -54,3 +54,28 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def demo_sign_ins(settings: Settings) -> list[tuple[str, str, str]]:
+    """(label, role, bearer token) for each demo persona: the tokens `signpost demo` prints.
+
+    Subjects are the personas' pseudonyms and staff ids, so no council id is ever printed.
+    """
+    from datetime import date
+
+    from serving.auth import issue
+    from serving.web import personas
+
+    database = db.Database(settings.database_url)
+    try:
+        data = processed.load(settings.processed_dir)
+        with database.reading() as session:
+            chosen = personas.choose(data, session, date.today())
+    finally:
+        database.dispose()
+    key = signing_key(settings)
+    return [
+        (persona.label, persona.role.value,
+         issue(key, role=persona.role, subject=persona.subject, minutes=settings.jwt_lifetime_minutes))
+        for persona in chosen
+    ]

@@ -150,18 +150,51 @@ def _print_row_accounting(manifest: dict) -> None:
 def demo(
     citizens: Annotated[int, typer.Option(help="Size of the synthetic county.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    host: Annotated[str, typer.Option(help="Address the API and pages listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port the API and pages listen on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after training and promotion.")] = False,
 ) -> None:
-    """Run the whole product on a synthetic county: generate → features → train → serve."""
-    settings = get_settings()
-    console.rule("1. Synthetic county")
-    generate(out=settings.raw_dir, citizens=citizens, seed=seed)
-    console.rule("2. Features")
-    features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
-    console.rule("3. Recommender")
-    train_recommender(processed=settings.processed_dir)
+    """Run the whole product on a synthetic county: generate → features → train → promote → serve."""
+    from training.early_help import promote as promote_early_help_version
     from training.recommender_promotion import promote as promote_recommender_version
 
+    settings = get_settings()
+    console.rule("1/6 Synthetic county")
+    generate(out=settings.raw_dir, citizens=citizens, seed=seed)
+    console.rule("2/6 Features")
+    features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
+    console.rule("3/6 Recommenders")
+    train_recommender(processed=settings.processed_dir)
     console.print(promote_recommender_version(settings.processed_dir, settings=settings).reason)
+    console.rule("4/6 Early help")
+    train_early_help(processed=settings.processed_dir)
+    decision = promote_early_help_version(settings)
+    for reason in decision.reasons:
+        console.print(f"[red]gate refused:[/] {reason}")
+    console.print(
+        f"early-help version {decision.version} "
+        + ("is champion" if decision.promoted else "stays challenger (see the reasons above)")
+    )
+    console.rule("5/6 Service database")
+    db_upgrade()
+    if no_serve:
+        return
+    console.rule("6/6 API and pages")
+    _print_demo_sign_ins(f"http://{host}:{port}")
+    serve(host=host, port=port, workers=1)
+
+
+def _print_demo_sign_ins(base: str) -> None:
+    from serving.server import demo_sign_ins
+
+    console.print(f"[bold]Citizen portal[/]       {base}/portal   (sign in as a demo citizen at {base}/sign-in)")
+    console.print(f"[bold]Caseworker workspace[/] {base}/workspace   (sign in as the demo caseworker at {base}/sign-in)")
+    console.print(f"[bold]Analyst view[/]         {base}/analyst   (sign in as the demo analyst or admin at {base}/sign-in)")
+    console.print(f"[bold]API docs[/]             {base}/docs      [bold]MLflow UI[/]: `.venv/bin/mlflow ui "
+                  "--backend-store-uri sqlite:///mlflow/mlflow.db`")
+    console.print("Demo bearer tokens for the API (Authorization: Bearer …):")
+    for label, role, token in demo_sign_ins(get_settings()):
+        console.print(f"  [bold]{role:<10}[/] {label}:\n    {token}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------- recommender -----------
