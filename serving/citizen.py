@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.orm import Session
 
+from serving.db import Database
 from signpost.settings import Purpose, Settings
 
 _STATE = text(
@@ -47,12 +48,17 @@ class CitizenState:
         return out
 
 
-def read(connection: Connection | Session, pseudonym: str) -> CitizenState:
+def read(connection: Connection | Session | Database, pseudonym: str) -> CitizenState:
+    """The person's state; given the Database itself, read on the fast autocommit path."""
+    if isinstance(connection, Database):
+        rows = connection.fetch(_STATE, {"p": pseudonym})
+    else:
+        rows = connection.execute(_STATE, {"p": pseudonym})
     consent: dict[str, str] = {}
     events: list[tuple[str, str, str]] = []
     not_for_me: list[str] = []
     erased = False
-    for kind, a, b, c in connection.execute(_STATE, {"p": pseudonym}):
+    for kind, a, b, c in rows:
         if kind == "c":
             consent[a] = b
         elif kind == "e":

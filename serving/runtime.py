@@ -15,6 +15,7 @@ from serving.models import Erasure
 from serving.processed import ProcessedData
 from serving.registry import Models, ModelStore
 from serving.served import ServedLog
+from serving.signposting import Batcher
 from signpost.errors import UserError
 from signpost.settings import Settings
 
@@ -29,6 +30,7 @@ class Runtime:
     limits: Limits
     store: ModelStore
     served: ServedLog
+    batcher: Batcher = field(default_factory=Batcher)
     processed: ProcessedData | None = None
     pseudonym_key: bytes | None = None
     problems: list[str] = field(default_factory=list)  # why not ready (processed data, key)

@@ -8,10 +8,14 @@ all without retraining.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from serving import citizen
 from serving.access import Person
+from serving.db import Database
 from serving.errors import Gone, NotFound, Unavailable
 from serving.processed import ProcessedData
 from serving.registry import Models
@@ -39,39 +43,53 @@ def _signposter(models: Models):
     return signposter
 
 
-def for_person(
-    session: Session,
-    person: Person,
-    *,
-    models: Models,
-    processed: ProcessedData,
-    settings: Settings,
-    served: ServedLog | None,
-    k: int,
-) -> RecommendationsOut:
-    """Ranked eligible services for `person`, honouring the ledger as it stands right now."""
-    from recommender.signposting import UnknownCitizenError
+@dataclass(frozen=True)
+class _Request:
+    """One person's request, with everything the ledger says right now."""
 
-    state = citizen.read(session, person.pseudonym)
+    person: Person
+    consented: bool
+    extra: list[tuple[str, float]]
+    not_for_me: list[str]
+
+
+def _prepare(state_source, person: Person, settings: Settings) -> _Request:
+    state = citizen.read(state_source, person.pseudonym)
     if state.erased:
         raise Gone("this person's data was erased at their request; nothing is served about them")
-    signposter = _signposter(models)
     consented = state.allows("personalisation", settings)
-    extra = state.extra_events(settings) if consented else []
-    try:
-        [suggestions] = signposter.suggest(
-            [person.pseudonym],
-            k=k,
-            personalisation=[consented],
-            extra_events=[extra],
-            exclude=[state.not_for_me],
-        )
-    except UnknownCitizenError:
-        raise NotFound("no record of this person in the current build; check the person id") from None
-    personalised = consented and any(s.personalised for s in suggestions)
+    return _Request(person, consented, state.extra_events(settings) if consented else [], state.not_for_me)
+
+
+def _suggest_many(signposter, requests: list[_Request], k: int) -> list[list | Exception]:
+    """One vectorised `suggest` call for several people; unknown people get NotFound each."""
+    from recommender.signposting import UnknownCitizenError
+
+    known = [r for r in requests if signposter.knows(r.person.pseudonym)]
+    results: dict[int, list | Exception] = {
+        id(r): NotFound("no record of this person in the current build; check the person id")
+        for r in requests if not signposter.knows(r.person.pseudonym)
+    }
+    if known:
+        try:
+            lists = signposter.suggest(
+                [r.person.pseudonym for r in known], k=k,
+                personalisation=[r.consented for r in known],
+                extra_events=[r.extra for r in known],
+                exclude=[r.not_for_me for r in known],
+            )
+        except UnknownCitizenError:  # erased from served state in between: answer one by one
+            lists = [_suggest_many(signposter, [r], k)[0] for r in known]
+        results.update({id(r): out for r, out in zip(known, lists, strict=True)})
+    return [results[id(r)] for r in requests]
+
+
+def _finish(request: _Request, suggestions: list, *, models: Models, signposter, processed: ProcessedData,
+            served: ServedLog | None) -> RecommendationsOut:
+    personalised = request.consented and any(s.personalised for s in suggestions)
     if models.degraded:
         notice = NOTICE_DEGRADED
-    elif not consented:
+    elif not request.consented:
         notice = NOTICE_NO_CONSENT
     elif not personalised:
         notice = NOTICE_NO_HISTORY
@@ -79,7 +97,7 @@ def for_person(
         notice = NOTICE_PERSONALISED
     out = [_suggestion_out(s, processed) for s in suggestions]
     if served is not None:
-        served.record(person.pseudonym, kind="services", model_version=models.recommender_version,
+        served.record(request.person.pseudonym, kind="services", model_version=models.recommender_version,
                       personalised=personalised, service_ids=[s.service_id for s in suggestions])
     return RecommendationsOut(
         model_version=models.recommender_version,
@@ -89,6 +107,78 @@ def for_person(
         notice=notice,
         recommendations=out,
     )
+
+
+def for_person(
+    session: Session | Database,
+    person: Person,
+    *,
+    models: Models,
+    processed: ProcessedData,
+    settings: Settings,
+    served: ServedLog | None,
+    k: int,
+) -> RecommendationsOut:
+    """Ranked eligible services for `person`, honouring the ledger as it stands right now."""
+    signposter = _signposter(models)
+    request = _prepare(session, person, settings)
+    [result] = _suggest_many(signposter, [request], k)
+    if isinstance(result, Exception):
+        raise result
+    return _finish(request, result, models=models, signposter=signposter, processed=processed, served=served)
+
+
+class Batcher:
+    """Coalesces recommendation requests that arrive together into one vectorised call.
+
+    Requests that reach the event loop in the same turn (the common case under load) are
+    answered by a single `Signposter.suggest` over all of them, which costs far less per
+    person than one call each; a lone request is answered at once, with no added wait.
+    Runs on the event loop thread: no locks, and the model reference is read once per batch.
+    """
+
+    def __init__(self, max_batch: int = 64) -> None:
+        self.max_batch = max_batch
+        self._pending: list[tuple] = []
+        self._scheduled = False
+
+    async def for_person(
+        self, database: Database, person: Person, *, models: Models, processed: ProcessedData,
+        settings: Settings, served: ServedLog | None, k: int,
+    ) -> RecommendationsOut:
+        signposter = _signposter(models)
+        request = _prepare(database, person, settings)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((signposter, k, request, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._run)
+        suggestions = await future
+        return _finish(request, suggestions, models=models, signposter=signposter, processed=processed,
+                       served=served)
+
+    def _run(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        groups: dict[tuple[int, int], list[tuple]] = {}
+        for item in pending:
+            groups.setdefault((id(item[0]), item[1]), []).append(item)
+        for items in groups.values():
+            for start in range(0, len(items), self.max_batch):
+                chunk = items[start : start + self.max_batch]
+                signposter, k = chunk[0][0], chunk[0][1]
+                try:
+                    results = _suggest_many(signposter, [item[2] for item in chunk], k)
+                except Exception as error:  # noqa: BLE001 — handed to each waiting request
+                    results = [error] * len(chunk)
+                for (_, _, _, future), result in zip(chunk, results, strict=True):
+                    if future.cancelled():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
 
 
 def _suggestion_out(suggestion, processed: ProcessedData) -> SuggestionOut:

@@ -49,8 +49,8 @@ async def read_recommendations(
 ) -> RecommendationsOut:
     """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
     access.check(session, viewer, Action.recommendations, person, today=runtime.today())
-    return signposting.for_person(session, person, models=models, processed=processed,
-                                  settings=runtime.settings, served=runtime.served, k=k)
+    return await runtime.batcher.for_person(runtime.database, person, models=models, processed=processed,
+                                            settings=runtime.settings, served=runtime.served, k=k)
 
 
 @router.get("/{person_id}/early-help", response_model=EarlyHelpOut, responses=REFUSALS)

@@ -1,0 +1,289 @@
+"""Benchmark the API: recommendations against a trivial endpoint of the same app.
+
+Starts `signpost serve` with 1 and then 2 workers on a generated county with a registered
+champion, and drives it from a *separate process* (an asyncio + uvloop HTTP/1.1 keep-alive
+load generator, below) with 32 concurrent connections:
+
+- closed loop: each connection sends its next request as soon as the last one is answered —
+  the saturation throughput (and the latency that queueing at saturation implies);
+- open loop: the same 32 connections, paced to a fixed total rate (default 1,000 req/s),
+  the latency a client sees when the service is not saturated.
+
+Recommendations are requested as 500 different citizens, each with their own token (a
+citizen may read only their own records), so consent, events and eligibility are looked up
+per request as in production. `/healthz` is the trivial endpoint: same middleware, logging
+and metrics, no auth, no database, no model.
+
+    .venv/bin/python benchmarks/serve.py                         # 20k-citizen county in /tmp
+    .venv/bin/python benchmarks/serve.py --citizens 100000 --seconds 20
+
+Timing is noisy on a shared 2-core machine (the load generator takes one core): this prints
+figures, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this folder comes first on sys.path and benchmarks/features.py would
+# shadow the `features` package.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
+END = date(2026, 9, 30)
+KEY = "benchmark-pseudonym-key-not-secret"
+JWT_KEY = "benchmark-jwt-signing-key-not-secret-0123456789"
+
+
+# ------------------------------------------------------------------ load generator ----------
+
+
+async def _connection(host, port, requests, deadline, warmup_until, latencies, errors, interval, start_at):
+    reader, writer = await asyncio.open_connection(host, port)
+    i = random.randrange(len(requests))
+    next_at = start_at
+    try:
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                return
+            if interval:
+                if next_at > now:
+                    await asyncio.sleep(next_at - now)
+                sent = next_at if next_at > now else now  # open loop: latency from the scheduled time
+                next_at += interval
+            else:
+                sent = now
+            writer.write(requests[i])
+            i = (i + 1) % len(requests)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            done = time.perf_counter()
+            if done >= warmup_until:
+                if status != 200:
+                    errors.append(status)
+                latencies.append(done - sent)
+    finally:
+        writer.close()
+
+
+async def _drive(host, port, requests, connections, seconds, warmup, rate):
+    start = time.perf_counter()
+    warmup_until = start + warmup
+    deadline = warmup_until + seconds
+    latencies: list[float] = []
+    errors: list[int] = []
+    interval = connections / rate if rate else 0.0
+    await asyncio.gather(*(
+        _connection(host, port, requests, deadline, warmup_until, latencies, errors, interval,
+                    start + (interval * c / connections if interval else 0))
+        for c in range(connections)
+    ))
+    return latencies, errors
+
+
+def load_main(args) -> None:
+    """Entry point of the load-generator process: prints one JSON line of results."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    spec = json.loads(Path(args.load).read_text())
+    requests = [
+        (f"GET {r['path']} HTTP/1.1\r\nHost: bench\r\n"
+         + (f"Authorization: Bearer {r['token']}\r\n" if r.get("token") else "") + "\r\n").encode()
+        for r in spec["requests"]
+    ]
+    latencies, errors = asyncio.run(_drive(
+        "127.0.0.1", spec["port"], requests, spec["connections"], spec["seconds"], spec["warmup"], spec["rate"]))
+    latencies.sort()
+
+    def pct(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+
+    print(json.dumps({
+        "requests": len(latencies), "errors": len(errors), "throughput": len(latencies) / spec["seconds"],
+        "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+    }))
+
+
+def run_load(port: int, requests: list[dict], *, connections: int, seconds: float, warmup: float,
+             rate: float, workdir: Path) -> dict:
+    spec = workdir / f"load-{time.monotonic_ns()}.json"
+    spec.write_text(json.dumps({"port": port, "requests": requests, "connections": connections,
+                                "seconds": seconds, "warmup": warmup, "rate": rate}))
+    out = subprocess.run([sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True,
+                         check=True, timeout=seconds + warmup + 120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ the service -------------
+
+
+def prepare(workdir: Path, citizens: int) -> dict:
+    """A county, its processed folder and a registered champion (reused if already there)."""
+    import pandas as pd
+    from scipy import sparse
+
+    raw, processed = workdir / f"raw-{citizens}", workdir / f"processed-{citizens}"
+    registry = workdir / f"registry-{citizens}"
+    uri = f"sqlite:///{registry / 'mlflow.db'}"
+    from signpost.settings import Settings
+
+    if not (processed / "manifest.json").exists():
+        from features.build import build
+        from synthetic.generate import generate_county
+
+        print(f"generating a county of {citizens:,} and building features ...", flush=True)
+        generate_county(raw, citizens=citizens, seed=1, months=24, end=END, error_rate=0.01, fmt="parquet")
+        build(raw, processed, as_of=END, quarantine=None, engine="duckdb",
+              settings=Settings(pseudonym_key=KEY, data_dir=workdir))
+    if not (registry / "mlflow.db").exists():
+        import mlflow
+
+        from recommender.ease import EASE
+        from recommender.signposting import Signposter
+        from training.recommender_pyfunc import log_signposter
+
+        print("fitting EASE and registering it as champion ...", flush=True)
+        registry.mkdir(parents=True, exist_ok=True)
+        history = sparse.load_npz(processed / "interactions_all.npz").tocsr()
+        signposter = Signposter.from_processed_tables(
+            pd.read_parquet(processed / "citizens.parquet"), pd.read_parquet(processed / "services.parquet"),
+            history, model=EASE(l2=50.0).fit(history), model_name="ease")
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        experiment = mlflow.create_experiment("bench", artifact_location=(registry / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            model_uri = log_signposter(signposter, registry / "work")
+        version = mlflow.register_model(model_uri, "signpost-recommender").version
+        mlflow.MlflowClient().set_registered_model_alias("signpost-recommender", "champion", version)
+    return {"raw": raw, "processed": processed, "uri": uri}
+
+
+def citizen_requests(data: dict, n: int, workdir: Path) -> list[dict]:
+    """`n` citizens with history and consent, each with their own token."""
+    import pandas as pd
+
+    from features.pseudonym import pseudonymise
+    from serving.auth import issue_for
+    from signpost.settings import Settings
+
+    raw = pd.read_parquet(data["raw"] / "citizens.parquet", columns=["person_id"]).drop_duplicates()
+    raw = raw[raw["person_id"].astype(str).str.match(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+    processed = pd.read_parquet(data["processed"] / "citizens.parquet").set_index("pseudonym")
+    raw["pseudonym"] = pseudonymise(raw["person_id"].astype(str).tolist(), KEY.encode(), "person")
+    raw = raw[raw["pseudonym"].isin(processed.index)]
+    consenting = processed.loc[raw["pseudonym"], "consent_personalisation"].fillna(False).to_numpy(dtype=bool)
+    chosen = raw[consenting].sample(n=min(n, int(consenting.sum())), random_state=0)["person_id"].tolist()
+    settings = Settings(pseudonym_key=KEY, jwt_signing_key=JWT_KEY, data_dir=workdir)
+    return [{"path": f"/v1/citizens/{p}/recommendations?k=10",
+             "token": issue_for(settings, role="citizen", subject=p, minutes=120)} for p in chosen]
+
+
+def start_server(data: dict, workdir: Path, port: int, workers: int) -> subprocess.Popen:
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    env.update({
+        "SIGNPOST_DATA_DIR": str(workdir), "SIGNPOST_PROCESSED_DIR": str(data["processed"]),
+        "SIGNPOST_PSEUDONYM_KEY": KEY, "SIGNPOST_JWT_SIGNING_KEY": JWT_KEY,
+        "SIGNPOST_DATABASE_URL": f"sqlite:///{workdir / f'bench-{workers}.db'}",
+        "SIGNPOST_MLFLOW_TRACKING_URI": data["uri"], "MLFLOW_TRACKING_URI": data["uri"],
+        "SIGNPOST_REQUESTS_PER_MINUTE": str(10**9),
+    })
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    signpost = Path(sys.executable).with_name("signpost")
+    log = (workdir / f"server-{workers}.log").open("wb")
+    process = subprocess.Popen([str(signpost), "serve", "--port", str(port), "--workers", str(workers)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            if ready.status_code == 200 and not ready.json()["degraded"]:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit(f"the server did not become ready; see {workdir / f'server-{workers}.log'}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--citizens", type=int, default=20_000)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "signpost-bench-serve")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rate", type=float, default=1000.0, help="total req/s of the open-loop runs")
+    parser.add_argument("--people", type=int, default=500)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        load_main(args)
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = prepare(args.workdir, args.citizens)
+    recommendations = citizen_requests(data, args.people, args.workdir)
+    trivial = [{"path": "/healthz"}]
+    rows = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        port = free_port()
+        server = start_server(data, args.workdir, port, workers)
+        try:
+            for mode, rate in (("closed", 0.0), ("open", args.rate)):
+                for name, requests in (("trivial /healthz", trivial), ("recommendations", recommendations)):
+                    result = run_load(port, requests, connections=args.connections, seconds=args.seconds,
+                                      warmup=args.warmup, rate=rate, workdir=args.workdir)
+                    rows.append({"workers": workers, "mode": mode if not rate else f"open {rate:g}/s",
+                                 "endpoint": name, **result})
+                    print(json.dumps(rows[-1]), flush=True)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+    print()
+    print(f"county: {args.citizens:,} citizens; {args.connections} connections; {args.seconds:g} s per run "
+          f"after {args.warmup:g} s warm-up; load generator in a separate process")
+    print(f"{'workers':>7}  {'mode':<14} {'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for r in rows:
+        print(f"{r['workers']:>7}  {r['mode']:<14} {r['endpoint']:<18} {r['throughput']:>9,.0f} "
+              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>6}")
+    for workers in sorted({r["workers"] for r in rows}):
+        closed = {r["endpoint"]: r for r in rows if r["workers"] == workers and r["mode"] == "closed"}
+        ratio = closed["recommendations"]["throughput"] / closed["trivial /healthz"]["throughput"]
+        print(f"{workers} worker(s): recommendations / trivial throughput = {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
