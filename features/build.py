@@ -404,7 +404,9 @@ FROM {checked} WHERE reason IS NOT NULL AND {column} IS NOT NULL
 
 
 def _write_quarantine(con, extracts: dict[str, ExtractFile], rows_read: dict[str, int], folder: Path) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        folder.chmod(0o700)  # raw data: only the owner may list or read it
     rows: dict[str, dict[str, int]] = {}
     for name, extract in extracts.items():
         accepted, quarantined = con.execute(

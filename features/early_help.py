@@ -147,26 +147,17 @@ def snapshot_sql(
     day = f"DATE '{snapshot.isoformat()}'"
     age = age_sql("birth_date", day)
 
-    # Events are aggregated once per person (child or adult); household features combine the
-    # adults' per-person values, so the events are scanned once per snapshot.
-    aliases: dict[str, str] = {}
-    for f in features:
-        if f.level in ("child", "household"):
-            aliases.setdefault(f.sql, f"a{len(aliases)}")
-    per_person = ", ".join(f"{sql.replace('__DAY__', day)} AS {alias}" for sql, alias in aliases.items())
-    combine = {"count": "sum", "days_since": "min", "flag": "max"}
-    per_household = ", ".join(
-        f"{combine[f.kind]}(pf.{aliases[f.sql]}) AS {aliases[f.sql]}"
-        for f in {f.sql: f for f in features if f.level == "household"}.values()
-    )
+    def aggregates(level: str) -> str:
+        chosen = [f for f in features if f.level == level]
+        return ", ".join(f"{f.sql.replace('__DAY__', day)} AS {f.name}" for f in chosen) or "1 AS _none"
+
     child_cols = [f for f in features if f.level == "child"]
     hh_cols = [f for f in features if f.level == "household"]
 
     def filled(f: Feature, alias: str) -> str:
-        value = f"{alias}.{aliases[f.sql]}"
         if f.kind == "days_since":
-            return f"CAST(least(COALESCE({value}, {NONE_IN_WINDOW_DAYS}), {NONE_IN_WINDOW_DAYS}) AS FLOAT)"
-        return f"CAST(COALESCE({value}, 0) AS FLOAT)"
+            return f"CAST(least(COALESCE({alias}.{f.name}, {NONE_IN_WINDOW_DAYS}), {NONE_IN_WINDOW_DAYS}) AS FLOAT)"
+        return f"CAST(COALESCE({alias}.{f.name}, 0) AS FLOAT)"
 
     person_sql = {
         "f_hh_members": "COALESCE(hc.members, 1)",
@@ -205,11 +196,10 @@ WITH present AS (
 ), win AS (
   SELECT cid, col, source, occurred_at FROM {events}
   WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
-), pf AS (
-  SELECT cid, {per_person or '1 AS _none'} FROM win
-  WHERE cid IN (SELECT cid FROM kids UNION ALL SELECT cid FROM adults) GROUP BY cid
+), cf AS (
+  SELECT w.cid, {aggregates('child')} FROM win w JOIN kids USING (cid) GROUP BY w.cid
 ), hf AS (
-  SELECT a.hid, {per_household or '1 AS _none'} FROM adults a JOIN pf USING (cid) GROUP BY a.hid
+  SELECT a.hid, {aggregates('household')} FROM win w JOIN adults a USING (cid) GROUP BY a.hid
 ), hc AS (
   SELECT hid, count(*) AS members, count(*) FILTER (WHERE age < 18) AS children,
     count(*) FILTER (WHERE age BETWEEN 18 AND 64) AS adults, count(*) FILTER (WHERE age >= 65) AS older
@@ -219,5 +209,5 @@ SELECT pp.pseudonym, pp.household, {day} AS snapshot_date,
   pp.sex, pp.ethnicity, pp.disability, pp.imd_decile, pp.local_authority, {age_band_sql('k.age')} AS age_band,
   {', '.join(selected)}
 FROM kids k JOIN {people} pp ON pp.cid = k.cid
-LEFT JOIN pf cf ON cf.cid = k.cid LEFT JOIN hf ON hf.hid = k.hid LEFT JOIN hc ON hc.hid = k.hid
+LEFT JOIN cf ON cf.cid = k.cid LEFT JOIN hf ON hf.hid = k.hid LEFT JOIN hc ON hc.hid = k.hid
 ORDER BY k.cid"""
