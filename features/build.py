@@ -540,7 +540,12 @@ def _early_help_tables(con, plan: _Plan, stage_dir: Path, services: pd.DataFrame
         indicator_sources=plan.indicator_sources,
     )
     listed = ", ".join(f"'{_sql_str(s)}'" for s in plan.for_purpose["early_intervention"]) or "NULL"
-    con.execute(f"CREATE VIEW eh_events AS SELECT cid, col, source, occurred_at FROM events_ok WHERE source IN ({listed})")
+    con.execute(f"""
+CREATE TABLE eh_events AS
+SELECT cid, CAST(col AS SMALLINT) AS col, {early_help.source_codes_sql(plan.for_purpose["early_intervention"])}
+  AS source_code, occurred_at
+FROM events_ok WHERE source IN ({listed}) AND occurred_at < TIMESTAMP '{plan.as_of + timedelta(days=1)} 00:00:00'
+  AND occurred_at >= TIMESTAMP '{plan.snapshots["train"] - relativedelta(months=early_help.WINDOW_MONTHS)} 00:00:00'""")
     if has_outcomes:
         con.execute("CREATE VIEW outcomes_ok AS SELECT cid, t_occurred_at AS occurred_at FROM checked_outcomes "
                     "WHERE reason IS NULL")

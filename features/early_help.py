@@ -91,13 +91,13 @@ def feature_catalogue(
     interventions = services[services["intervention"].astype(bool)].sort_values("col")
     for level in ("child", "household"):
         p = prefix[level]
-        for source in sorted(sources):
-            s = quote_literal(source)
+        for code, source in enumerate(sorted(sources)):
+            s = code  # events carry source_code = index of the source in sorted(sources)
             add(f"{p}{slug(source)}_events", f"events recorded by {source} {whose[level]} in the last "
-                f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source = {s})", level)
+                f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source_code = {s})", level)
             add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
                 f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
-                f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source = {s}) AS DATE), __DAY__)", level)
+                f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source_code = {s}) AS DATE), __DAY__)", level)
         for service in indicators.itertuples():
             add(f"{p}svc_{slug(service.name)}", f"{service.name} ({service.source}) {whose[level]} in the "
                 f"last {WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE col = {int(service.col)})", level)
@@ -120,6 +120,16 @@ def feature_catalogue(
     return features
 
 
+def source_codes_sql(sources: Sequence[str]) -> str:
+    """SQL CASE giving each early-intervention source its small integer code.
+
+    Feature filters compare these integers instead of strings: tens of aggregates over
+    millions of events per snapshot add up.
+    """
+    cases = " ".join(f"WHEN {quote_literal(s)} THEN {i}" for i, s in enumerate(sorted(sources)))
+    return f"CAST(CASE source {cases} END AS UTINYINT)"
+
+
 def snapshot_sql(
     features: Sequence[Feature],
     *,
@@ -137,7 +147,8 @@ def snapshot_sql(
     ``people``: ``cid, pseudonym, hid, household, birth_date, sex, ethnicity, disability,
     imd_decile, local_authority`` (accepted citizens); ``allowed``: ``cid, allowed`` (the
     early-help consent state on this day, household folded in); ``events``: ``cid, col,
-    source, occurred_at`` from early-intervention sources; ``outcomes``: ``cid,
+    source_code, occurred_at`` from early-intervention sources (see
+    :func:`source_codes_sql`); ``outcomes``: ``cid,
     occurred_at`` (DATE) or None when the extract had no outcomes table.
     """
     start = snapshot - relativedelta(months=WINDOW_MONTHS) + timedelta(days=1)
@@ -194,7 +205,7 @@ WITH present AS (
 ), adults AS (
   SELECT cid, hid FROM present WHERE age >= 18 AND hid IN (SELECT hid FROM kid_households)
 ), win AS (
-  SELECT cid, col, source, occurred_at FROM {events}
+  SELECT cid, col, source_code, occurred_at FROM {events}
   WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
 ), cf AS (
   SELECT w.cid, {aggregates('child')} FROM win w JOIN kids USING (cid) GROUP BY w.cid
