@@ -44,11 +44,11 @@ K = Annotated[int, Query(ge=1, le=50, description="How many services to return."
 
 @router.get("/{person_id}/recommendations", response_model=RecommendationsOut, responses=REFUSALS)
 async def read_recommendations(
-    person: PersonDep, viewer: ViewerDep, session: SessionDep, models: ModelsDep,
-    processed: ProcessedDep, runtime: RuntimeDep, k: K = 10,
+    person: PersonDep, viewer: ViewerDep, models: ModelsDep, processed: ProcessedDep, runtime: RuntimeDep,
+    k: K = 10,
 ) -> RecommendationsOut:
     """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
-    access.check(session, viewer, Action.recommendations, person, today=runtime.today())
+    access.check(runtime.database, viewer, Action.recommendations, person, today=runtime.today())
     return await runtime.batcher.for_person(runtime.database, person, models=models, processed=processed,
                                             settings=runtime.settings, served=runtime.served, k=k)
 
