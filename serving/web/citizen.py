@@ -201,7 +201,7 @@ def _report(viewer, runtime, processed):
     person = myself(viewer, runtime)
     with runtime.database.write_session() as session:
         access.check(session, viewer, Action.subject_access, person, today=runtime.today())
-        return subject_access.report(session, person, viewer=viewer, processed=processed, served=runtime.served)
+        return subject_access.report(session, person, viewer=viewer, processed=processed)
 
 
 @router.get("/data", response_class=HTMLResponse)

@@ -61,6 +61,10 @@ class Site:
         return subprocess.run([SIGNPOST, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False)
 
+    def train_recommender(self) -> subprocess.CompletedProcess:
+        """Register one more recommender version (the challenger), as the fixture trains them."""
+        return self.signpost(*TRAIN_RECOMMENDER, "--processed", str(self.processed))
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -90,21 +94,35 @@ def site_env(small_county, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         MLFLOW_TRACKING_URI=f"sqlite:///{base / 'mlflow' / 'mlflow.db'}",
         SIGNPOST_MLFLOW_ARTIFACT_ROOT=str(base / "mlflow" / "artifacts"),
         SIGNPOST_REGISTRY_POLL_SECONDS="1",
+        # An impossible per-group FPR limit: the early-help gate always refuses, so the admin's
+        # refused-promotion flow does not depend on this small county's fairness figures.
+        SIGNPOST_MAX_FPR_GAP="-1",
         PYTHONUNBUFFERED="1",
     )
     (base / "mlflow").mkdir()
     return env
 
 
+#: Small and quick: the pages need registered models, not the best ones.
+TRAIN_RECOMMENDER = ["train", "recommender", "--models", "ease", "--budget", "1"]
+TRAIN_EARLY_HELP = ["train", "early-help", "--resamples", "50"]
+
+
 @pytest.fixture(scope="session")
 def trained(site_env: dict[str, str]) -> dict[str, str]:
-    """Both models trained on the small county and promoted to champion by the real CLI."""
-    processed = site_env["SIGNPOST_PROCESSED_DIR"]
+    """Models trained on the small county and promoted by the real CLI, plus one challenger.
+
+    The small county is too small for the early-help fairness gate, so its first version is
+    promoted with `--force` (recorded on the version, which the analyst page shows), and a
+    second version is left as challenger for the admin's refused-promotion flow.
+    """
+    processed = ["--processed", site_env["SIGNPOST_PROCESSED_DIR"]]
     for args in (
-        ["train", "recommender", "--processed", processed],
+        [*TRAIN_RECOMMENDER, *processed],
         ["promote", "recommender"],
-        ["train", "early-help", "--processed", processed],
-        ["promote", "early-help"],
+        [*TRAIN_EARLY_HELP, *processed],
+        ["promote", "early-help", "--force"],
+        [*TRAIN_EARLY_HELP, *processed],
     ):
         _run([SIGNPOST, *args], site_env, "signpost " + " ".join(args[:2]))
     return site_env
@@ -153,27 +171,36 @@ def _wait_ready(url: str, server: subprocess.Popen, log: Path, timeout: float = 
 
 
 @pytest.fixture(scope="session")
-def browser_context(site: Site) -> Iterator[object]:
-    """Debian's chromium with a fresh profile, headless, no network but the loopback server."""
+def playwright(site: Site) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)")
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `bash scripts/setup.sh` (it vendors axe-core from npm)")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as driver:
+        yield driver
+
+
+def _chromium(playwright, site: Site, **options) -> tuple[object, str]:
+    """Debian's chromium with a fresh profile, headless, talking only to the loopback server."""
     profile = tempfile.mkdtemp(prefix="signpost-chromium-")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            base_url=site.url, viewport=VIEWPORTS["desktop"], locale="en-GB",
-            timezone_id="Europe/London",
-        )
-        context.set_default_timeout(20_000)
-        try:
-            yield context
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, base_url=site.url,
+        locale="en-GB", timezone_id="Europe/London", **options,
+    )
+    context.set_default_timeout(20_000)
+    return context, profile
+
+
+@pytest.fixture(scope="session")
+def browser_context(playwright, site: Site) -> Iterator[object]:
+    context, profile = _chromium(playwright, site, viewport=VIEWPORTS["desktop"])
+    try:
+        yield context
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
@@ -183,17 +210,36 @@ def viewport(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(browser_context, viewport: str) -> Iterator[object]:
-    """A fresh tab at the test's viewport; console errors and CSP violations fail the test."""
+    """A fresh tab at the test's viewport; console errors and CSP violations fail the test.
+
+    A page the test deliberately opens with an error status (403, 404) makes chromium log
+    "Failed to load resource" for that document; only those are forgiven.
+    """
     tab = browser_context.new_page()
     tab.set_viewport_size(VIEWPORTS[viewport])
-    problems: list[str] = []
-    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(str(e)))
+    problems: list[tuple[str, str]] = []
+    failed_documents: set[str] = set()
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            problems.append((message.text, (message.location or {}).get("url", "")))
+
+    def on_response(response) -> None:
+        if response.status >= 400:
+            if response.request.resource_type == "document":
+                failed_documents.add(response.url)
+            else:
+                problems.append((f"{response.status} for {response.url}", response.url))
+
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: problems.append((str(error), "")))
+    tab.on("response", on_response)
     tab.viewport_name = viewport
-    tab.problems = problems
     yield tab
     tab.close()
-    assert not problems, f"browser console errors: {problems}"
+    real = [text for text, url in problems
+            if not (text.startswith("Failed to load resource") and url in failed_documents)]
+    assert not real, f"browser console errors: {real}"
 
 
 # ------------------------------------------------------------------------ helpers ----------
@@ -215,14 +261,15 @@ def sign_in(page):
 
 
 @pytest.fixture
-def shoot(page, request: pytest.FixtureRequest):
+def shoot(request: pytest.FixtureRequest):
     """Save a full-page screenshot as test-artifacts/screenshots/<name>-<viewport>.png."""
 
-    def take(name: str | None = None) -> Path:
+    def take(name: str | None = None, tab=None) -> Path:
+        tab = tab or request.getfixturevalue("page")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         stem = name or request.node.originalname.removeprefix("test_")
-        path = SCREENSHOTS / f"{stem}-{page.viewport_name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = SCREENSHOTS / f"{stem}-{tab.viewport_name}.png"
+        tab.screenshot(path=str(path), full_page=True)
         return path
 
     return take
@@ -254,3 +301,45 @@ def assert_accessible(page):
         return results["violations"]
 
     return check
+
+
+@dataclass(frozen=True)
+class Api:
+    """The JSON API of the same server, with development tokens from the real `signpost token`."""
+
+    site: Site
+
+    def token(self, role: str, subject: str) -> str:
+        done = self.site.signpost("token", "--role", role, "--subject", subject, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def audit(self, *, subject: str | None = None) -> list[dict]:
+        """Every audit entry (for one pseudonym if given), read as an admin through /v1/audit."""
+        headers = {"Authorization": f"Bearer {self.token('admin', 'web-test-auditor')}"}
+        entries, after = [], 0
+        while True:
+            params = {"after": after, "limit": 500, **({"subject": subject} if subject else {})}
+            page = httpx.get(f"{self.site.url}/v1/audit", params=params, headers=headers, timeout=30).json()
+            entries += page["entries"]
+            if page["next_after"] is None:
+                return entries
+            after = page["next_after"]
+
+
+@pytest.fixture(scope="session")
+def api(site: Site) -> Api:
+    return Api(site)
+
+
+@pytest.fixture
+def no_js_page(playwright, site: Site, viewport: str) -> Iterator[object]:
+    """A separate chromium with JavaScript switched off: the pages must work without it."""
+    context, profile = _chromium(playwright, site, viewport=VIEWPORTS[viewport], java_script_enabled=False)
+    tab = context.new_page()
+    tab.viewport_name = viewport
+    try:
+        yield tab
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,142 @@
+"""The caseworker workspace: caseload by priority, a household's indicator, decisions, audit."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pandas as pd
+import pytest
+
+from features.pseudonym import pseudonymise
+
+BAND_ORDER = {"High": 0, "Medium": 1, "Low": 2, "No indicator": 3}
+HOUSEHOLD_LINK = re.compile(r"/workspace/households/([0-9a-f]{64})$")
+
+
+def open_caseload(page, sign_in) -> list[tuple[str, str]]:
+    """Sign in as the demo caseworker; (household pseudonym, band) per caseload row, in order."""
+    sign_in("caseworker")
+    assert page.url.endswith("/workspace")
+    rows = page.locator("#caseload tbody tr")
+    out = []
+    for i in range(rows.count()):
+        href = rows.nth(i).locator("a").get_attribute("href")
+        out.append((HOUSEHOLD_LINK.search(href).group(1), rows.nth(i).locator(".govuk-tag").inner_text()))
+    return out
+
+
+def caseworker_id(api) -> str:
+    views = [e for e in api.audit() if e["action"] == "caseload.view"]
+    return views[-1]["actor"]
+
+
+def members(site, household: str) -> list[str]:
+    citizens = pd.read_parquet(site.processed / "citizens.parquet", columns=["pseudonym", "household"])
+    return citizens.loc[citizens["household"] == household, "pseudonym"].tolist()
+
+
+def test_caseload_is_ordered_by_suggested_priority(page, sign_in, shoot, assert_accessible, api):
+    before = max((e["seq"] for e in api.audit()), default=0)
+    rows = open_caseload(page, sign_in)
+    assert len(rows) >= 2
+    ranks = [BAND_ORDER[band] for _, band in rows]
+    assert ranks == sorted(ranks), f"bands out of priority order: {[b for _, b in rows]}"
+    priorities = page.locator("#caseload tbody tr td:first-child").all_inner_texts()
+    assert priorities == [str(i) for i in range(1, len(rows) + 1)]
+    assert "recorded in the audit trail" in page.locator(".govuk-warning-text").inner_text()
+    assert any(e["action"] == "caseload.view" and e["seq"] > before for e in api.audit())
+    assert_accessible()
+    shoot()
+
+
+def test_household_page_shows_band_factors_and_interventions_and_is_audited(
+    page, sign_in, shoot, assert_accessible, api, site
+):
+    rows = open_caseload(page, sign_in)
+    household = next(h for h, band in rows if band != "No indicator")
+    before = {p: len(api.audit(subject=p)) for p in members(site, household)}
+    page.goto(f"/workspace/households/{household}")
+    assert "This view is recorded in the audit trail" in page.locator("#audit-notice").inner_text()
+    cards = page.locator(".govuk-summary-card")
+    assert cards.count() >= 1
+    shown = cards.locator(".govuk-summary-list .govuk-tag").all_inner_texts()
+    assert set(shown) <= set(BAND_ORDER) and set(shown) - {"No indicator"}
+    assert page.get_by_role("heading", name="What the indicator is based on").first.is_visible()
+    assert page.get_by_role("heading", name="Suggested interventions").first.is_visible()
+    after = {p: api.audit(subject=p) for p in before}
+    viewed = [p for p in before if any(e["action"] == "early_help.view" for e in after[p][before[p]:])]
+    assert viewed, "opening the household wrote no early_help.view audit entry"
+    assert_accessible()
+    shoot()
+
+
+def test_the_page_never_shows_the_raw_score(page, sign_in, api, site):
+    rows = open_caseload(page, sign_in)
+    household = next(h for h, band in rows if band != "No indicator")
+    page.goto(f"/workspace/households/{household}")
+    text = page.locator("main").inner_text()
+    assert "%" not in text and "probability" not in text.lower() and "score" not in text.lower()
+    # the calibrated probability the API gives a caseworker is nowhere on the page
+    raw = pd.read_csv(site.env["SIGNPOST_RAW_DIR"] + "/citizens.csv", dtype=str)["person_id"].dropna()
+    raw_by_pseudonym = dict(zip(pseudonymise(raw.tolist(), site.env["SIGNPOST_PSEUDONYM_KEY"].encode(), "person"), raw,
+                                strict=True))
+    token = api.token("caseworker", caseworker_id(api))
+    seen = 0
+    for child in members(site, household):
+        answer = httpx.get(f"{site.url}/v1/citizens/{raw_by_pseudonym[child]}/early-help",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        if answer.get("available"):
+            p = answer["probability"]
+            for form in (f"{p:.2f}", f"{p:.3f}", f"{p:.4f}", f"{p * 100:.0f}"):
+                assert form not in text, f"the probability {p} appears on the page as {form}"
+            seen += 1
+    assert seen, "no child in the household had an indicator to compare with"
+
+
+def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_accessible, api):
+    rows = open_caseload(page, sign_in)
+    for household, band in rows:
+        page.goto(f"/workspace/households/{household}")
+        if page.locator("form[action$='/decisions']").count():
+            break
+    else:
+        pytest.fail("no household on the caseload has a suggested intervention to decide on")
+    form = page.locator("form[action$='/decisions']").first
+    child = form.locator("input[name=child]").get_attribute("value")
+    service_id = form.locator("input[name=service_id]").get_attribute("value")
+    form.locator("input[value=declined]").check()
+    form.get_by_role("button", name=re.compile("^Record decision")).click()
+    summary = page.locator(".govuk-error-summary")
+    assert "needs a reason" in summary.inner_text()
+    assert page.title().startswith("Error:")
+    assert_accessible()
+    shoot("decision-needs-reason")
+
+    form = page.locator(f"form:has(input[name=child][value='{child}']):has(input[value='{service_id}'])")
+    assert form.locator("input[value=declined]").is_checked()  # the answer was kept
+    form.locator("textarea[name=reason]").fill("Family already supported by the school nurse")
+    form.get_by_role("button", name=re.compile("^Record decision")).click()
+    assert "Decision recorded" in page.locator(".govuk-notification-banner--success").inner_text()
+    decisions = [e for e in api.audit(subject=child) if e["action"] == "feedback.decision"]
+    assert decisions[-1]["detail"] == {"service_id": service_id, "decision": "declined"}
+    assert_accessible()
+    shoot("decision-recorded")
+
+
+def test_a_household_off_the_caseload_is_refused(page, sign_in, shoot, assert_accessible, site):
+    sign_in("caseworker")
+    caseloads = pd.read_parquet(site.processed / "caseloads.parquet")
+    citizens = pd.read_parquet(site.processed / "citizens.parquet", columns=["household"])
+    elsewhere = sorted(set(citizens["household"].dropna()) - set(caseloads["household"]))[0]
+    response = page.goto(f"/workspace/households/{elsewhere}")
+    assert response.status == 403
+    assert "not on an open caseload of yours" in page.locator("main").inner_text()
+    assert_accessible()
+    shoot()
+
+
+@pytest.mark.parametrize("path", ["/portal", "/analyst"])
+def test_a_caseworker_cannot_open_other_areas(page, sign_in, path):
+    sign_in("caseworker")
+    assert page.goto(path).status == 403
