@@ -127,14 +127,35 @@ def load_main(args) -> None:
     }))
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by the server and its worker processes."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def run_load(port: int, requests: list[dict], *, connections: int, seconds: float, warmup: float,
-             rate: float, workdir: Path) -> dict:
+             rate: float, workdir: Path, server_pid: int | None = None) -> dict:
     spec = workdir / f"load-{time.monotonic_ns()}.json"
     spec.write_text(json.dumps({"port": port, "requests": requests, "connections": connections,
                                 "seconds": seconds, "warmup": warmup, "rate": rate}))
+    cpu_before = server_cpu_seconds(server_pid) if server_pid else None
     out = subprocess.run([sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True,
                          check=True, timeout=seconds + warmup + 120)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if cpu_before is not None:
+        # CPU per answered request (warm-up included in both): robust to other load on the machine
+        cpu = server_cpu_seconds(server_pid) - cpu_before
+        result["server_cpu_us"] = cpu / max(1, result["requests"] * (seconds + warmup) / seconds) * 1e6
+    return result
 
 
 # ------------------------------------------------------------------ the service -------------
@@ -265,7 +286,7 @@ def main() -> None:
             for mode, rate in (("closed", 0.0), ("open", args.rate)):
                 for name, requests in (("trivial /healthz", trivial), ("recommendations", recommendations)):
                     result = run_load(port, requests, connections=args.connections, seconds=args.seconds,
-                                      warmup=args.warmup, rate=rate, workdir=args.workdir)
+                                      warmup=args.warmup, rate=rate, workdir=args.workdir, server_pid=server.pid)
                     rows.append({"workers": workers, "mode": mode if not rate else f"open {rate:g}/s",
                                  "endpoint": name, **result})
                     print(json.dumps(rows[-1]), flush=True)
@@ -275,14 +296,18 @@ def main() -> None:
     print()
     print(f"county: {args.citizens:,} citizens; {args.connections} connections; {args.seconds:g} s per run "
           f"after {args.warmup:g} s warm-up; load generator in a separate process")
-    print(f"{'workers':>7}  {'mode':<14} {'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    print(f"{'workers':>7}  {'mode':<14} {'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'CPU us/req':>10} {'errors':>6}")
     for r in rows:
         print(f"{r['workers']:>7}  {r['mode']:<14} {r['endpoint']:<18} {r['throughput']:>9,.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>6}")
+              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r.get('server_cpu_us', float('nan')):>10,.0f} {r['errors']:>6}")
     for workers in sorted({r["workers"] for r in rows}):
         closed = {r["endpoint"]: r for r in rows if r["workers"] == workers and r["mode"] == "closed"}
         ratio = closed["recommendations"]["throughput"] / closed["trivial /healthz"]["throughput"]
-        print(f"{workers} worker(s): recommendations / trivial throughput = {ratio:.2f}")
+        cpu_ratio = closed["trivial /healthz"]["server_cpu_us"] / closed["recommendations"]["server_cpu_us"]
+        print(f"{workers} worker(s): recommendations / trivial throughput = {ratio:.2f} "
+              f"(by server CPU per request: {cpu_ratio:.2f})")
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
