@@ -8,7 +8,8 @@ own early-intervention state and whole household allow it (see ``features.consen
 
 Features (all float32 in the tables; described in ``early_help_features.json``):
 
-- per source: event count and days since the last event (366 = none in the 12 months);
+- per source: event count; per indicator source (see below) also the days since the last
+  event (366 = none in the 12 months);
 - per indicator service — services mostly recorded by a source that serves early
   intervention only (police, children's social care, school attendance) — an event count;
 - per intervention service: whether it was in use;
@@ -95,6 +96,8 @@ def feature_catalogue(
             s = code  # events carry source_code = index of the source in sorted(sources)
             add(f"{p}{slug(source)}_events", f"events recorded by {source} {whose[level]} in the last "
                 f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source_code = {s})", level)
+            if source not in indicator_sources:
+                continue
             add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
                 f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
                 f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source_code = {s}) AS DATE), __DAY__)", level)

@@ -146,6 +146,7 @@ def test_early_help_features_and_labels(run_build, tiny_tables, key):
     assert row["f_hh_single_adult"] == 1 and row["f_hh_members"] == 2
     assert row["f_days_since_childrens_social_care"] == (pd.Timestamp("2026-09-30") - pd.Timestamp("2026-06-01")).days
     assert row["f_days_since_police"] == 366
+    assert "f_days_since_libraries" not in row.index  # recency only for indicator sources
     assert row["age_band"] == "11-15" and row["local_authority"] == "Gosport"
     features = [c for c in score.columns if c.startswith("f_")]
     assert all(score[c].dtype == np.float32 for c in features)
