@@ -137,7 +137,7 @@ class Batcher:
     Runs on the event loop thread: no locks, and the model reference is read once per batch.
     """
 
-    def __init__(self, max_batch: int = 64) -> None:
+    def __init__(self, max_batch: int = 32) -> None:
         self.max_batch = max_batch
         self._pending: list[tuple] = []
         self._scheduled = False
@@ -159,26 +159,27 @@ class Batcher:
                        served=served)
 
     def _run(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
-        groups: dict[tuple[int, int], list[tuple]] = {}
-        for item in pending:
-            groups.setdefault((id(item[0]), item[1]), []).append(item)
-        for items in groups.values():
-            for start in range(0, len(items), self.max_batch):
-                chunk = items[start : start + self.max_batch]
-                signposter, k = chunk[0][0], chunk[0][1]
-                try:
-                    results = _suggest_many(signposter, [item[2] for item in chunk], k)
-                except Exception as error:  # noqa: BLE001 — handed to each waiting request
-                    results = [error] * len(chunk)
-                for (_, _, _, future), result in zip(chunk, results, strict=True):
-                    if future.cancelled():
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+        """Answer one batch (one model, one k); what is left waits for the next loop turn."""
+        pending = self._pending
+        signposter, k = pending[0][0], pending[0][1]
+        chunk = [item for item in pending if item[0] is signposter and item[1] == k][: self.max_batch]
+        taken = {id(item) for item in chunk}
+        self._pending = [item for item in pending if id(item) not in taken]
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._run)  # socket I/O gets a turn in between
+        else:
+            self._scheduled = False
+        try:
+            results = _suggest_many(signposter, [item[2] for item in chunk], k)
+        except Exception as error:  # noqa: BLE001 — handed to each waiting request
+            results = [error] * len(chunk)
+        for (_, _, _, future), result in zip(chunk, results, strict=True):
+            if future.cancelled():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 def _suggestion_out(suggestion, processed: ProcessedData) -> SuggestionOut:
