@@ -24,15 +24,14 @@ def post_events(body: EventsIn, viewer: ViewerDep, processed: ProcessedDep, runt
     """
     access.role_allowed(viewer, Action.events_write)
     pseudonyms = [runtime.person_pseudonym(e.person_id) for e in body.events]
-    for pseudonym in set(pseudonyms):
-        runtime.limits.check_person(viewer.subject, pseudonym)
+    # Access first, validation second: a refused caller learns nothing about who exists.
+    for pseudonym in sorted(set(pseudonyms)):
+        person = Person(pseudonym, processed.household_of(pseudonym), processed.knows(pseudonym))
+        access.check(runtime.database, viewer, Action.events_write, person, today=runtime.today())
     events.validate(body.events, pseudonyms, processed, runtime.settings)
     for attempt in range(2):
         try:
             with runtime.database.write_session() as session:
-                for pseudonym in sorted(set(pseudonyms)):
-                    person = Person(pseudonym, processed.household_of(pseudonym), True)
-                    access.check(session, viewer, Action.events_write, person, today=runtime.today())
                 stored = events.store(session, body.events, pseudonyms,
                                       erased=lambda p: erasure.is_erased(session, p))
             return EventsOut(received=stored.received, duplicates=stored.duplicates)
