@@ -33,13 +33,23 @@ class PromotionOutcome:
     champion_after: str | None
     output: str  # what the gates said, as the CLI printed it
 
+    @property
+    def checks(self) -> list[tuple[bool, str]]:
+        """The CLI's `pass …` / `fail …` lines as (passed, sentence), for a readable list."""
+        out = []
+        for line in self.output.splitlines():
+            word, _, rest = line.strip().partition(" ")
+            if word in ("pass", "fail") and rest:
+                out.append((word == "pass", rest))
+        return out
+
 
 def run_gates(slug: str) -> tuple[int, str]:
     """Run `signpost promote <slug>` (the challenger) and return its exit code and output."""
     if not _running.acquire(blocking=False):
         raise Conflict("another promotion is running; wait for it to finish and reload the page")
     try:
-        env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+        env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"}
         try:
             done = subprocess.run(
                 [sys.executable, "-c", "from signpost.cli import app; app()", *COMMANDS[slug]],

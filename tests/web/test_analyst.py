@@ -39,7 +39,7 @@ def test_model_versions_overview(page, sign_in, shoot, assert_accessible, site):
     sign_in("analyst")
     assert page.url.endswith("/analyst")
     for title in ("Service recommender", "Early-help indicator"):
-        assert page.get_by_role("heading", name=title).is_visible()
+        assert page.get_by_role("heading", name=title, exact=True).is_visible()
     text = page.locator("main").inner_text()
     assert "NDCG@10" in text and "ROC AUC" in text and "Champion" in text and "Challenger" in text
     assert page.locator("form[action$='/promote']").count() == 0, "an analyst must not see promotion"
@@ -104,8 +104,9 @@ def test_admin_promotion_refused_shows_the_gates_reasons(page, sign_in, shoot, a
     with page.expect_navigation(timeout=300_000):
         form.get_by_role("button").click()
     assert page.get_by_role("heading", level=1).inner_text() == f"Version {version} was not promoted"
-    output = page.locator(".signpost-gate-output").inner_text()
-    assert "fail" in output and "FPR gap" in output, output
+    checks = page.locator(".signpost-checks").inner_text()
+    assert "Failed" in checks and "FPR gap" in checks, checks
+    assert "fail" in page.locator(".signpost-gate-output").text_content()  # the CLI's own words, in full
     assert httpx.get(site.url + "/readyz").json()["early_help"]["version"] == "1"
     attempts = [e for e in api.audit() if e["action"] == "model.promote"]
     assert attempts[-1]["detail"]["promoted"] is False and attempts[-1]["actor_role"] == "admin"
@@ -122,7 +123,7 @@ def test_admin_promotion_through_the_gates(page, sign_in, shoot, assert_accessib
     with page.expect_navigation(timeout=300_000):
         form.get_by_role("button").click()
     assert page.locator(".govuk-panel__title").inner_text() == f"Version {version} is now champion"
-    assert "NDCG@10" in page.locator(".signpost-gate-output").inner_text()
+    assert "NDCG@10" in page.locator(".signpost-gate-output").text_content()
     assert_accessible()
     shoot()
     deadline = time.monotonic() + 30

@@ -102,7 +102,9 @@ def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_
             break
     else:
         pytest.fail("no household on the caseload has a suggested intervention to decide on")
-    form = page.locator("form[action$='/decisions']").first
+    intervention = page.locator(".signpost-intervention").first
+    intervention.locator(".govuk-details__summary").click()  # the form is folded away until needed
+    form = intervention.locator("form[action$='/decisions']")
     child = form.locator("input[name=child]").get_attribute("value")
     service_id = form.locator("input[name=service_id]").get_attribute("value")
     form.locator("input[value=declined]").check()
@@ -114,7 +116,7 @@ def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_
     shoot("decision-needs-reason")
 
     form = page.locator(f"form:has(input[name=child][value='{child}']):has(input[value='{service_id}'])")
-    assert form.locator("input[value=declined]").is_checked()  # the answer was kept
+    assert form.locator("input[value=declined]").is_checked()  # the answer was kept, the form open
     form.locator("textarea[name=reason]").fill("Family already supported by the school nurse")
     form.get_by_role("button", name=re.compile("^Record decision")).click()
     assert "Decision recorded" in page.locator(".govuk-notification-banner--success").inner_text()
