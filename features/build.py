@@ -213,8 +213,15 @@ def _run(
     settings, as_of = plan.settings, plan.as_of
     rows_read: dict[str, int] = {}
     with stages.stage("read extracts"):
+        # Raw text is scanned once in full (validation) and then only for quarantined rows:
+        # compressing it costs more CPU than it saves. File order must be kept here (row
+        # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
+        # then parallelise freely.
+        con.execute("SET force_compression = 'uncompressed'")
         for name, extract in extracts.items():
             rows_read[name] = load_text_table(con, extract, f"raw_{name}")
+        con.execute("RESET force_compression")
+        con.execute("SET preserve_insertion_order = false")
         con.register("county_districts_src", pa.table({
             "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
             "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),

@@ -58,24 +58,32 @@ def consent_as_of(
     missing = [p for p in PURPOSES if p not in defaults]
     if missing:
         raise ValueError(f"consent defaults lack {missing}")
-    cutoff = datetime.combine(as_of + timedelta(days=1), time())
-    current = consents.loc[consents["recorded_at"] < cutoff, ["person", "purpose", "status", "recorded_at"]]
-    current = current.assign(precedence=current["status"].map(STATUS_PRECEDENCE))
-    latest = current.sort_values(
-        ["person", "purpose", "recorded_at", "precedence"], kind="stable"
-    ).drop_duplicates(["person", "purpose"], keep="last")
-    allowed = (
-        latest.assign(allowed=latest["status"] == "granted")
-        .pivot(index="person", columns="purpose", values="allowed")
-        .reindex(columns=list(PURPOSES))
-    )
+    cutoff = np.datetime64(datetime.combine(as_of + timedelta(days=1), time()), "us")
+    recorded = consents["recorded_at"].to_numpy(dtype="datetime64[us]")
+    current = recorded < cutoff
+    person = consents["person"].to_numpy()[current]
+    purpose = consents["purpose"].astype(pd.CategoricalDtype(PURPOSES)).cat.codes.to_numpy()[current]
+    by_precedence = sorted(STATUS_PRECEDENCE, key=STATUS_PRECEDENCE.get)
+    precedence = consents["status"].astype(pd.CategoricalDtype(by_precedence)).cat.codes.to_numpy()[current]
+    if (purpose < 0).any() or (precedence < 0).any():
+        raise ValueError("consents hold a purpose or status outside the contract")
     if people is None:
-        people = consents["person"].unique()
-    allowed = allowed.reindex(pd.Index(people, name="person"))
-    for purpose in PURPOSES:
-        allowed[purpose] = allowed[purpose].astype("boolean").fillna(bool(defaults[purpose])).astype(bool)
-    allowed.columns.name = None
-    return allowed
+        people = pd.unique(consents["person"].to_numpy())
+    index = pd.Index(people, name="person")
+    # Sort by (person, purpose, recorded_at, precedence); the last row of each
+    # (person, purpose) run is the record in force.
+    position = index.get_indexer(person)
+    keep = position >= 0
+    position, purpose = position[keep], purpose[keep]
+    recorded, precedence = recorded[current][keep], precedence[keep]
+    granted = precedence == STATUS_PRECEDENCE["granted"]
+    order = np.lexsort((precedence, recorded, purpose, position))
+    position, purpose, granted = position[order], purpose[order], granted[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (position[1:] != position[:-1]) | (purpose[1:] != purpose[:-1])
+    allowed = np.tile(np.array([bool(defaults[p]) for p in PURPOSES]), (len(index), 1))
+    allowed[position[last], purpose[last]] = granted[last]
+    return pd.DataFrame(allowed, index=index, columns=list(PURPOSES))
 
 
 def early_help_allowed(allowed: pd.Series, household: pd.Series) -> pd.Series:

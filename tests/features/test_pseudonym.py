@@ -50,9 +50,10 @@ def test_distinct_ids_get_distinct_pseudonyms(ids, key):
     assert len(set(pseudonymise(ids, key, "person"))) == len(ids)
 
 
-def test_is_hmac_sha256_of_kind_and_id():
-    expected = hmac.new(b"k", b"person:P1", "sha256").hexdigest()
-    assert pseudonymise(["P1"], b"k", "person") == [expected]
+@given(ids=ids, key=st.binary(min_size=1, max_size=200))
+def test_is_hmac_sha256_of_kind_and_id(ids, key):
+    expected = [hmac.new(key, f"household:{i}".encode(), "sha256").hexdigest() for i in ids]
+    assert pseudonymise(ids, key, "household") == expected
 
 
 def test_rejects_unknown_kind_and_empty_key():
