@@ -264,3 +264,16 @@ def test_degraded_without_a_registry(world, database_url, tmp_path):
                         headers=Tokens(settings)("caseworker", world.people.caseworker)).json()
         assert eh["available"] is False
     assert not (tmp_path / "no-registry").exists()  # polling never creates a registry
+
+
+def test_openapi_documents_auth_examples_and_errors(service):
+    client, _, _ = service
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["bearerFormat"] == "JWT"
+    recs_op = spec["paths"]["/v1/citizens/{person_id}/recommendations"]["get"]
+    assert {"200", "401", "403", "404", "410", "422", "429"} <= set(recs_op["responses"])
+    schemas = spec["components"]["schemas"]
+    for name in ("RecommendationsOut", "EventsIn", "ConsentChange", "FeedbackIn", "EarlyHelpOut", "ErrorOut"):
+        assert schemas[name].get("examples"), name
+    person = next(p for p in recs_op["parameters"] if p["name"] == "person_id")
+    assert person["schema"]["pattern"] and person.get("examples") or person["schema"].get("examples")
