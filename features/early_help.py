@@ -45,7 +45,7 @@ class Feature:
     name: str
     label: str
     kind: str  # "count" | "days_since" | "flag" | "numeric"
-    sql: str = ""  # aggregate over the window's events (child or household level)
+    sql: str = ""  # aggregate over (cid, col, source_code, n, occurred_at = latest) rows
     level: str = "child"  # "child" | "household" | "person"
 
     def describe(self) -> dict:
@@ -95,7 +95,7 @@ def feature_catalogue(
         for code, source in enumerate(sorted(sources)):
             s = code  # events carry source_code = index of the source in sorted(sources)
             add(f"{p}{slug(source)}_events", f"events recorded by {source} {whose[level]} in the last "
-                f"{WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE source_code = {s})", level)
+                f"{WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE source_code = {s})", level)
             if source not in indicator_sources:
                 continue
             add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
@@ -103,11 +103,11 @@ def feature_catalogue(
                 f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source_code = {s}) AS DATE), __DAY__)", level)
         for service in indicators.itertuples():
             add(f"{p}svc_{slug(service.name)}", f"{service.name} ({service.source}) {whose[level]} in the "
-                f"last {WINDOW_MONTHS} months", "count", f"count(*) FILTER (WHERE col = {int(service.col)})", level)
+                f"last {WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE col = {int(service.col)})", level)
         for service in interventions.itertuples():
             add(f"{p}uses_{slug(service.name)}", f"using {service.name} ({whose[level]}) in the last "
                 f"{WINDOW_MONTHS} months", "flag",
-                f"CAST(count(*) FILTER (WHERE col = {int(service.col)}) > 0 AS INTEGER)", level)
+                f"CAST(sum(n) FILTER (WHERE col = {int(service.col)}) > 0 AS INTEGER)", level)
     for name, label in (
         ("f_hh_members", "people in the household"),
         ("f_hh_children", "children (0-17) in the household"),
@@ -208,8 +208,10 @@ WITH present AS (
 ), adults AS (
   SELECT cid, hid FROM present WHERE age >= 18 AND hid IN (SELECT hid FROM kid_households)
 ), win AS (
-  SELECT cid, col, source_code, occurred_at FROM {events}
+  -- one row per person, service and source: tens of aggregates then run over far fewer rows
+  SELECT cid, col, source_code, count(*) AS n, max(occurred_at) AS occurred_at FROM {events}
   WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
+  GROUP BY cid, col, source_code
 ), cf AS (
   SELECT w.cid, {aggregates('child')} FROM win w JOIN kids USING (cid) GROUP BY w.cid
 ), hf AS (
