@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from serving.access import Person
 from serving.auth import AuthError, Viewer
 from serving.db import Database
-from serving.logs import request_id  # noqa: F401 — re-exported for pages
 from serving.processed import ProcessedData
 from serving.registry import Models
 from serving.runtime import Runtime

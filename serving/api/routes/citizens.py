@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from serving import access, consent, early_help, erasure, signposting, subject_access
+from serving import access, consent, early_help, erasure, subject_access
 from serving.access import Action
 from serving.api.deps import ModelsDep, PersonDep, ProcessedDep, RuntimeDep, SessionDep, SettingsDep, ViewerDep
 from serving.auth import Role
