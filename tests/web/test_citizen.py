@@ -64,12 +64,12 @@ def test_not_for_me_removes_the_service_at_once(page, sign_in, shoot, assert_acc
     banner = page.locator(".govuk-notification-banner--success")
     assert f"We will not suggest {name} again" in banner.inner_text()
     assert page.locator(f"#service-{service_id}").count() == 0
+    assert_accessible()
+    shoot()
     page.goto("/portal")
     assert page.locator(f"#service-{service_id}").count() == 0  # and it stays gone
     feedback = my_data(page)["feedback"]
     assert {"service_id": service_id, "decision": "not_for_me"}.items() <= feedback[-1].items()
-    assert_accessible()
-    shoot()
 
 
 def test_this_is_useful_is_recorded(page, sign_in):
