@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from serving import access, early_help, erasure, feedback
@@ -23,7 +23,6 @@ from serving.web.pages import PageRoute, checked_form, redirect, render
 
 router = APIRouter(prefix="/workspace", route_class=PageRoute, include_in_schema=False)
 Form = Annotated[dict[str, str], Depends(checked_form)]
-HouseholdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
 DIRECTION = {"raises": "Raises the indicator", "lowers": "Lowers the indicator"}
@@ -45,6 +44,8 @@ def caseload(request: Request, viewer: PageViewer, runtime: RuntimeDep, models: 
 
 def _household(session, viewer, runtime, processed, household: str) -> list[Person]:
     """The household's members, after the caseload check (refused before anything is read)."""
+    if not PSEUDONYM.match(household):
+        raise NotFound("there is no such household; open it from your caseload")
     access.check(session, viewer, Action.early_help, Person("", household, False), today=runtime.today())
     members = processed.members(household)
     if not members:
@@ -88,7 +89,7 @@ def _household_page(request, viewer, runtime, models, processed, household: str,
 
 
 @router.get("/households/{household}", response_class=HTMLResponse)
-def household_page(request: Request, household: HouseholdPath, viewer: PageViewer, runtime: RuntimeDep,
+def household_page(request: Request, household: str, viewer: PageViewer, runtime: RuntimeDep,
                    models: ModelsDep, processed: ProcessedDep, recorded: str | None = None) -> Response:
     access.role_allowed(viewer, Action.early_help)
     return _household_page(request, viewer, runtime, models, processed, household,
@@ -96,7 +97,7 @@ def household_page(request: Request, household: HouseholdPath, viewer: PageViewe
 
 
 @router.post("/households/{household}/decisions")
-def record_decision(request: Request, household: HouseholdPath, viewer: PageViewer, runtime: RuntimeDep,
+def record_decision(request: Request, household: str, viewer: PageViewer, runtime: RuntimeDep,
                     models: ModelsDep, processed: ProcessedDep, form: Form) -> Response:
     access.role_allowed(viewer, Action.feedback_write)
     child = form.get("child", "")

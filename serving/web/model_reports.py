@@ -73,7 +73,7 @@ def metric_label(key: str) -> str:
 
 
 def _fmt(value: float) -> str:
-    if float(value).is_integer():
+    if float(value).is_integer() and abs(value) >= 2:  # counts (n, positives, capacity)
         return f"{int(value):,}"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
 

@@ -142,3 +142,10 @@ def test_a_household_off_the_caseload_is_refused(page, sign_in, shoot, assert_ac
 def test_a_caseworker_cannot_open_other_areas(page, sign_in, path):
     sign_in("caseworker")
     assert page.goto(path).status == 403
+
+
+def test_a_malformed_household_link_is_a_page_not_found(page, sign_in):
+    sign_in("caseworker")
+    response = page.goto("/workspace/households/not-a-household")
+    assert response.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
