@@ -187,12 +187,16 @@ def demo(
 def _print_demo_sign_ins(base: str) -> None:
     from serving.server import demo_sign_ins
 
-    console.print(f"[bold]Citizen portal[/]       {base}/portal   (sign in as a demo citizen at {base}/sign-in)")
-    console.print(f"[bold]Caseworker workspace[/] {base}/workspace   (sign in as the demo caseworker at {base}/sign-in)")
-    console.print(f"[bold]Analyst view[/]         {base}/analyst   (sign in as the demo analyst or admin at {base}/sign-in)")
-    console.print(f"[bold]API docs[/]             {base}/docs      [bold]MLflow UI[/]: `.venv/bin/mlflow ui "
-                  "--backend-store-uri sqlite:///mlflow/mlflow.db`")
-    console.print("Demo bearer tokens for the API (Authorization: Bearer …):")
+    console.print(f"Signpost is running at {base} (Ctrl-C to stop)\n")
+    console.print(f"  Citizen portal        {base}/portal")
+    console.print(f"  Caseworker workspace  {base}/workspace")
+    console.print(f"  Analyst view          {base}/analyst\n")
+    console.print(f"  Sign in at {base}/sign-in and pick a demo person: a citizen who shares their data,")
+    console.print("  a citizen who does not, a caseworker, an analyst or an administrator")
+    console.print("  (development sign-in; local environment only).")
+    console.print(f"  API documentation: {base}/docs")
+    console.print("  MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000\n")
+    console.print("  Demo bearer tokens for the API (Authorization: Bearer …):")
     for label, role, token in demo_sign_ins(get_settings()):
         console.print(f"  [bold]{role:<10}[/] {label}:\n    {token}", soft_wrap=True)
 
