@@ -57,6 +57,20 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "x"
 
 
+#: How a caseworker names each partner source; unlisted sources read with spaces for "_".
+SOURCE_LABELS = {
+    "childrens_social_care": "children's social care",
+    "nhs": "the NHS",
+    "public_health": "public health",
+    "revenues": "council tax and benefits",
+}
+
+
+def source_label(source: str) -> str:
+    """The partner source as a caseworker would say it ("children's social care")."""
+    return SOURCE_LABELS.get(source, source.replace("_", " "))
+
+
 def feature_catalogue(
     services: pd.DataFrame, *, sources: Sequence[str], indicator_sources: Sequence[str]
 ) -> list[Feature]:
@@ -94,15 +108,15 @@ def feature_catalogue(
         p = prefix[level]
         for code, source in enumerate(sorted(sources)):
             s = code  # events carry source_code = index of the source in sorted(sources)
-            add(f"{p}{slug(source)}_events", f"events recorded by {source} {whose[level]} in the last "
+            add(f"{p}{slug(source)}_events", f"events recorded by {source_label(source)} {whose[level]} in the last "
                 f"{WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE source_code = {s})", level)
             if source not in indicator_sources:
                 continue
-            add(f"{p}days_since_{slug(source)}", f"days since the last {source} event {whose[level]} "
+            add(f"{p}days_since_{slug(source)}", f"days since the last {source_label(source)} event {whose[level]} "
                 f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
                 f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source_code = {s}) AS DATE), __DAY__)", level)
         for service in indicators.itertuples():
-            add(f"{p}svc_{slug(service.name)}", f"{service.name} ({service.source}) {whose[level]} in the "
+            add(f"{p}svc_{slug(service.name)}", f"{service.name} ({source_label(service.source)}) {whose[level]} in the "
                 f"last {WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE col = {int(service.col)})", level)
         for service in interventions.itertuples():
             add(f"{p}uses_{slug(service.name)}", f"using {service.name} ({whose[level]}) in the last "

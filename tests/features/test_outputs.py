@@ -228,3 +228,16 @@ def test_optional_tables_may_be_absent(run_build, tiny_tables):
     assert built.parquet("caseloads.parquet").empty
     assert (built.parquet("early_help_valid.parquet")["label"] == 0).all()
     assert built.manifest["early_help"]["outcomes_present"] is False
+
+
+def test_feature_labels_name_sources_as_a_caseworker_would() -> None:
+    from features.early_help import feature_catalogue
+
+    services = pd.DataFrame(
+        {"col": [0], "name": ["Children's services contact"], "source": ["childrens_social_care"],
+         "intervention": [False]}
+    )
+    labels = [f.label for f in feature_catalogue(
+        services, sources=["childrens_social_care", "nhs"], indicator_sources=["childrens_social_care"])]
+    assert "events recorded by children's social care for the child in the last 12 months" in labels
+    assert not [label for label in labels if "childrens_social_care" in label or "_" in label.split("(")[0]]
