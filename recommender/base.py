@@ -202,13 +202,12 @@ class Recommender(ABC):
         scores = np.full((n, k), np.nan, dtype=np.float32)
         for start in range(0, n, max(1, batch_rows)):
             stop = min(n, start + batch_rows)
-            block = self.score(
-                history[start:stop], segments=None if segments is None else segments[start:stop]
-            )
+            rows = history if stop - start == n else history[start:stop]  # one block: no copy
+            block = self.score(rows, segments=None if segments is None else segments[start:stop])
             block = np.array(block, dtype=np.float32, copy=True)
             mask_scores(
                 block,
-                history[start:stop] if exclude_seen else None,
+                rows if exclude_seen else None,
                 None if allowed is None else allowed[start:stop],
             )
             idx, top = top_k(block, k)
@@ -269,6 +268,37 @@ class Recommender(ABC):
         """
         return []
 
+    def explain_batch(
+        self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`explain` for every suggestion of a batch at once.
+
+        The default asks :meth:`explain` once per suggestion; models whose scores are a sum
+        over own services (EASE, ItemKNN) override it with one array operation.
+
+        Parameters
+        ----------
+        history : csr_matrix of shape (n_batch, n_services)
+        service_idx : ndarray of shape (n_batch, k), int
+            Suggested services, ``-1`` where padded (as in :class:`Ranking`).
+        top : int
+
+        Returns
+        -------
+        own_idx : ndarray of shape (n_batch, k, top), int64
+            Contributing own services, largest first; ``-1`` where there are fewer.
+        contributions : ndarray of shape (n_batch, k, top), float32
+            Their (positive) contributions; 0 where padded.
+        """
+        n, k = service_idx.shape
+        own_idx = np.full((n, k, top), -1, dtype=np.int64)
+        contributions = np.zeros((n, k, top), dtype=np.float32)
+        for i, j in zip(*np.nonzero(service_idx >= 0), strict=True):
+            explained = self.explain(history[i], int(service_idx[i, j]), top=top)[:top]
+            for t, (own, value) in enumerate(explained):
+                own_idx[i, j, t], contributions[i, j, t] = own, value
+        return own_idx, contributions
+
     # ------------------------------------------------------------------- persistence --
 
     def save(self, path: str | Path) -> Path:
@@ -320,7 +350,8 @@ class Recommender(ABC):
 def _as_csr(matrix: sparse.spmatrix, *, n_services: int | None = None) -> sparse.csr_matrix:
     if not sparse.issparse(matrix):
         raise TypeError(f"expected a scipy sparse matrix, got {type(matrix).__name__}")
-    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+    if not (sparse.isspmatrix_csr(matrix) and matrix.dtype == np.float32):
+        matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     if n_services is not None and matrix.shape[1] != n_services:
         raise ValueError(
             f"history has {matrix.shape[1]} service columns but the model was fitted on "
@@ -392,6 +423,52 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     service_idx[:, :take] = np.where(finite, candidates, -1)
     values[:, :take] = np.where(finite, candidate_scores, np.nan)
     return service_idx, values
+
+
+def own_service_contributions(
+    history: sparse.csr_matrix, weights: np.ndarray, service_idx: np.ndarray, top: int, *, binary: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top contributions of own services to suggested services, for a whole batch at once.
+
+    For models whose score is ``Σ_j history[j] × weights[j, target]`` (EASE, item kNN), the
+    contribution of used service ``j`` is that term. Largest first; equal contributions
+    towards the lower service index; only positive ones are kept.
+
+    Parameters
+    ----------
+    history : csr_matrix of shape (n, n_services)
+    weights : ndarray of shape (n_services, n_services)
+        From service (row) to suggested service (column).
+    service_idx : ndarray of shape (n, k), int
+        Suggested services, ``-1`` where padded.
+    top : int
+    binary : bool
+        Count each used service as 1 (for models fitted on 0/1 use).
+
+    Returns
+    -------
+    own_idx : ndarray of shape (n, k, top), int64, ``-1`` where there are fewer
+    contributions : ndarray of shape (n, k, top), float32, 0 where padded
+    """
+    n, k = service_idx.shape
+    counts = np.diff(history.indptr)
+    width = max(int(counts.max(initial=0)), top)
+    # each citizen's used services as one padded row, so all (citizen, suggestion) pairs are
+    # scored in one gather from `weights`; padding has value 0 and so never contributes
+    present = np.arange(width)[None, :] < counts[:, None]
+    used = np.zeros((n, width), dtype=np.int64)
+    value = np.zeros((n, width), dtype=np.float32)
+    stored = slice(history.indptr[0], history.indptr[-1])
+    used[present] = history.indices[stored]
+    value[present] = (history.data[stored] > 0) if binary else history.data[stored]
+    targets = np.maximum(service_idx, 0)
+    contributions = value[:, None, :] * weights[used[:, None, :], targets[:, :, None]]  # (n, k, width)
+    used = np.broadcast_to(used[:, None, :], contributions.shape)
+    order = np.lexsort((used, -contributions), axis=-1)[:, :, :top]
+    own_idx = np.take_along_axis(used, order, axis=-1)
+    contributions = np.take_along_axis(contributions, order, axis=-1)
+    keep = (contributions > 0) & (service_idx >= 0)[:, :, None]
+    return np.where(keep, own_idx, -1), np.where(keep, contributions, np.float32(0))
 
 
 def cosine_cooccurrence(interactions: sparse.csr_matrix) -> np.ndarray:

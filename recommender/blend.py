@@ -85,6 +85,11 @@ class Blend(Recommender):
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         return self._lead().explain(history_row, service_idx, top=top)
 
+    def explain_batch(
+        self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._lead().explain_batch(history, service_idx, top=top)
+
     def _lead(self) -> Recommender:
         """The personalised component with the largest weight (it speaks for the blend)."""
         self._check_is_fitted()

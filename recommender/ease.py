@@ -12,8 +12,8 @@ from typing import Self
 import numpy as np
 from scipy import sparse
 
-from recommender.base import Recommender
-from recommender.neighbours import _own_service_contributions
+from recommender.base import Recommender, own_service_contributions
+from recommender.neighbours import explain_one
 
 
 class EASE(Recommender):
@@ -62,4 +62,10 @@ class EASE(Recommender):
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         self._check_is_fitted()
-        return _own_service_contributions(history_row, self.weights_[:, service_idx], top, binary=self.binary)
+        return explain_one(history_row, self.weights_, service_idx, top, binary=self.binary)
+
+    def explain_batch(
+        self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
+    ) -> tuple[np.ndarray, np.ndarray]:
+        self._check_is_fitted()
+        return own_service_contributions(history, self.weights_, service_idx, top, binary=self.binary)

@@ -14,7 +14,7 @@ from implicit.nearest_neighbours import BM25Recommender
 from implicit.utils import ParameterWarning
 from scipy import sparse
 
-from recommender.base import Recommender
+from recommender.base import Recommender, own_service_contributions
 
 
 class ItemKNN(Recommender):
@@ -61,29 +61,20 @@ class ItemKNN(Recommender):
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         self._check_is_fitted()
-        return _own_service_contributions(history_row, self.similarity_[:, service_idx], top)
+        return explain_one(history_row, self.similarity_, service_idx, top)
+
+    def explain_batch(
+        self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
+    ) -> tuple[np.ndarray, np.ndarray]:
+        self._check_is_fitted()
+        return own_service_contributions(history, self.similarity_, service_idx, top)
 
 
-def _own_service_contributions(
-    history_row: sparse.csr_matrix, weight_to_target: np.ndarray, top: int, *, binary: bool = False
+
+def explain_one(
+    history_row: sparse.csr_matrix, weights: np.ndarray, service_idx: int, top: int, *, binary: bool = False
 ) -> list[tuple[int, float]]:
-    """Contribution of each used service j: history[j] × weight(j → target), largest first.
-
-    Parameters
-    ----------
-    history_row : csr_matrix of shape (1, n_services)
-    weight_to_target : ndarray of shape (n_services,)
-    top : int
-    binary : bool
-        Count each used service as 1 (for models fitted on 0/1 use).
-
-    Returns
-    -------
-    list of (service_idx, contribution) with positive contribution only.
-    """
-    row = history_row if sparse.isspmatrix_csr(history_row) else sparse.csr_matrix(history_row)
-    used = row.indices
-    values = (row.data > 0).astype(np.float32) if binary else row.data
-    contributions = values * weight_to_target[used]
-    order = np.lexsort((used, -contributions))
-    return [(int(used[i]), float(contributions[i])) for i in order[:top] if contributions[i] > 0]
+    """:func:`recommender.base.own_service_contributions` for one suggestion, as a list."""
+    row = sparse.csr_matrix(history_row, dtype=np.float32)
+    own_idx, contributions = own_service_contributions(row, weights, np.array([[service_idx]]), top, binary=binary)
+    return [(int(s), float(v)) for s, v in zip(own_idx[0, 0], contributions[0, 0], strict=True) if s >= 0]

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 
 from recommender import explanations
-from recommender.base import Ranking, Recommender
+from recommender.base import Recommender
 from recommender.eligibility import eligible
 from recommender.popularity import DemographicPopularity
 from recommender.segments import UNKNOWN_SEGMENT, SegmentVocabulary
@@ -121,6 +121,28 @@ class Signposter:
             np.array([np.nan]), np.array([np.nan]), [None],
             catalogue["min_age"], catalogue["max_age"], catalogue["districts"], catalogue["active"],
         )[0]
+        self._derive()
+
+    # Per-request look-ups derived from the state above: rebuilt on unpickling rather than
+    # stored, so artifacts written before they existed load unchanged.
+    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons")
+
+    def _derive(self) -> None:
+        # canonical stored history (no explicit zeros, sorted), so a batch is a plain row gather
+        self.history.sum_duplicates()
+        self.history.eliminate_zeros()
+        self._service_ids = [str(s) for s in self.catalogue["service_id"].tolist()]
+        self._names = self.catalogue["name"].tolist()
+        self._means_tested = [bool(m) for m in self.catalogue["means_tested"].tolist()]
+        self._segment_offered = self.segment_allowed & self._offered[None, :]
+        self._reasons: dict[tuple, str] = {}  # reason sentences by contributing services / place
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._derive()
 
     # --------------------------------------------------------------------- building --
 
@@ -297,9 +319,9 @@ class Signposter:
         history = self._batch_history(safe_rows, consent, extra_events, extra_history, n)
         segments = np.where(known, self.segments[safe_rows], UNKNOWN_SEGMENT)
         allowed = np.where(
-            known[:, None], self.segment_allowed[np.maximum(segments, 0)] if len(self.segment_allowed) else False,
+            known[:, None], self._segment_offered[np.maximum(segments, 0)] if len(self._segment_offered) else False,
             self._open_to_all[None, :],
-        ) & self._offered[None, :]
+        )
         if exclude is not None:
             for i, service_ids in enumerate(exclude):
                 for service_id in service_ids or ():
@@ -313,15 +335,15 @@ class Signposter:
             if len(members) == 0:
                 continue
             model = self.model if use_model else self.fallback
+            everyone = len(members) == n  # the usual case: no copies
             ranking = model.recommend(
-                history[members], k=k, allowed=allowed[members], segments=segments[members]
+                history if everyone else history[members], k=k,
+                allowed=allowed if everyone else allowed[members],
+                segments=segments if everyone else segments[members],
             )
             service_idx[members] = ranking.service_idx
             scores[members] = ranking.scores
-        return [
-            self._explain_row(i, rows[i], segments[i], history, personalised[i], Ranking(service_idx[i : i + 1], scores[i : i + 1]))
-            for i in range(n)
-        ]
+        return self._explain(rows, segments, history, personalised, service_idx, scores)
 
     def similar_services(self, service_id: str, *, k: int = 5) -> list[Suggestion]:
         """Services often used alongside ``service_id`` (never itself, offered ones only)."""
@@ -376,11 +398,21 @@ class Signposter:
         n: int,
     ) -> sparse.csr_matrix:
         """Stored history plus new events, with rows of citizens without consent left empty."""
-        history = self.history[rows] if n else sparse.csr_matrix((0, self.n_services), dtype=np.float32)
+        # the stored rows, gathered directly (scipy's fancy row indexing costs ~100 us a call)
+        stored = self.history
+        starts = stored.indptr[rows]
+        counts = np.where(consent, stored.indptr[rows + 1] - starts, 0)
+        indptr = np.zeros(n + 1, dtype=stored.indptr.dtype)
+        np.cumsum(counts, out=indptr[1:])
+        take = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+        history = sparse.csr_matrix(
+            (stored.data[take], stored.indices[take], indptr), shape=(n, self.n_services), copy=False
+        )
+        extra = None
         if extra_history is not None:
             if extra_history.shape != (n, self.n_services):
                 raise ValueError(f"extra_history has shape {extra_history.shape}, expected ({n}, {self.n_services})")
-            history = history + sparse.csr_matrix(extra_history, dtype=np.float32)
+            extra = sparse.csr_matrix(extra_history, dtype=np.float32)
         if extra_events is not None:
             if len(extra_events) != n:
                 raise ValueError(f"extra_events has {len(extra_events)} entries for {n} pseudonyms")
@@ -391,48 +423,80 @@ class Signposter:
                     c.append(self.service_col(service_id))
                     v.append(float(weight))
             if r:
-                history = history + sparse.csr_matrix((v, (r, c)), shape=(n, self.n_services), dtype=np.float32)
+                events = sparse.csr_matrix((v, (r, c)), shape=(n, self.n_services), dtype=np.float32)
+                extra = events if extra is None else extra + events
+        if extra is None:
+            return history
         if not consent.all():
-            history = sparse.diags(consent.astype(np.float32)) @ history
-        history = sparse.csr_matrix(history, dtype=np.float32)
+            extra = sparse.diags(consent.astype(np.float32)) @ extra
+        history = sparse.csr_matrix(history + extra, dtype=np.float32)
         history.eliminate_zeros()
         history.sort_indices()
         return history
 
-    def _explain_row(
-        self, i: int, row: int, segment: int, history: sparse.csr_matrix, personalised: bool, ranking: Ranking
-    ) -> list[Suggestion]:
-        names = self.catalogue["name"]
+    def _explain(
+        self,
+        rows: np.ndarray,
+        segments: np.ndarray,
+        history: sparse.csr_matrix,
+        personalised: np.ndarray,
+        service_idx: np.ndarray,
+        scores: np.ndarray,
+    ) -> list[list[Suggestion]]:
+        """Suggestions with reasons; the contributing own services come from one batch call."""
+        own_idx = np.full((*service_idx.shape, 2), -1, dtype=np.int64)
+        members = np.flatnonzero(personalised)
+        if len(members):
+            batch = history if len(members) == len(rows) else history[members]
+            own_idx[members] = self.model.explain_batch(batch, service_idx[members], top=2)[0]
+        model_is_fallback = self.model is self.fallback
+        backs_off = self.fallback.backs_off(segments)
         out = []
-        history_row = history[i] if personalised else None
-        for rank, (service, score) in enumerate(ranking.row(0), start=1):
-            if personalised:
-                contributions = self.model.explain(history_row, service, top=2)
-                if any(value > 0 for _, value in contributions) or self.model is self.fallback:
-                    reason = explanations.reason_for(contributions, names)
+        for row, segment, backs, is_personal, services, values, owns in zip(
+            rows.tolist(), segments.tolist(), backs_off.tolist(), personalised.tolist(),
+            service_idx.tolist(), scores.tolist(), own_idx.tolist(), strict=True,
+        ):
+            popular = None
+            suggestions = []
+            for service, score, own in zip(services, values, owns, strict=True):
+                if service < 0:
+                    continue
+                if is_personal and (own[0] >= 0 or model_is_fallback):
+                    reason = self._because_you_use(tuple(j for j in own if j >= 0))
                 else:
-                    # ranked up by the blend's demographic prior rather than by own services
-                    reason = self._popularity_reason(row, segment)
-            else:
-                reason = self._popularity_reason(row, segment)
-            out.append(self._suggestion(service, score, reason, personalised, rank))
+                    # not personalised, or ranked up by a blend's demographic prior rather
+                    # than by own services
+                    popular = popular or self._popularity_reason(row, segment, backs)
+                    reason = popular
+                suggestions.append(self._suggestion(service, score, reason, is_personal, len(suggestions) + 1))
+            out.append(suggestions)
         return out
 
-    def _popularity_reason(self, row: int, segment: int) -> str:
-        if row < 0 or segment < 0 or self.fallback.backs_off(np.array([segment]))[0]:
+    def _because_you_use(self, own: tuple[int, ...]) -> str:
+        reason = self._reasons.get(own)
+        if reason is None:
+            reason = self._reasons[own] = explanations.because_you_use([self._names[j] for j in own])
+        return reason
+
+    def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> str:
+        if row < 0 or segment < 0 or backs_off:
             return explanations.ACROSS_THE_COUNTY
-        band = self.segment_vocabulary.keys[segment].split("|")[0] or None
         place_code = int(self.citizen_place[row])
-        place = self.places[place_code] if place_code >= 0 else None
-        return explanations.popular_with(band, place)
+        key = ("popular", segment, place_code)
+        reason = self._reasons.get(key)
+        if reason is None:
+            band = self.segment_vocabulary.keys[segment].split("|")[0] or None
+            place = self.places[place_code] if place_code >= 0 else None
+            reason = self._reasons[key] = explanations.popular_with(band, place)
+        return reason
 
     def _suggestion(self, service: int, score: float, reason: str, personalised: bool, rank: int) -> Suggestion:
         return Suggestion(
-            service_id=str(self.catalogue["service_id"][service]),
-            name=str(self.catalogue["name"][service]),
+            service_id=self._service_ids[service],
+            name=str(self._names[service]),
             score=float(score),
             reason=reason,
-            means_tested=bool(self.catalogue["means_tested"][service]),
+            means_tested=self._means_tested[service],
             personalised=bool(personalised),
             rank=rank,
         )
