@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -187,18 +187,19 @@ def demo(
 def _print_demo_sign_ins(base: str) -> None:
     from serving.server import demo_sign_ins
 
-    console.print(f"Signpost is running at {base} (Ctrl-C to stop)\n")
-    console.print(f"  Citizen portal        {base}/portal")
-    console.print(f"  Caseworker workspace  {base}/workspace")
-    console.print(f"  Analyst view          {base}/analyst\n")
-    console.print(f"  Sign in at {base}/sign-in and pick a demo person: a citizen who shares their data,")
-    console.print("  a citizen who does not, a caseworker, an analyst or an administrator")
-    console.print("  (development sign-in; local environment only).")
-    console.print(f"  API documentation: {base}/docs")
-    console.print("  MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000\n")
-    console.print("  Demo bearer tokens for the API (Authorization: Bearer …):")
+    say = partial(console.print, soft_wrap=True)
+    say(f"Signpost is running at {base} (Ctrl-C to stop)\n")
+    say(f"  Citizen portal        {base}/portal")
+    say(f"  Caseworker workspace  {base}/workspace")
+    say(f"  Analyst view          {base}/analyst\n")
+    say(f"  Sign in at {base}/sign-in and pick a demo person: a citizen who shares their data,")
+    say("  a citizen who does not, a caseworker, an analyst or an administrator")
+    say("  (development sign-in; local environment only).")
+    say(f"  API documentation: {base}/docs")
+    say("  MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000\n")
+    say("  Demo bearer tokens for the API (Authorization: Bearer …):")
     for label, role, token in demo_sign_ins(get_settings()):
-        console.print(f"  [bold]{role:<10}[/] {label}:\n    {token}", soft_wrap=True)
+        say(f"  [bold]{role:<10}[/] {label}:\n    {token}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------- recommender -----------
