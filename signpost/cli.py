@@ -199,7 +199,7 @@ def _print_demo_sign_ins(base: str) -> None:
     say("  MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000\n")
     say("  Demo bearer tokens for the API (Authorization: Bearer …):")
     for label, role, token in demo_sign_ins(get_settings()):
-        say(f"  [bold]{role:<10}[/] {label}:\n    {token}", soft_wrap=True)
+        say(f"  [bold]{role:<10}[/] {label}:\n    {token}")
 
 
 # ------------------------------------------------------------------- recommender -----------
