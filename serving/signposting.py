@@ -65,10 +65,11 @@ def _suggest_many(signposter, requests: list[_Request], k: int) -> list[list | E
     """One vectorised `suggest` call for several people; unknown people get NotFound each."""
     from recommender.signposting import UnknownCitizenError
 
-    known = [r for r in requests if signposter.knows(r.person.pseudonym)]
+    rows = signposter.rows_of([r.person.pseudonym for r in requests])  # one look-up for the batch
+    known = [r for r, row in zip(requests, rows, strict=True) if row >= 0]
     results: dict[int, list | Exception] = {
         id(r): NotFound("no record of this person in the current build; check the person id")
-        for r in requests if not signposter.knows(r.person.pseudonym)
+        for r, row in zip(requests, rows, strict=True) if row < 0
     }
     if known:
         try:
