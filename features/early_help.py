@@ -221,7 +221,7 @@ WITH present AS (
   SELECT DISTINCT hid FROM kids WHERE hid IS NOT NULL
 ), adults AS (
   SELECT cid, hid FROM present WHERE age >= 18 AND hid IN (SELECT hid FROM kid_households)
-), win AS (
+), win AS MATERIALIZED (
   -- one row per person, service and source: tens of aggregates then run over far fewer rows
   SELECT cid, col, source_code, count(*) AS n, max(occurred_at) AS occurred_at FROM {events}
   WHERE occurred_at >= TIMESTAMP '{start.isoformat()} 00:00:00' AND occurred_at < {end_ts}
