@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -53,6 +53,25 @@ def pseudonymise(ids: Iterable[str], key: bytes, kind: Kind) -> list[str]:
     list of str, length n
         64-character lowercase hex HMAC-SHA256 digests.
     """
+    one = pseudonymiser(key, kind)
+    return [one(raw) for raw in ids]
+
+
+def pseudonymiser(key: bytes, kind: Kind) -> Callable[[str], str]:
+    """The pseudonym of one raw id at a time, with the key material prepared once.
+
+    Parameters
+    ----------
+    key : bytes
+        The secret key (see :func:`load_key`).
+    kind : {"person", "household"}
+        Namespace of the ids.
+
+    Returns
+    -------
+    callable
+        Maps one raw id to its 64-character hex pseudonym; the same as :func:`pseudonymise`.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if not key:
@@ -72,7 +91,7 @@ def pseudonymise(ids: Iterable[str], key: bytes, kind: Kind) -> list[str]:
         outer.update(inner.digest())
         return outer.hexdigest()
 
-    return [one(raw) for raw in ids]
+    return one
 
 
 def key_id(key: bytes) -> str:

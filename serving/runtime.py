@@ -34,6 +34,7 @@ class Runtime:
     processed: ProcessedData | None = None
     pseudonym_key: bytes | None = None
     problems: list[str] = field(default_factory=list)  # why not ready (processed data, key)
+    _pseudonymiser: tuple | None = field(default=None, repr=False)  # (key, prepared one-id function)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -114,11 +115,15 @@ class Runtime:
     # ------------------------------------------------------------------ helpers ----------
     def person_pseudonym(self, raw_id: str) -> str:
         """Pseudonymise a council person id at the edge (never stored or logged raw)."""
-        from features.pseudonym import pseudonymise
-
-        if self.pseudonym_key is None:
+        key = self.pseudonym_key
+        if key is None:
             raise Unavailable("the service cannot pseudonymise person ids: " + "; ".join(self.problems or ["no key"]))
-        return pseudonymise([raw_id], self.pseudonym_key, "person")[0]
+        prepared = self._pseudonymiser
+        if prepared is None or prepared[0] is not key:  # the key pads are derived once per key, not per request
+            from features.pseudonym import pseudonymiser
+
+            prepared = self._pseudonymiser = (key, pseudonymiser(key, "person"))
+        return prepared[1](raw_id)
 
     def require_processed(self) -> ProcessedData:
         if self.processed is None:
