@@ -244,12 +244,7 @@ def promote_recommender(
     if not decision.table.empty:
         _print_frame(decision.table, "champion vs challenger on the newest hold-out")
     console.print(decision.reason)
-    if decision.promoted:
-        forced = " [bold red](forced)[/]" if decision.forced else ""
-        console.print(f"version {decision.challenger} is now [bold]champion[/]{forced}")
-    else:
-        console.print(f"version {decision.challenger} was [bold]not promoted[/]")
-        raise typer.Exit(code=1)
+    _print_verdict(decision.challenger, promoted=decision.promoted, forced=decision.forced)
 
 
 @evaluate_app.command("recommender")
@@ -306,12 +301,7 @@ def promote_early_help(
         console.print(f"[green]pass[/] {check}")
     for reason in decision.reasons:
         console.print(f"[red]fail[/] {reason}")
-    if decision.promoted:
-        forced = " [bold red](forced)[/]" if decision.forced else ""
-        console.print(f"version {decision.version} is now [bold]champion[/]{forced}")
-    else:
-        console.print(f"version {decision.version} was [bold]not promoted[/]")
-        raise typer.Exit(code=1)
+    _print_verdict(decision.version, promoted=decision.promoted, forced=decision.forced)
 
 
 @evaluate_app.command("early-help")
@@ -328,6 +318,16 @@ def evaluate_early_help(
 
     settings = get_settings()
     print_comparison(compare_with_truth(truth, processed or settings.processed_dir, settings, alias=alias))
+
+
+def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:
+    """The last line of every promotion; a refusal exits 1 so scripts and the admin page see it."""
+    if promoted:
+        note = " [bold red](forced)[/]" if forced else ""
+        console.print(f"version {version} is now [bold]champion[/]{note}")
+    else:
+        console.print(f"version {version} was [bold]not promoted[/]")
+        raise typer.Exit(code=1)
 
 
 def _print_frame(frame, title: str) -> None:  # noqa: ANN001 - a pandas DataFrame
