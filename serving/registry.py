@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serving.ticker import Ticker
 from signpost.settings import Settings
 
 log = logging.getLogger("signpost.registry")
@@ -144,8 +145,7 @@ class ModelStore:
         self._on_change = on_change
         self.current = Models()
         self._lock = threading.Lock()  # one refresh at a time; readers never take it
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("registry-poller", settings.registry_poll_seconds, self.refresh)
 
     def _fallback(self) -> Any:
         if self.current.fallback is None and self._make_fallback is not None:
@@ -213,24 +213,10 @@ class ModelStore:
 
     # ------------------------------------------------------------------ polling ------------
     def start(self) -> None:
-        if self._thread is not None or self.settings.registry_poll_seconds <= 0:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._poll, name="registry-poller", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.settings.registry_poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 — keep polling whatever happens
-                log.exception("registry poll failed")
+        self._ticker.stop()
 
     def replace(self, **changes: Any) -> None:
         """Swap in a modified copy (e.g. after an erasure forgets a person in served state)."""

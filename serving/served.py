@@ -6,42 +6,46 @@ queued in memory and flushed in one transaction every `interval` seconds (and at
 a person erased in the meantime is filtered out at flush time, in the same transaction, so
 an erasure is never undone by a late flush. What is at risk on a hard kill is at most the
 last `interval` of this log — never an acknowledged event or consent change.
+
+The flush runs on a background thread while the event loop is busy, and every time that
+thread takes Python's GIL it slows the requests down: measured under load, an ORM or
+row-by-row `executemany` flush cost ~100 us of CPU per request served. So rows are queued
+as ready-to-bind tuples (the few microseconds of formatting are paid on the request), and
+the flush writes them as a few multi-row INSERTs, each one C-level call.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from collections import deque
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from serving.db import Database
 from serving.models import Erasure, Suggestion
+from serving.ticker import Ticker
 
-log = logging.getLogger("signpost.served")
+COLUMNS = ("pseudonym", "served_at", "kind", "model_version", "personalised", "service_ids")
+ROWS_PER_INSERT = 500  # 3,000 bound values: under SQLite's and PostgreSQL's limits
 
 
 class ServedLog:
     def __init__(self, database: Database, interval: float = 0.5) -> None:
         self.database = database
-        self.interval = interval
-        self._queue: deque[dict] = deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._queue: deque[tuple] = deque()
+        self._ticker = Ticker("served-log", interval, self.flush)
+        dialect = database.engine.dialect
+        self._stamp = Suggestion.__table__.c.served_at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
 
     def record(self, pseudonym: str, *, kind: str, model_version: str, personalised: bool,
                service_ids: list[str]) -> None:
-        self._queue.append({
-            "pseudonym": pseudonym,
-            "served_at": datetime.now(UTC),
-            "kind": kind,
-            "model_version": model_version,
-            "personalised": personalised,
-            "service_ids": json.dumps(service_ids),
-        })
+        served_at = datetime.now(UTC)
+        self._queue.append((
+            pseudonym, self._stamp(served_at) if self._stamp else served_at, kind, model_version,
+            personalised, json.dumps(service_ids),
+        ))
 
     def flush(self) -> int:
         """Write everything queued so far; returns rows written."""
@@ -52,36 +56,29 @@ class ServedLog:
             return 0
         try:
             with self.database.write_session() as session:
-                people = {row["pseudonym"] for row in batch}
+                people = {row[0] for row in batch}
                 erased = set(session.scalars(select(Erasure.pseudonym).where(Erasure.pseudonym.in_(people))))
-                rows = [row for row in batch if row["pseudonym"] not in erased]
-                if rows:
-                    session.execute(insert(Suggestion), rows)
+                rows = [row for row in batch if row[0] not in erased] if erased else batch
+                connection = session.connection()
+                for start in range(0, len(rows), ROWS_PER_INSERT):
+                    chunk = rows[start : start + ROWS_PER_INSERT]
+                    connection.exec_driver_sql(self._insert(len(chunk)), tuple(v for row in chunk for v in row))
         except Exception:
             self._queue.extendleft(reversed(batch))  # keep them for the next attempt
             raise
         return len(rows)
 
+    def _insert(self, n: int) -> str:
+        values = "(" + ", ".join([self._mark] * len(COLUMNS)) + ")"
+        return f"INSERT INTO {Suggestion.__tablename__} ({', '.join(COLUMNS)}) VALUES " + ", ".join([values] * n)
+
     def forget(self, pseudonym: str) -> None:
         """Drop queued lists for an erased person before they reach the database."""
-        self._queue = deque(row for row in list(self._queue) if row["pseudonym"] != pseudonym)
+        self._queue = deque(row for row in list(self._queue) if row[0] != pseudonym)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="served-log", daemon=True)
-            self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._ticker.stop()
         self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 — retried at the next tick
-                log.exception("could not write the served-suggestions log")
