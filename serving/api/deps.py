@@ -12,13 +12,16 @@ The same dependencies serve the web pages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from typing import Annotated
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from serving.access import Person
@@ -143,28 +146,72 @@ async def get_person(person_id: PersonIdPath, viewer: ViewerDep, request: Reques
 
 PersonDep = Annotated[Person, Depends(get_person)]
 
-_PERSON_ID = re.compile(PERSON_ID_PATTERN)
-
-
-async def get_viewer_and_person(request: Request) -> tuple[Viewer, Person | None]:
-    """`ViewerDep` and `PersonDep` in one dependency with no nested ones, for the hottest route.
-
-    Same checks in the same order: the token first (401/429), then the person. A path id that
-    fails the pattern gives `None` here and the route's own `person_id` parameter (same `Path`)
-    answers 422, as `PersonDep` would. The route declares the bearer scheme in its OpenAPI
-    `security`, since `HTTPBearer` is not in its dependency tree.
-    """
+def viewer_of(request: Request) -> Viewer:
+    """`ViewerDep` as a plain call: the bearer token from the header, then `authenticate`."""
     authorization = request.headers.get("Authorization")
     scheme, credentials = get_authorization_scheme_param(authorization)
     found = (
         HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
         if authorization and scheme and credentials and scheme.lower() == "bearer" else None
     )  # what `bearer` (auto_error=False) hands `get_viewer`
-    viewer = authenticate(request, found)
-    person_id = request.path_params["person_id"]
-    if not _PERSON_ID.fullmatch(person_id):
-        return viewer, None
-    return viewer, person_of(request, viewer, person_id)
+    return authenticate(request, found)
 
 
-ViewerAndPersonDep = Annotated[tuple[Viewer, Person | None], Depends(get_viewer_and_person)]
+@dataclass(frozen=True)
+class Param:
+    """A path or query parameter read without FastAPI's dependency resolver.
+
+    For the hottest route only: FastAPI's per-request parameter machinery costs more there
+    than the rest of the route's own work. Values are validated by pydantic against the same
+    annotated type FastAPI would use, so a bad value gets the same 422 and message, and
+    `openapi()` documents the parameter from that type (the route passes it in `openapi_extra`).
+    """
+
+    name: str
+    location: Literal["path", "query"]
+    annotation: Any
+    description: str
+    default: Any = ...  # `...`: required
+    examples: tuple = ()
+
+    @cached_property
+    def _adapter(self) -> TypeAdapter:
+        return TypeAdapter(self.annotation)
+
+    def read(self, request: Request) -> Any:
+        source = request.path_params if self.location == "path" else request.query_params
+        value = source.get(self.name)
+        if value is None:
+            if self.default is ...:
+                raise RequestValidationError([{"type": "missing", "loc": (self.location, self.name),
+                                               "msg": "Field required", "input": None}])
+            return self.default
+        try:
+            return self._adapter.validate_python(value)
+        except ValidationError as error:
+            raise RequestValidationError([
+                {**problem, "loc": (self.location, self.name, *problem["loc"])}
+                for problem in error.errors(include_url=False)
+            ]) from None
+
+    def openapi(self) -> dict[str, Any]:
+        schema = {**self._adapter.json_schema(), "title": self.name.replace("_", " ").title()}
+        if self.default is not ...:
+            schema["default"] = self.default
+        if self.examples:
+            schema["examples"] = list(self.examples)
+        return {"name": self.name, "in": self.location, "required": self.default is ...,
+                "schema": schema, "description": self.description}
+
+
+def read_params(request: Request, *params: Param) -> list[Any]:
+    """Every parameter's value, or one 422 listing every problem (as FastAPI reports them)."""
+    values, problems = [], []
+    for param in params:
+        try:
+            values.append(param.read(request))
+        except RequestValidationError as error:
+            problems.extend(error.errors())
+    if problems:
+        raise RequestValidationError(problems)
+    return values

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from serving.schemas import PERSON_ID_PATTERN
+
 from .conftest import Tokens, running, service_settings
 
 
@@ -196,6 +198,27 @@ def test_unauthenticated_and_malformed_requests(service, world):
     broken = client.post("/v1/events", headers=me | {"content-type": "application/json"}, content=b"{nope")
     assert broken.status_code == 422
     assert client.get("/v1/nowhere", headers=me).status_code == 404
+
+
+def test_recommendation_parameters_are_validated_together_and_documented(service, world):
+    """The route reads its parameters without FastAPI's resolver: same 422s, same OpenAPI."""
+    client, tokens, _ = service
+    me = tokens("citizen", world.people.citizen)
+    both = client.get("/v1/citizens/bad%20id/recommendations?k=0", headers=me)
+    assert both.status_code == 422, both.text
+    assert [e["loc"] for e in both.json()["errors"]] == [["path", "person_id"], ["query", "k"]]
+    assert both.json()["detail"].startswith("person_id: String should match pattern")
+    assert client.get("/v1/citizens/bad%20id/recommendations?k=0").status_code == 401  # the token comes first
+    assert len(client.get(f"/v1/citizens/{world.people.citizen}/recommendations?k=2", headers=me)
+               .json()["recommendations"]) <= 2
+    operation = client.get("/openapi.json").json()["paths"]["/v1/citizens/{person_id}/recommendations"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert params["person_id"]["in"] == "path" and params["person_id"]["required"]
+    assert params["person_id"]["schema"]["pattern"] == PERSON_ID_PATTERN
+    assert params["k"]["in"] == "query" and not params["k"]["required"]
+    assert {key: params["k"]["schema"][key] for key in ("type", "minimum", "maximum", "default")} == {
+        "type": "integer", "minimum": 1, "maximum": 50, "default": 10}
+    assert {"401", "403", "422", "429"} <= set(operation["responses"])
 
 
 def test_failed_sign_ins_are_rate_limited(world, database_url, tmp_path):

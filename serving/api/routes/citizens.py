@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from serving import access, consent, early_help, erasure, subject_access
 from serving.access import Action
 from serving.api.deps import (
     ModelsDep,
+    Param,
     PersonDep,
-    PersonIdPath,
     ProcessedDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
-    ViewerAndPersonDep,
     ViewerDep,
+    person_of,
+    read_params,
+    viewer_of,
 )
 from serving.auth import Role
-from serving.runtime import Runtime
 from serving.errors import Gone, NotFound
+from serving.runtime import Runtime
 from serving.schemas import (
     ConsentChange,
     ConsentOut,
@@ -30,6 +33,7 @@ from serving.schemas import (
     EarlyHelpOut,
     ErasureOut,
     ErrorOut,
+    PersonId,
     RecommendationsOut,
     SubjectDataOut,
 )
@@ -50,21 +54,27 @@ MEANINGS = {
     "research": "Include you in anonymous statistics for planning services (opt-out).",
 }
 
-K = Annotated[int, Query(ge=1, le=50, description="How many services to return.")]
+# The recommendation route's parameters, read without FastAPI's resolver (see `Param`).
+PERSON_ID = Param("person_id", "path", PersonId, "The council's person reference; pseudonymised on arrival, "
+                  "never stored or logged.", examples=("P000123",))
+HOW_MANY = Param("k", "query", Annotated[int, Field(ge=1, le=50)], "How many services to return.", default=10)
 
 
 @router.get(
-    "/{person_id}/recommendations", response_class=Response, responses={200: {"model": RecommendationsOut}, **REFUSALS},
-    openapi_extra={"security": [{"HTTPBearer": []}]},
+    "/{person_id}/recommendations", response_class=Response,
+    responses={200: {"model": RecommendationsOut}, 422: {"model": ErrorOut, "description": "A bad parameter."},
+               **REFUSALS},
+    openapi_extra={"security": [{"HTTPBearer": []}], "parameters": [PERSON_ID.openapi(), HOW_MANY.openapi()]},
 )
-async def read_recommendations(request: Request, who: ViewerAndPersonDep, person_id: PersonIdPath, k: K = 10) -> Response:
+async def read_recommendations(request: Request) -> Response:
     """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
-    # The hottest path, so it skips what costs more than the work it would do: one flat
-    # dependency for viewer and person (same checks as ViewerDep/PersonDep), parts straight from
-    # the runtime, and the already validated model serialised once instead of FastAPI
-    # re-validating it as a `response_model` (the 200 schema is still declared above).
-    viewer, person = who
+    # The hottest path, so it skips what costs more than the work it would do: FastAPI's
+    # dependency resolution (same checks in the same order as ViewerDep, then the parameters,
+    # then PersonDep), and response_model re-validation (the model is serialised once).
     runtime: Runtime = request.app.state.runtime
+    viewer = viewer_of(request)
+    person_id, k = read_params(request, PERSON_ID, HOW_MANY)
+    person = person_of(request, viewer, person_id)
     access.check(runtime.database, viewer, Action.recommendations, person, today=runtime.today())
     out = await runtime.batcher.for_person(
         runtime.database, person, models=runtime.store.current, processed=runtime.require_processed(),
