@@ -25,6 +25,10 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+BATCH = Histogram(
+    "signpost_recommendation_batch_size", "Recommendation requests answered by one model call",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 REFUSALS = Counter("signpost_refusals_total", "403 refusals by action and reason code", ["action", "code"])
 RATE_LIMITED = Counter("signpost_rate_limited_total", "429 answers by kind", ["kind"])
 DEGRADED = Gauge("signpost_degraded", "1 while recommendations come from the popularity fallback",

@@ -300,3 +300,53 @@ def test_openapi_documents_auth_examples_and_errors(service):
         assert schemas[name].get("examples"), name
     person = next(p for p in recs_op["parameters"] if p["name"] == "person_id")
     assert person["schema"]["pattern"] and person.get("examples") or person["schema"].get("examples")
+
+
+def test_requests_answered_together_match_each_answered_alone(service, world):
+    """Concurrent requests share one ledger query and one model call; each answer must be
+    exactly what that person gets alone, whatever the others' consent, feedback or erasure."""
+    import asyncio
+
+    import httpx
+    import pandas as pd
+
+    from serving import metrics
+
+    client, tokens, _ = service
+    raw = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)["person_id"].dropna()
+    people = [p for p in raw.drop_duplicates(keep=False).tolist() if p not in world.people.erasable][:30]
+    withdrawn, picky, erased = people[0], people[1], world.people.erasable[-1]
+    client.put(f"/v1/citizens/{withdrawn}/consent", headers=tokens("citizen", withdrawn),
+               json={"purpose": "personalisation", "status": "withdrawn"})
+    first = client.get(f"/v1/citizens/{picky}/recommendations", headers=tokens("citizen", picky)).json()
+    if first.get("recommendations"):
+        assert client.post("/v1/feedback", headers=tokens("citizen", picky), json={
+            "person_id": picky, "service_id": first["recommendations"][0]["service_id"],
+            "decision": "not_for_me"}).status_code == 201
+    assert client.delete(f"/v1/citizens/{erased}", headers=tokens("admin", "admin-1")).status_code == 200
+    asked = [*people, erased, "NOT-A-RESIDENT-1"]
+
+    def strip(response):
+        return response.status_code, response.json()
+
+    alone = [strip(client.get(f"/v1/citizens/{p}/recommendations?k=5", headers=tokens("citizen", p)))
+             for p in asked]
+
+    async def together():
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as concurrent:
+            return await asyncio.gather(*(
+                concurrent.get(f"/v1/citizens/{p}/recommendations?k=5", headers=tokens("citizen", p)) for p in asked
+            ))
+
+    def model_calls() -> float:
+        return next(s.value for s in metrics.BATCH.collect()[0].samples if s.name.endswith("_count"))
+
+    calls_before = model_calls()
+    answers = [strip(r) for r in asyncio.run(together())]
+    assert answers == alone
+    statuses = [status for status, _ in answers]
+    assert statuses.count(200) == len(people) and statuses[-2:] == [410, 404]
+    assert answers[0][1]["personalised"] is False and "not agreed" in answers[0][1]["notice"]
+    batches = model_calls() - calls_before
+    assert batches < len(asked) / 4, f"{len(asked)} concurrent requests took {batches} model calls"
