@@ -41,6 +41,8 @@ class ProcessedData:
     service_by_col: np.ndarray = field(repr=False)  # service_id per matrix column
     service_fields: dict[str, dict] = field(repr=False, default_factory=dict)  # id -> category, provider, url
     _members: dict[str, list[str]] = field(repr=False, default_factory=dict)
+    # Response parts built from this build's catalogue, kept for its lifetime (see signposting)
+    memo: dict = field(repr=False, default_factory=dict)
 
     @property
     def pseudonym_key_id(self) -> str | None:

@@ -34,6 +34,7 @@ NOTICE_DEGRADED = (
     "with people of your age in your area."
 )
 MEANS_TESTED_NOTE = "Means-tested: check whether you qualify before applying."
+MEMO_SIZE = 100_000  # suggestion parts kept per build (a few MB)
 
 
 def _signposter(models: Models):
@@ -207,16 +208,24 @@ class Batcher:
 
 
 def _suggestion_out(suggestion, processed: ProcessedData) -> SuggestionOut:
-    extra = processed.service_fields.get(suggestion.service_id, {})
-    return SuggestionOut(
-        rank=suggestion.rank,
-        service_id=suggestion.service_id,
-        name=suggestion.name,
-        reason=suggestion.reason,
-        means_tested=suggestion.means_tested,
-        eligibility_note=MEANS_TESTED_NOTE if suggestion.means_tested else None,
-        **extra,
-    )
+    """The public form of one suggestion. The same service, rank and reason recur across
+    people, so each is built once per build and shared (nothing changes these models)."""
+    key = (suggestion.service_id, suggestion.rank, suggestion.reason, suggestion.name, suggestion.means_tested)
+    out = processed.memo.get(key)
+    if out is None:
+        if len(processed.memo) >= MEMO_SIZE:
+            processed.memo.clear()
+        extra = processed.service_fields.get(suggestion.service_id, {})
+        out = processed.memo[key] = SuggestionOut(
+            rank=suggestion.rank,
+            service_id=suggestion.service_id,
+            name=suggestion.name,
+            reason=suggestion.reason,
+            means_tested=suggestion.means_tested,
+            eligibility_note=MEANS_TESTED_NOTE if suggestion.means_tested else None,
+            **extra,
+        )
+    return out
 
 
 def _text(value) -> str | None:
