@@ -132,7 +132,7 @@ class Signposter:
         self.history.sum_duplicates()
         self.history.eliminate_zeros()
         self._service_ids = [str(s) for s in self.catalogue["service_id"].tolist()]
-        self._names = self.catalogue["name"].tolist()
+        self._names = [str(n) for n in self.catalogue["name"].tolist()]
         self._means_tested = [bool(m) for m in self.catalogue["means_tested"].tolist()]
         self._segment_offered = self.segment_allowed & self._offered[None, :]
         self._reasons: dict[tuple, str] = {}  # reason sentences by contributing services / place
@@ -462,7 +462,7 @@ class Signposter:
                 if service < 0:
                     continue
                 if is_personal and (own[0] >= 0 or model_is_fallback):
-                    reason = self._because_you_use(tuple(j for j in own if j >= 0))
+                    reason = self._because_you_use(tuple(own) if min(own) >= 0 else tuple(j for j in own if j >= 0))
                 else:
                     # not personalised, or ranked up by a blend's demographic prior rather
                     # than by own services
@@ -493,7 +493,7 @@ class Signposter:
     def _suggestion(self, service: int, score: float, reason: str, personalised: bool, rank: int) -> Suggestion:
         return Suggestion(
             service_id=self._service_ids[service],
-            name=str(self._names[service]),
+            name=self._names[service],
             score=float(score),
             reason=reason,
             means_tested=self._means_tested[service],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from datetime import UTC, datetime
+from itertools import chain
 
 from sqlalchemy import select
 
@@ -62,7 +63,7 @@ class ServedLog:
                 connection = session.connection()
                 for start in range(0, len(rows), ROWS_PER_INSERT):
                     chunk = rows[start : start + ROWS_PER_INSERT]
-                    connection.exec_driver_sql(self._insert(len(chunk)), tuple(v for row in chunk for v in row))
+                    connection.exec_driver_sql(self._insert(len(chunk)), tuple(chain.from_iterable(chunk)))
         except Exception:
             self._queue.extendleft(reversed(batch))  # keep them for the next attempt
             raise
