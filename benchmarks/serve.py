@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rate", type=float, default=1000.0, help="total req/s of the open-loop runs")
+    parser.add_argument("--rate", default="1000,2000", help="comma-separated total req/s of the open-loop runs")
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,7 +283,7 @@ def main() -> None:
         port = free_port()
         server = start_server(data, args.workdir, port, workers)
         try:
-            for mode, rate in (("closed", 0.0), ("open", args.rate)):
+            for mode, rate in (("closed", 0.0), *(("open", float(r)) for r in args.rate.split(","))):
                 for name, requests in (("trivial /healthz", trivial), ("recommendations", recommendations)):
                     result = run_load(port, requests, connections=args.connections, seconds=args.seconds,
                                       warmup=args.warmup, rate=rate, workdir=args.workdir, server_pid=server.pid)
