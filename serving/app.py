@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -173,7 +173,13 @@ def _install_error_handlers(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        from serving.web import pages
+
+        if error.status_code in (404, 405) and pages.wants_page(request):
+            reason = ("If you typed the web address, check it is correct. If you pasted it, check you copied "
+                      "the entire address." if error.status_code == 404 else "This page cannot be used that way.")
+            return pages.error_page(request, error.status_code, reason)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(error.status_code, "http_error")
         detail = error.detail if isinstance(error.detail, str) else "request refused"
         if error.status_code == 404 and detail == "Not Found":
@@ -205,7 +211,7 @@ def _audit_refusal(runtime: Runtime, viewer, error: Refused) -> None:
         with runtime.database.write_session() as session:
             audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="access.refused",
                          subject=None, detail={"action": error.action.name, "code": error.code})
-    except Exception:  # noqa: BLE001 — the refusal stands even if auditing it failed; it is logged
+    except Exception:
         log.exception("could not audit a refusal")
 
 

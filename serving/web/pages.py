@@ -152,9 +152,7 @@ class PageRoute(APIRoute):
                 response.headers["retry-after"] = str(limited.retry_after)
                 return response
             except ServiceError as error:
-                return render(request, "error.html", status_code=error.status,
-                              title=_TITLES.get(error.status, "Sorry, there is a problem"),
-                              reason=_sentence(error.detail))
+                return error_page(request, error.status, _sentence(error.detail))
 
         return page_handler
 
@@ -169,10 +167,21 @@ _TITLES = {
     403: "Your form could not be sent",
     400: "Sorry, there is a problem with that request",
     404: "Page not found",
+    405: "Sorry, there is a problem with that request",
     410: "This record has been erased",
     422: "Sorry, there is a problem with that request",
     503: "Sorry, the service is unavailable",
 }
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a static file): errors come back as HTML."""
+    return not request.url.path.startswith(("/v1/", "/static/")) and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, reason: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status,
+                  title=_TITLES.get(status, "Sorry, there is a problem"), reason=reason)
 
 
 class FormRejected(ServiceError):

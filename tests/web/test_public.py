@@ -113,3 +113,13 @@ def test_the_session_cookie_is_http_only_and_not_for_the_api(site):
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie
         # the API reads bearer tokens only: a browser's cookie cannot drive it (no CSRF there)
         assert client.get("/v1/services").status_code == 401
+
+
+def test_an_unknown_page_gets_a_page_not_json(page, site, shoot, assert_accessible):
+    response = page.goto("/portal/no-such-page")
+    assert response.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
+    assert_accessible()
+    shoot()
+    api = httpx.get(site.url + "/v1/no-such-endpoint", headers={"accept": "text/html,application/json"})
+    assert api.status_code == 404 and api.json()["code"] == "not_found"  # the API always answers JSON
