@@ -180,9 +180,9 @@ class Batcher:
         else:
             self._scheduled = False
         database, settings = chunk[0][4], chunk[0][5]
-        metrics.BATCH.observe(len(chunk))
         results: list = []
         try:
+            metrics.BATCH.observe(len(chunk))
             states = citizen.read_many(database, [item[2].pseudonym for item in chunk])
             requests: list[_Request | Exception] = []
             for item, state in zip(chunk, states, strict=True):
