@@ -6,8 +6,8 @@ load generator, below) with 32 concurrent connections:
 
 - closed loop: each connection sends its next request as soon as the last one is answered —
   the saturation throughput (and the latency that queueing at saturation implies);
-- open loop: the same 32 connections, paced to a fixed total rate (default 1,000 req/s),
-  the latency a client sees when the service is not saturated.
+- open loop: the same 32 connections, paced to fixed total rates (default 1,000, 1,500 and
+  2,000 req/s), the latency a client sees when the service is not saturated.
 
 Recommendations are requested as 500 different citizens, each with their own token (a
 citizen may read only their own records), so consent, events and eligibility are looked up
@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rate", default="1000,2000", help="comma-separated total req/s of the open-loop runs")
+    parser.add_argument("--rate", default="1000,1500,2000", help="comma-separated total req/s of the open-loop runs")
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
