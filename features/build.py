@@ -9,6 +9,8 @@ Stages, each timed in the manifest and shown as a progress bar:
    refer to them, so references follow what was accepted; pseudonymise accepted people and
    households (``features.pseudonym``);
 3. write the quarantine (raw rows + ``row_number`` + ``reason``) beside the raw extracts;
+   then leave out everyone erased through the service, with their rows in every table and
+   households no one else is left in, as if the extract had not held them;
 4. consent as of each snapshot day (``features.consent``);
 5. outputs: citizens, services, interaction matrices, early-help tables, the research
    export, consents and caseloads — each built only from people and sources its purpose
@@ -28,7 +30,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -62,6 +64,7 @@ STAGES = (
     "validate events",
     "validate consents, outcomes, caseloads",
     "write quarantine",
+    "leave out erased people",
     "consent as of snapshots",
     "citizens and services",
     "interaction matrices",
@@ -84,6 +87,7 @@ def build(
     settings: Settings,
     extract_date: date | None = None,
     on_stage: Callable[[str], None] | None = None,
+    erased: Collection[str] | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -105,6 +109,12 @@ def build(
         The day the extract was taken; dates after it are faults. Default: today.
     on_stage : callable, optional
         Called with each stage name as it starts (benchmarks attribute memory with it).
+    erased : collection of str, optional
+        Person pseudonyms erased through the service (``serving.erasure.erased_pseudonyms``);
+        they and their rows are left out of every output and counted in the manifest. None:
+        there is no service database to read them from (the manifest says so). Pseudonyms are
+        keyed, so a non-empty list must come with the key the service used: the build stops if
+        the service's processed folder (``settings.processed_dir``) was built with another key.
 
     Returns
     -------
@@ -131,6 +141,8 @@ def build(
 
     extracts = locate(raw)
     key = load_key(settings)
+    erased = frozenset(erased) if erased is not None else None
+    service_key_id = _check_erasure_key(erased, key, settings)
     plan = _Plan(as_of=as_of, extract_date=extract_date, settings=settings)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +160,7 @@ def build(
         con.execute("SET TimeZone = 'UTC'")
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
-            manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine)
+            manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id)
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -209,6 +221,8 @@ def _run(
     key: bytes,
     stage_dir: Path,
     quarantine: Path,
+    erased: Collection[str] | None,
+    service_key_id: str | None,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
     rows_read: dict[str, int] = {}
@@ -281,6 +295,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
     with stages.stage("write quarantine"):
         rows = _write_quarantine(con, extracts, rows_read, quarantine)
 
+    with stages.stage("leave out erased people"):
+        erasure = _leave_out_erased(con, erased, rows, service_key_id)
+
     with stages.stage("consent as of snapshots"):
         states, eh_allowed, snapshot_id = _consent_states(con, plan)
 
@@ -341,6 +358,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
                            "outcomes_present": "outcomes" in extracts,
                            "people_denied": eh_allowed},
             "research": research_summary,
+            "erasure": erasure,
             "engine": "duckdb",
             "engine_version": duckdb.__version__,
             "software_version": signpost.__version__,
@@ -422,7 +440,7 @@ def _write_quarantine(con, extracts: dict[str, ExtractFile], rows_read: dict[str
         ).fetchall()[0]
         if accepted + quarantined != rows_read[name]:
             raise RuntimeError(f"row accounting for {name} does not add up: a bug, please report it")
-        rows[name] = {"read": rows_read[name], "accepted": accepted, "quarantined": quarantined}
+        rows[name] = {"read": rows_read[name], "accepted": accepted, "quarantined": quarantined, "erased": 0}
         original = ", ".join(_ident(c) for c in extract.columns)
         target = folder / f"{name}.csv"
         con.execute(f"""
@@ -432,6 +450,87 @@ COPY (SELECT r.row_number, {original}, q.reason
 TO '{_sql_str(str(target))}' (FORMAT csv, HEADER true)""")
         os.chmod(target, 0o600)
     return rows
+
+
+# ------------------------------------------------------------------ erasure -------------
+
+
+def _check_erasure_key(erased: Collection[str] | None, key: bytes, settings: Settings) -> str | None:
+    """The key id the service pseudonymised with; stops the build if it is not this build's key.
+
+    The service only pseudonymises with the key its processed folder was built with (a
+    different key makes it unready), so that folder's manifest names the key behind the
+    erasures. Under another key no erased pseudonym could match and erased people would
+    silently come back.
+    """
+    if not erased:
+        return None
+    manifest = Path(settings.processed_dir) / "manifest.json"
+    try:
+        service_key_id = json.loads(manifest.read_text()).get("pseudonym_key_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if service_key_id and service_key_id != key_id(key):
+        raise UserError(
+            f"{len(erased):,} people were erased through the service, whose processed folder "
+            f"{settings.processed_dir} was built with pseudonym key id {service_key_id}, but this build's "
+            f"key id is {key_id(key)}: the erased people could not be recognised and would come back. "
+            "Build with the key the service uses (SIGNPOST_PSEUDONYM_KEY or SIGNPOST_PSEUDONYM_KEY_FILE)"
+        )
+    return service_key_id
+
+
+def _leave_out_erased(con, erased: Collection[str] | None, rows: dict, service_key_id: str | None) -> dict:
+    """Remove erased people, their rows and households only they were in; count what went.
+
+    Runs after validation and the quarantine, as if the extract had never held these people:
+    the consent snapshot, household features and the research export are computed without
+    them. Rows that broke a rule stay quarantined (they never reach an output); every other
+    row of an erased person moves from ``accepted`` to ``erased`` in the row accounting.
+    """
+    summary = {
+        "service_database": "read" if erased is not None else "absent",
+        "service_key_id": service_key_id,
+        "erased_in_service": len(erased or ()),
+        "people_removed": 0,
+        "not_in_this_extract": len(erased or ()),
+        "households_removed": 0,
+    }
+    if erased is None:
+        summary["note"] = "no service database (no service has run yet): nobody was left out for erasure"
+    if not erased:
+        return summary
+    con.register("erased_src", pa.table({"pseudonym": pa.array(sorted(set(erased)), pa.string())}))
+    con.execute("CREATE TABLE erased_people AS SELECT m.cid FROM person_map m JOIN erased_src e USING (pseudonym)")
+    con.unregister("erased_src")
+    # Households none of whose accepted members is left: their pseudonym would name the person.
+    con.execute("""
+CREATE TABLE erased_households AS SELECT hid FROM people WHERE hid IS NOT NULL
+GROUP BY hid HAVING bool_and(cid IN (SELECT cid FROM erased_people))""")
+    people = "cid IN (SELECT cid FROM erased_people)"
+    removals = {
+        "citizens": ("people", people),
+        "events": ("checked_events", f"reason IS NULL AND {people}"),
+        "consents": ("checked_consents", f"reason IS NULL AND {people}"),
+        "outcomes": ("checked_outcomes", f"reason IS NULL AND {people}"),
+        "caseloads": ("checked_caseloads", "reason IS NULL AND hid IN (SELECT hid FROM erased_households)"),
+    }
+    for name, (table, where) in removals.items():
+        if name not in rows:
+            continue
+        removed = _scalar(con, f"SELECT count(*) FROM {table} WHERE {where}")
+        con.execute(f"DELETE FROM {table} WHERE {where}")
+        rows[name]["accepted"] -= removed
+        rows[name]["erased"] = removed
+    con.execute(f"DELETE FROM person_map WHERE {people}")
+    con.execute("DELETE FROM household_map WHERE hid IN (SELECT hid FROM erased_households)")
+    for name, counts in rows.items():
+        if counts["accepted"] + counts["quarantined"] + counts["erased"] != counts["read"] or counts["accepted"] < 0:
+            raise RuntimeError(f"row accounting for {name} does not add up after erasure: a bug, please report it")
+    summary["people_removed"] = rows["citizens"]["erased"]
+    summary["not_in_this_extract"] = summary["erased_in_service"] - summary["people_removed"]
+    summary["households_removed"] = _scalar(con, "SELECT count(*) FROM erased_households")
+    return summary
 
 
 # ------------------------------------------------------------------ consent -------------

@@ -110,21 +110,36 @@ def features(
         typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today."),
     ] = None,
 ) -> None:
-    """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables."""
+    """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables.
+
+    People erased through the service (SIGNPOST_DATABASE_URL) are left out of every output.
+    """
     snapshot = _parse_date(as_of, "--as-of")
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     from features.build import build
+    from serving.erasure import erased_pseudonyms
 
+    settings = get_settings()
     manifest = build(
         raw,
         out,
         as_of=snapshot,
         quarantine=quarantine,
         engine=engine,
-        settings=get_settings(),
+        settings=settings,
         extract_date=taken,
+        erased=erased_pseudonyms(settings.database_url),
     )
     _print_row_accounting(manifest)
+    erasure = manifest["erasure"]
+    if erasure["service_database"] == "absent":
+        console.print("erasure: no service database yet (SIGNPOST_DATABASE_URL), so nobody was left out")
+    else:
+        console.print(
+            f"erasure: {erasure['people_removed']:,} erased people left out "
+            f"({erasure['erased_in_service']:,} erased in the service, {erasure['not_in_this_extract']:,} "
+            f"not in this extract; {erasure['households_removed']:,} households with no one left removed)"
+        )
     console.print(
         f"quarantine: {manifest['quarantine']}  ·  consent snapshot {manifest['consent_snapshot_id'][:12]}"
         f"  ·  {manifest['timings']['total']:.1f}s"
@@ -135,10 +150,10 @@ def _print_row_accounting(manifest: dict) -> None:
     from rich.table import Table
 
     table = Table(title="Row accounting")
-    for column in ("table", "read", "accepted", "quarantined"):
+    for column in ("table", "read", "accepted", "quarantined", "erased"):
         table.add_column(column, justify="right" if column != "table" else "left")
     for name, counts in manifest["rows"].items():
-        table.add_row(name, *(f"{counts[c]:,}" for c in ("read", "accepted", "quarantined")))
+        table.add_row(name, *(f"{counts[c]:,}" for c in ("read", "accepted", "quarantined", "erased")))
     console.print(table)
 
 

@@ -72,7 +72,7 @@ def test_header_only_consents_are_fine(tmp_path, tiny_tables, settings_with):
     folder = write(tmp_path, tiny_tables)
     (folder / "consents.csv").write_text("person_id,purpose,status,recorded_at,method\n")
     manifest = build_folder(folder, tmp_path, settings_with)
-    assert manifest["rows"]["consents"] == {"read": 0, "accepted": 0, "quarantined": 0}
+    assert manifest["rows"]["consents"] == {"read": 0, "accepted": 0, "quarantined": 0, "erased": 0}
 
 
 def test_a_line_with_too_many_fields_names_the_line_not_its_content(tmp_path, tiny_tables, settings_with):
