@@ -213,8 +213,13 @@ def _print_demo_sign_ins(base: str) -> None:
     say(f"  API documentation: {base}/docs")
     say("  MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000\n")
     say("  Demo bearer tokens for the API (Authorization: Bearer …):")
-    for label, role, token in demo_sign_ins(get_settings()):
+    sign_ins = demo_sign_ins(get_settings())
+    for label, role, token in sign_ins:
         say(f"  [bold]{role:<10}[/] {label}:\n    {token}")
+    citizen = next((token for _, role, token in sign_ins if role == "citizen"), None)
+    if citizen:
+        say("\n  Try the first citizen's suggestions (a citizen may name themselves `me`):")
+        say(f'    curl -H "Authorization: Bearer {citizen}" "{base}/v1/citizens/me/recommendations?k=5"')
 
 
 # ------------------------------------------------------------------- recommender -----------

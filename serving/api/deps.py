@@ -25,8 +25,9 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from serving.access import Person
-from serving.auth import AuthError, Viewer
+from serving.auth import AuthError, Role, Viewer
 from serving.db import Database
+from serving.errors import NotFound
 from serving.processed import ProcessedData
 from serving.registry import Models
 from serving.runtime import Runtime
@@ -123,17 +124,32 @@ CurrentUser = ViewerDep
 PersonIdPath = Annotated[
     str,
     Path(
-        description="The council's person reference; pseudonymised on arrival, never stored or logged.",
+        description="The council's person reference; pseudonymised on arrival, never stored or logged. "
+        "A citizen may use `me`.",
         pattern=PERSON_ID_PATTERN,
-        examples=["P000123"],
+        examples=["P000123", "me"],
     ),
 ]
 
 
+#: The path id a signed-in citizen may use for themselves: their token names them (by
+#: pseudonym), so a citizen's app never needs to know or send their council id.
+ME = "me"
+
+
+def pseudonym_of(runtime: Runtime, viewer: Viewer, person_id: str) -> str:
+    """The pseudonym for a council person id (or `me`), made here at the edge."""
+    if person_id == ME:
+        if viewer.role is not Role.citizen:
+            raise NotFound(f"`{ME}` names the signed-in citizen; staff use the person's id")
+        return viewer.subject
+    return runtime.person_pseudonym(person_id)
+
+
 def person_of(request: Request, viewer: Viewer, person_id: str) -> Person:
-    """The person a (valid) path id names, pseudonymised here; 429 past the per-viewer limit."""
+    """The person a (valid) path or body id names, pseudonymised here; 429 past the per-viewer limit."""
     runtime: Runtime = request.app.state.runtime
-    pseudonym = runtime.person_pseudonym(person_id)
+    pseudonym = pseudonym_of(runtime, viewer, person_id)
     runtime.limits.check_person(viewer.subject, pseudonym)
     processed = runtime.processed
     known = processed is not None and processed.knows(pseudonym)

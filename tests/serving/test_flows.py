@@ -350,3 +350,19 @@ def test_requests_answered_together_match_each_answered_alone(service, world):
     assert answers[0][1]["personalised"] is False and "not agreed" in answers[0][1]["notice"]
     batches = model_calls() - calls_before
     assert batches < len(asked) / 4, f"{len(asked)} concurrent requests took {batches} model calls"
+
+
+def test_a_citizen_may_name_themselves_me(service, world):
+    """A citizen's app needs no council id: `me` is whoever the token names."""
+    client, tokens, _ = service
+    own = world.people.citizen
+    me = tokens("citizen", own)
+    assert recs(client, "me", me) == recs(client, own, me)
+    assert client.get("/v1/citizens/me/consent", headers=me).json() == \
+        client.get(f"/v1/citizens/{own}/consent", headers=me).json()
+    first = recs(client, "me", me)["recommendations"][0]["service_id"]
+    assert client.post("/v1/feedback", headers=me, json={
+        "person_id": "me", "service_id": first, "decision": "not_for_me"}).status_code == 201
+    assert first not in [r["service_id"] for r in recs(client, own, me)["recommendations"]]
+    staff = client.get("/v1/citizens/me/recommendations", headers=tokens("caseworker", world.people.caseworker))
+    assert staff.status_code == 404 and "staff use the person's id" in staff.json()["detail"]

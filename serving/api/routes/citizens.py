@@ -56,7 +56,7 @@ MEANINGS = {
 
 # The recommendation route's parameters, read without FastAPI's resolver (see `Param`).
 PERSON_ID = Param("person_id", "path", PersonId, "The council's person reference; pseudonymised on arrival, "
-                  "never stored or logged.", examples=("P000123",))
+                  "never stored or logged. A citizen may use `me`.", examples=("P000123", "me"))
 HOW_MANY = Param("k", "query", Annotated[int, Field(ge=1, le=50)], "How many services to return.", default=10)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving import access, erasure, events
 from serving.access import Action, Person
-from serving.api.deps import ProcessedDep, RuntimeDep, ViewerDep
+from serving.api.deps import ProcessedDep, RuntimeDep, ViewerDep, pseudonym_of
 from serving.api.routes.citizens import REFUSALS
 from serving.errors import Conflict
 from serving.schemas import ErrorOut, EventsIn, EventsOut
@@ -23,7 +23,7 @@ def post_events(body: EventsIn, viewer: ViewerDep, processed: ProcessedDep, runt
     They are folded into the person's next recommendations without retraining.
     """
     access.role_allowed(viewer, Action.events_write)
-    pseudonyms = [runtime.person_pseudonym(e.person_id) for e in body.events]
+    pseudonyms = [pseudonym_of(runtime, viewer, e.person_id) for e in body.events]
     # Access first, validation second: a refused caller learns nothing about who exists.
     for pseudonym in sorted(set(pseudonyms)):
         person = Person(pseudonym, processed.household_of(pseudonym), processed.knows(pseudonym))

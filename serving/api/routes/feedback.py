@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from serving import access, erasure, feedback
-from serving.access import Action, Person
-from serving.api.deps import ProcessedDep, RuntimeDep, ViewerDep
+from serving.access import Action
+from serving.api.deps import ProcessedDep, RuntimeDep, ViewerDep, person_of
 from serving.api.routes.citizens import REFUSALS
 from serving.errors import Gone, NotFound
 from serving.schemas import FeedbackIn, FeedbackOut
@@ -15,12 +15,12 @@ router = APIRouter(tags=["feedback"])
 
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=201, responses=REFUSALS)
-def post_feedback(body: FeedbackIn, viewer: ViewerDep, processed: ProcessedDep, runtime: RuntimeDep) -> FeedbackOut:
+def post_feedback(request: Request, body: FeedbackIn, viewer: ViewerDep, processed: ProcessedDep,
+                  runtime: RuntimeDep) -> FeedbackOut:
     """Citizens: useful / not for me (removes it from their next lists). Caseworkers: accepted / declined with a reason."""
     access.role_allowed(viewer, Action.feedback_write)
-    pseudonym = runtime.person_pseudonym(body.person_id)
-    runtime.limits.check_person(viewer.subject, pseudonym)
-    person = Person(pseudonym, processed.household_of(pseudonym), processed.knows(pseudonym))
+    person = person_of(request, viewer, body.person_id)
+    pseudonym = person.pseudonym
     with runtime.database.write_session() as session:
         access.check(session, viewer, Action.feedback_write, person, today=runtime.today())
         if erasure.is_erased(session, pseudonym):
