@@ -45,13 +45,13 @@ def main() -> None:
 
     from rich.table import Table
 
+    from features.build import build
     from recommender.candidates import make
     from recommender.popularity import DemographicPopularity
     from recommender.signposting import Signposter
     from signpost.progress import console
     from signpost.settings import Settings
     from synthetic.generate import generate_county
-    from features.build import build
     from training.recommender import load_processed
 
     workdir = args.workdir or Path(f"/tmp/signpost-bench-recommend-{args.citizens}")

@@ -62,7 +62,7 @@ async def _connection(host, port, requests, deadline, warmup_until, latencies, e
             if interval:
                 if next_at > now:
                     await asyncio.sleep(next_at - now)
-                sent = next_at if next_at > now else now  # open loop: latency from the scheduled time
+                sent = max(now, next_at)  # open loop: latency from the scheduled time
                 next_at += interval
             else:
                 sent = now
@@ -181,7 +181,6 @@ def prepare(workdir: Path, citizens: int) -> dict:
               settings=Settings(pseudonym_key=KEY, data_dir=workdir))
     if not (registry / "mlflow.db").exists():
         import mlflow
-
         from recommender.ease import EASE
         from recommender.signposting import Signposter
         from training.recommender_pyfunc import log_signposter

@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -45,7 +45,16 @@ from scipy.sparse import save_npz
 import signpost
 from features import consent as consent_rules
 from features import early_help, matrices, research
-from features.contract import CASELOADS, CITIZENS, CONSENTS, EVENTS, OUTCOMES_TABLE, PURPOSES, SERVICES, Table
+from features.contract import (
+    CASELOADS,
+    CITIZENS,
+    CONSENTS,
+    EVENTS,
+    OUTCOMES_TABLE,
+    PURPOSES,
+    SERVICES,
+    Table,
+)
 from features.extracts import ExtractFile, load_text_table, locate, sha256_file
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
@@ -261,7 +270,7 @@ def _run(
         _pseudonym_map(con, key, "household", "t_household_id", "household_map", "hid")
         _reference_lookup(con, "checked_citizens", "t_person_id", "person_map", "cid", "person_ref")
         _reference_lookup(con, "checked_citizens", "t_household_id", "household_map", "hid", "household_ref")
-        con.execute(f"""
+        con.execute("""
 CREATE TABLE people AS
 SELECT m.cid, m.pseudonym, h.hid, h.pseudonym AS household, c.t_birth_date AS birth_date,
   c.t_sex AS sex, c.t_ethnicity AS ethnicity, c.t_disability AS disability,
@@ -333,7 +342,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
         )
         manifest = {
             "format": "signpost-processed/1",
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
             "rows": rows,
             "after_as_of": after_as_of,

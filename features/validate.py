@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from features.contract import Column, Table
-from features.generalise import DISTRICT_PATTERN, POSTCODE_PATTERN, compact_postcode_sql, district_sql
+from features.generalise import (
+    DISTRICT_PATTERN,
+    POSTCODE_PATTERN,
+    compact_postcode_sql,
+    district_sql,
+)
 
 #: Strict ISO 8601 calendar date.
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"

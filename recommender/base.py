@@ -321,7 +321,7 @@ class Recommender(ABC):
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`; refuses files of another class or format."""
         with Path(path).open("rb") as handle:
-            payload = pickle.load(handle)  # noqa: S301 - our own artifact
+            payload = pickle.load(handle)  # our own artifact
         if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not a signpost model of format {FORMAT_VERSION}; retrain it")
         model = payload["model"]

@@ -126,7 +126,7 @@ def eligible(
     return mask
 
 
-def eligible_from_frames(citizens, services) -> np.ndarray:  # noqa: ANN001 - pandas frames
+def eligible_from_frames(citizens, services) -> np.ndarray:  # pandas frames
     """:func:`eligible` for the processed folder's ``citizens``/``services`` tables.
 
     Parameters

@@ -382,7 +382,7 @@ class Signposter:
     @classmethod
     def load(cls, path: str | Path) -> Signposter:
         with Path(path).open("rb") as handle:
-            payload = pickle.load(handle)  # noqa: S301 - our own artifact
+            payload = pickle.load(handle)  # our own artifact
         if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not a Signposter of format {FORMAT_VERSION}; retrain")
         return payload["signposter"]

@@ -38,5 +38,5 @@ class Ticker:
         while not self._stop.wait(self.seconds):
             try:
                 self.work()
-            except Exception:  # noqa: BLE001 — tried again at the next tick
+            except Exception:  # tried again at the next tick
                 log.exception("%s failed; trying again in %g s", self.name, self.seconds)

@@ -350,7 +350,7 @@ def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:
         raise typer.Exit(code=1)
 
 
-def _print_frame(frame, title: str) -> None:  # noqa: ANN001 - a pandas DataFrame
+def _print_frame(frame, title: str) -> None:  # a pandas DataFrame
     from rich.table import Table
 
     table = Table(title=title)

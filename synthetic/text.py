@@ -11,7 +11,6 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
-
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 

@@ -21,7 +21,14 @@ import scipy.sparse as sp
 
 from synthetic import early_help
 from synthetic.areas import Districts
-from synthetic.calendar import Blocks, age_on, day_number, from_day_number, months_before, year_month_day
+from synthetic.calendar import (
+    Blocks,
+    age_on,
+    day_number,
+    from_day_number,
+    months_before,
+    year_month_day,
+)
 from synthetic.catalogue import INDICATORS, JOURNEYS, NEEDS, SEASONS, Service, co_use_matrix
 from synthetic.journeys import Events, expand
 from synthetic.population import Population

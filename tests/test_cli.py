@@ -11,7 +11,7 @@ from signpost.cli import app
 runner = CliRunner()
 
 
-def command_paths(command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:  # noqa: ANN001
+def command_paths(command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [prefix]
     if hasattr(command, "commands"):  # a group (typer vendors its own click)
         for name, sub in command.commands.items():

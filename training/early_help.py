@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+import mlflow
 from features.consent import consent_as_of, early_help_allowed
 from recommender import early_help_metrics as ehm
 from recommender.early_help import (
@@ -38,7 +38,7 @@ from signpost.errors import UserError
 from signpost.progress import console, make_progress
 from signpost.settings import Settings
 from training import tracking
-from training.early_help_fairness import GROUP_COLUMNS, GroupReport, by_group
+from training.early_help_fairness import GroupReport, by_group
 from training.early_help_pyfunc import EarlyHelpPyfunc, input_example, score_frame
 from training.early_help_report import (
     PRECISION_BAR_2020,

@@ -190,6 +190,6 @@ def _gaps(column: str, table: pd.DataFrame, confidence: float) -> dict[str, obje
         out[f"{metric}_pair"] = f"{names[a]} {rate[a]:.3f} vs {names[b]} {rate[b]:.3f}"
     judged = table[table["judged_fpr"]]
     out["calibration_gap"] = float(judged["calibration_gap"].abs().max()) if len(judged) else np.nan
-    out["groups"] = int(len(table))
+    out["groups"] = len(table)
     out["groups_judged"] = int((table["judged_tpr"] & table["judged_fpr"]).sum())
     return out

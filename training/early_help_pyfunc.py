@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-import mlflow
 import numpy as np
 import pandas as pd
 
+import mlflow
 from recommender.early_help import EarlyHelpScorer
 
 OUTPUT_COLUMNS = ("pseudonym", "probability", "band", "top_factors")
@@ -30,7 +30,7 @@ class EarlyHelpPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, scorer: EarlyHelpScorer) -> None:
         self.scorer = scorer
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return score_frame(self.scorer, model_input)
 
 

@@ -26,7 +26,7 @@ PRECISION_BAR_2020 = 0.65
 # --------------------------------------------------------------------------- figures -------
 
 
-def _subplots(*args: int, figsize: tuple[float, float], **kwargs: object):  # noqa: ANN202
+def _subplots(*args: int, figsize: tuple[float, float], **kwargs: object):
     figure = Figure(figsize=figsize)
     return figure, figure.subplots(*args, **kwargs)
 

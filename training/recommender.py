@@ -304,7 +304,7 @@ def metric_key(name: str) -> str:
 # ----------------------------------------------------------------------- figures ----------
 
 
-def metrics_vs_k_figure(table: dict[str, dict[str, float]], title: str):  # noqa: ANN201 - Figure
+def metrics_vs_k_figure(table: dict[str, dict[str, float]], title: str):  # Figure
     """One panel per metric, one line per model, k on the x axis."""
     import matplotlib
 
@@ -325,7 +325,7 @@ def metrics_vs_k_figure(table: dict[str, dict[str, float]], title: str):  # noqa
     return figure
 
 
-def group_recall_figure(groups: dict[str, dict[str, tuple[float, int]]], title: str):  # noqa: ANN201
+def group_recall_figure(groups: dict[str, dict[str, tuple[float, int]]], title: str):
     """Recall@10 per group, one panel per characteristic (groups under 10 citizens suppressed)."""
     import matplotlib
 
@@ -404,7 +404,6 @@ def train(
     import tempfile
 
     import mlflow
-
     from signpost.progress import console, make_progress
     from training import tracking
     from training.recommender_pyfunc import log_signposter
@@ -495,7 +494,6 @@ def _fit_evaluate_log(
 ) -> ModelReport:
     """Refit the chosen configuration on the training split, evaluate on the hold-out, log a nested run."""
     import mlflow
-
     from training import tracking
 
     model = from_config(result.config)
@@ -536,7 +534,6 @@ def _flat_params(config: dict[str, Any]) -> dict[str, Any]:
 
 def _log_parent_summary(reports: list[ModelReport], best: ModelReport) -> None:
     import mlflow
-
     from training import tracking
 
     table = TrainResult(parent_run_id="", reports=reports, best=best.name, model_uri="", version=None).table()

@@ -34,7 +34,7 @@ class Promotion:
     table: pd.DataFrame
 
 
-def _config(version) -> dict:  # noqa: ANN001 - mlflow ModelVersion
+def _config(version) -> dict:  # mlflow ModelVersion
     raw = (version.tags or {}).get("recommender.config")
     if not raw:
         raise UserError(

@@ -13,9 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 
+import mlflow
 from recommender.signposting import Signposter
 
 OUTPUT_COLUMNS = ("pseudonym", "rank", "service_id", "name", "score", "reason", "means_tested", "personalised")
@@ -30,10 +30,10 @@ class SignpostModel(mlflow.pyfunc.PythonModel):
     def __init__(self) -> None:
         self.signposter: Signposter | None = None
 
-    def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's context type
+    def load_context(self, context) -> None:  # mlflow's context type
         self.signposter = Signposter.load(context.artifacts[ARTIFACT])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - see module doc
+    def predict(self, context, model_input, params=None):  # see module doc
         if self.signposter is None:
             self.load_context(context)
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)

@@ -19,9 +19,9 @@ from serving.api.deps import RuntimeDep
 from serving.auth import Role
 from serving.errors import NotFound
 from serving.web import promotion
+from serving.web.deps import PageViewer
 from serving.web.model_reports import KINDS, ModelReports
 from serving.web.pages import PageRoute, checked_form, render
-from serving.web.deps import PageViewer
 
 router = APIRouter(prefix="/analyst", route_class=PageRoute, include_in_schema=False)
 Form = Annotated[dict[str, str], Depends(checked_form)]

@@ -96,7 +96,7 @@ def test_duplicate_person_id_keeps_the_first(run_build, tiny_tables):
     tiny_tables["citizens"].append(dict(tiny_tables["citizens"][2], sex="M"))
     built = run_build(tiny_tables)
     n = len(tiny_tables["citizens"])
-    assert built.reasons("citizens") == {n: f'duplicate person_id "PA3" (first seen at row 3)'}
+    assert built.reasons("citizens") == {n: 'duplicate person_id "PA3" (first seen at row 3)'}
     # the person's events still resolve to the kept row
     assert built.manifest["rows"]["events"]["quarantined"] == 0
 

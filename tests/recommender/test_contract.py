@@ -116,7 +116,7 @@ def test_similar_services_excludes_itself(fitted, tiny) -> None:
 
 def test_explain_names_only_own_services(fitted, tiny) -> None:
     ranking = fitted.recommend(tiny.train, k=3, allowed=tiny.allowed, segments=tiny.segments)
-    for i in range(0, 60):
+    for i in range(60):
         own = set(tiny.train[i].indices)
         for service in ranking.service_idx[i][ranking.service_idx[i] >= 0]:
             contributions = fitted.explain(tiny.train[i], int(service), top=3)

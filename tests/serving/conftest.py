@@ -74,9 +74,9 @@ def database(database_url: str):
 
 # ------------------------------------------------------------------ the running service ------
 
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,13 @@ def world(small_county, tmp_path_factory) -> ServingWorld:
     """The shared county with champions registered in a throwaway MLflow store."""
     from signpost.settings import Settings
 
-    from .county import fit_early_help, fit_signposter, pick_people, register_early_help, register_signposter
+    from .county import (
+        fit_early_help,
+        fit_signposter,
+        pick_people,
+        register_early_help,
+        register_signposter,
+    )
 
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"

@@ -32,8 +32,14 @@ def fit_signposter(processed: Path, l2: float = 50.0):
 
 
 def fit_early_help(processed: Path, settings):
-    from recommender.early_help import CalibratedEarlyHelp, EarlyHelpScorer, FeatureSpec, LogisticEarlyHelp
     import json
+
+    from recommender.early_help import (
+        CalibratedEarlyHelp,
+        EarlyHelpScorer,
+        FeatureSpec,
+        LogisticEarlyHelp,
+    )
 
     features = FeatureSpec.from_records(json.loads((processed / "early_help_features.json").read_text()))
     table = pd.read_parquet(processed / "early_help_train.parquet")
@@ -61,7 +67,6 @@ def tracking(uri: str):
 def register_signposter(uri: str, folder: Path, signposter, *, champion: bool = True) -> str:
     """Log + register one recommender version; returns the version."""
     import mlflow
-
     from training.recommender_pyfunc import log_signposter
 
     with tracking(uri) as client:
@@ -76,7 +81,6 @@ def register_signposter(uri: str, folder: Path, signposter, *, champion: bool = 
 
 def register_early_help(uri: str, folder: Path, scorer) -> str:
     import mlflow
-
     from training.early_help_pyfunc import EarlyHelpPyfunc
 
     with tracking(uri) as client:
@@ -127,13 +131,13 @@ def pick_people(raw: Path, processed: Path, key: str, as_of) -> People:
     citizens_raw["household"] = known["household"].to_numpy()
 
     open_rows = caseloads_raw[caseloads_raw["end_date"].isna() | (caseloads_raw["end_date"] == "")]
-    caseworker, child, adult, caseload_households = None, None, None, set()
+    caseworker, child, adult = None, None, None
     for caseworker_id, group in open_rows.groupby("caseworker_id"):
         households = set(pseudonymise(group["household_id"].dropna().tolist(), key.encode(), "household"))
         members = citizens_raw[citizens_raw["household"].isin(households)]
         children = members[members["pseudonym"].isin(scored)]
         if len(children):
-            caseworker, caseload_households = caseworker_id, households
+            caseworker = caseworker_id
             child = children.iloc[0]
             adults = members[(members["household"] == child["household"]) & ~members["pseudonym"].isin(scored)]
             adult = adults["person_id"].iloc[0] if len(adults) else None

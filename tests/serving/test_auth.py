@@ -7,7 +7,9 @@ import time
 
 import jwt
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from serving.auth import AUDIENCE, ISSUER, AuthError, Role, TokenReader, issue, signing_key
 from signpost.errors import UserError

@@ -6,7 +6,6 @@ a change to the rules that widens access fails this test.
 
 from __future__ import annotations
 
-
 from .conftest import Tokens, running, service_settings
 
 ROLES = ("citizen", "caseworker", "analyst", "admin")

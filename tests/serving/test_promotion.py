@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from .conftest import Tokens, running, service_settings
-from .county import fit_signposter, register_signposter, tracking, RECOMMENDER
+from .county import RECOMMENDER, fit_signposter, register_signposter, tracking
 
 
 def test_promotion_is_served_without_restart(world, tmp_path):

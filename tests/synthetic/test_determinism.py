@@ -27,7 +27,7 @@ def test_same_seed_same_bytes_in_both_formats(tmp_path):
 
 def test_chunks_are_independent_of_how_many_there_are(tmp_path, monkeypatch):
     """The first chunk of a bigger county is the same as a county of one chunk."""
-    import synthetic.generate as generate
+    from synthetic import generate
 
     monkeypatch.setattr(generate, "CHUNK_CITIZENS", 1_000)
     small = make_county(tmp_path / "small", citizens=1_000, seed=5, error_rate=0.0)

@@ -118,7 +118,7 @@ def _visible_logit(tables, truth, snapshot: date) -> pd.Series:
         + np.log1p(own.loc[kids.index].to_numpy()) @ w_child
         + np.log1p(adult_counts.loc[hh].to_numpy()) @ w_house
         + early_help.RECENT * (recent > 0)
-        + early_help.LONE_PARENT * ((n_adults.loc[hh].to_numpy() == 1))
+        + early_help.LONE_PARENT * (n_adults.loc[hh].to_numpy() == 1)
         + early_help.LARGE_FAMILY * (n_children.loc[hh].to_numpy() >= 3)
         + early_help.UNDER_FIVE * (kids.age.to_numpy() < 5)
         + early_help.TEENAGER * (kids.age.to_numpy() >= 11)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pytest
 
+import mlflow
 from signpost.settings import Settings
 
 

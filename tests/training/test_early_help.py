@@ -7,13 +7,13 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from pydantic import SecretStr
 
+import mlflow
 from signpost.errors import UserError
 from signpost.settings import Settings
 from training import early_help, tracking
@@ -21,7 +21,7 @@ from training import early_help, tracking
 BANDS = {"low", "medium", "high"}
 
 
-def small_settings(base: Path, county) -> Settings:  # noqa: ANN001 - tests/conftest.County
+def small_settings(base: Path, county) -> Settings:  # tests/conftest.County
     """A throwaway MLflow store, the county's key, and capacity scaled to ~700 children."""
     return Settings(
         mlflow_tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
@@ -134,7 +134,7 @@ def _copy(processed: Path, to: Path) -> Path:
     return to
 
 
-def _objection(consents: pd.DataFrame, pseudonym: str, when) -> pd.DataFrame:  # noqa: ANN001
+def _objection(consents: pd.DataFrame, pseudonym: str, when) -> pd.DataFrame:
     row = {"pseudonym": pseudonym, "purpose": "early_intervention", "status": "objected",
            "recorded_at": pd.Timestamp(when), "method": "portal"}
     return pd.concat([consents, pd.DataFrame([row]).astype(consents.dtypes.to_dict())], ignore_index=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
+import mlflow
 from signpost.settings import Settings
 from training import early_help
 

@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from signpost.errors import UserError
 from training.recommender import (
     candidate_configs,
     load_processed,
@@ -21,7 +20,6 @@ from training.recommender import (
     parse_models,
     train,
 )
-from signpost.errors import UserError
 
 from .recommender_fixtures import write_processed
 

@@ -10,12 +10,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.dummy import DummyClassifier
 
+import mlflow
 from signpost.errors import UserError
 from training import tracking
 

@@ -12,8 +12,6 @@ import httpx
 import pandas as pd
 import pytest
 
-
-
 HEX64 = re.compile(r"[0-9a-f]{64}")
 RAW_ID = re.compile(r"\b[A-Z]\d{6,}\b")
 
