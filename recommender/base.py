@@ -385,6 +385,9 @@ def mask_scores(
     return scores
 
 
+SMALL_SORT = 4096  # scores per batch below which top_k sorts whole rows (measured faster)
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest finite scores per row, best first.
 
@@ -401,22 +404,28 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n, m = scores.shape
     take = min(k, m)
-    if take < m:
-        # the take-th largest score per row; everything above it is in, and of the entries equal
-        # to it only the lowest service indices, so ties never depend on argpartition's whims
-        threshold = -np.partition(-scores, take - 1, axis=1)[:, take - 1 : take]
-        above = scores > threshold
-        tied = scores == threshold
-        room = take - above.sum(axis=1, keepdims=True)
-        selected = above | (tied & (np.cumsum(tied, axis=1) <= room))
-        candidates = np.nonzero(selected)[1].reshape(n, take)
+    if n * m <= SMALL_SORT:
+        # small batches (a request or a few): one stable sort is several numpy calls cheaper,
+        # and stability puts equal scores in service-index order, as below
+        candidates = np.argsort(-scores, axis=1, kind="stable")[:, :take]
+        candidate_scores = np.take_along_axis(scores, candidates, axis=1)
     else:
-        candidates = np.broadcast_to(np.arange(m), (n, m)).copy()
-    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
-    # best first; equal scores towards the lower service index, so rankings are reproducible
-    order = np.lexsort((candidates, -candidate_scores), axis=1)
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    candidate_scores = np.take_along_axis(candidate_scores, order, axis=1)
+        if take < m:
+            # the take-th largest score per row; everything above it is in, and of the entries
+            # equal to it only the lowest service indices, so ties never depend on argpartition
+            threshold = -np.partition(-scores, take - 1, axis=1)[:, take - 1 : take]
+            above = scores > threshold
+            tied = scores == threshold
+            room = take - above.sum(axis=1, keepdims=True)
+            selected = above | (tied & (np.cumsum(tied, axis=1) <= room))
+            candidates = np.nonzero(selected)[1].reshape(n, take)
+        else:
+            candidates = np.broadcast_to(np.arange(m), (n, m)).copy()
+        candidate_scores = np.take_along_axis(scores, candidates, axis=1)
+        # best first; equal scores towards the lower service index, so rankings are reproducible
+        order = np.lexsort((candidates, -candidate_scores), axis=1)
+        candidates = np.take_along_axis(candidates, order, axis=1)
+        candidate_scores = np.take_along_axis(candidate_scores, order, axis=1)
     service_idx = np.full((n, k), -1, dtype=np.int64)
     values = np.full((n, k), np.nan, dtype=np.float32)
     finite = np.isfinite(candidate_scores)
