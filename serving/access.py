@@ -2,8 +2,9 @@
 
 A citizen reaches only their own records; a caseworker only people whose household is on an
 open caseload of theirs; an analyst no individual-level data at all; an admin erases, reads
-the audit trail and answers subject access requests made on paper. Anything not listed is
-refused, and every refusal carries a reason a person can read.
+the audit trail, cuts off someone's sign-ins and answers subject access requests made on
+paper; anyone signed in may sign out. Anything not listed is refused, and every refusal
+carries a reason a person can read.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Action(StrEnum):
     audit = "read the audit trail"
     services = "read the service catalogue"
     models = "read which models are served"
+    sign_out = "sign out"
+    revoke = "revoke someone else's sign-ins"
 
 
 #: action -> role -> scope. A role missing from an action's map is refused that action.
@@ -52,6 +55,8 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.audit: {Role.admin: "any"},
     Action.services: {r: "any" for r in Role},
     Action.models: {r: "any" for r in Role},
+    Action.sign_out: {r: "self" for r in Role},
+    Action.revoke: {Role.admin: "any"},
 }
 
 #: Actions on one person's records (individual-level data).

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serving import audit, logs, metrics
 from serving.access import Refused
 from serving.api.routes import audit as audit_routes
-from serving.api.routes import caseload, citizens, events, feedback, health, services
+from serving.api.routes import caseload, citizens, events, feedback, health, revocations, services
 from serving.auth import AuthError
 from serving.errors import ServiceError
 from serving.limits import RateLimited
@@ -52,7 +52,8 @@ control and audit applied to every request.
 **Authentication**: OAuth2 bearer tokens (JWT, HS256). Development tokens come from
 `signpost token --role ROLE --subject ID`. Roles: `citizen` (their own records only),
 `caseworker` (people whose household is on an open caseload of theirs), `analyst` (no
-individual-level data), `admin` (audit trail, erasure, subject access on paper requests).
+individual-level data), `admin` (audit trail, erasure, subject access on paper requests,
+cutting off someone's sign-ins). `POST /v1/sign-out` revokes the token it is sent with.
 
 **Person ids** are the council's references; they are pseudonymised on arrival and never
 stored or logged. Every refusal is a 403 whose `detail` says why; repeated failed sign-ins
@@ -254,7 +255,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
     app.include_router(health.router)
-    for module in (citizens, caseload, events, feedback, services, audit_routes):
+    for module in (citizens, caseload, events, feedback, services, audit_routes, revocations):
         app.include_router(module.router, prefix="/v1")
     from serving import web  # the pages (Engineer W): same runtime, rules and audit as the API
 

@@ -3,10 +3,13 @@
 A citizen's token carries their person pseudonym as `sub`, never the council's raw id; staff
 tokens carry the staff id (caseworker ids match `caseloads.parquet`). Tokens are decoded
 once and cached until they expire, so a busy portal pays for the signature check once.
+A revoked token (signed out, or its subject cut off by an admin; see serving/revocation.py) is
+refused after the cache too: the check is two in-memory look-ups, never a database query.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -14,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 import jwt
 
@@ -39,10 +43,21 @@ class Viewer:
     role: Role
     subject: str
     token_id: str = ""
+    issued_at: float = 0.0  # the token's `iat` (seconds since the epoch, to the millisecond)
+    expires_at: int = 0  # the token's `exp`
 
 
 class AuthError(Exception):
-    """A missing, malformed, expired or forged token (answered 401)."""
+    """A missing, malformed, expired, forged or revoked token (answered 401)."""
+
+
+REVOKED = "the token was revoked: sign in again"
+
+
+class Revoked(Protocol):
+    """What a reader asks about each good token: whether it was revoked (in memory, no I/O)."""
+
+    def refuses(self, viewer: Viewer) -> bool: ...
 
 
 def signing_key(settings: Settings) -> str:
@@ -71,35 +86,47 @@ def _key_file(path: Path) -> str:
 
 
 def issue(key: str, *, role: Role | str, subject: str, minutes: int) -> str:
-    """A signed token for `subject` in `role`, valid for `minutes`."""
-    now = int(time.time())
+    """A signed token for `subject` in `role`, valid for `minutes`.
+
+    `iat` keeps milliseconds, so a token issued just after an admin's cut-off of its subject
+    (serving/revocation.py) is told apart from the ones issued before it.
+    """
+    now = time.time()
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": subject,
         "role": Role(role).value,
-        "iat": now,
-        "exp": now + 60 * minutes,
+        "iat": math.floor(now * 1000) / 1000,
+        "exp": int(now) + 60 * minutes,
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 class TokenReader:
-    """Verifies bearer tokens with one key, remembering good ones until they expire."""
+    """Verifies bearer tokens with one key, remembering good ones until they expire.
 
-    def __init__(self, key: str, cache_size: int = 50_000) -> None:
+    `revoked` (optional) is asked about every token, cached or not, before it is accepted.
+    """
+
+    def __init__(self, key: str, cache_size: int = 50_000, *, revoked: Revoked | None = None) -> None:
         self._key = key
-        self._cache: dict[str, tuple[Viewer, int]] = {}
+        self._cache: dict[str, Viewer] = {}
         self._cache_size = cache_size
+        self.revoked = revoked
 
     def read(self, token: str) -> Viewer:
-        cached = self._cache.get(token)
-        if cached is not None:
-            viewer, expires = cached
-            if time.time() < expires:
-                return viewer
-            del self._cache[token]
+        viewer = self._cache.get(token)
+        if viewer is None or time.time() >= viewer.expires_at:
+            if viewer is not None:
+                self._cache.pop(token, None)
+            viewer = self._decode(token)
+        if self.revoked is not None and self.revoked.refuses(viewer):
+            raise AuthError(REVOKED)
+        return viewer
+
+    def _decode(self, token: str) -> Viewer:
         try:
             claims = jwt.decode(
                 token,
@@ -114,12 +141,13 @@ class TokenReader:
         except jwt.InvalidTokenError as error:
             raise AuthError(f"the token is not valid ({_reason(error)})") from None
         try:
-            viewer = Viewer(Role(claims["role"]), str(claims["sub"]), str(claims.get("jti", "")))
+            viewer = Viewer(Role(claims["role"]), str(claims["sub"]), str(claims.get("jti", "")),
+                            float(claims["iat"]), int(claims["exp"]))
         except ValueError:
             raise AuthError("the token names an unknown role") from None
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
-        self._cache[token] = (viewer, int(claims["exp"]))
+        self._cache[token] = viewer
         return viewer
 
 

@@ -134,6 +134,22 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Revocation(Base):
+    """A revoked token (`jti`), or every token of `subject` issued before `not_before`.
+
+    Read into memory by every worker (serving/revocation.py); after `expires_at` the tokens it
+    refuses have expired anyway, so the row no longer matters and is pruned.
+    """
+
+    __tablename__ = "revocations"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(128), nullable=True)  # pseudonym or staff id
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_revocations_expires_at", "expires_at"),)
+
+
 class AuditEntry(Base):
     """One audit entry; `hash` = sha256(prev_hash + canonical entry), see serving/audit.py."""
 

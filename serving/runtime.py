@@ -14,6 +14,7 @@ from serving.limits import Limits
 from serving.models import Erasure
 from serving.processed import ProcessedData
 from serving.registry import Models, ModelStore
+from serving.revocation import Revocations
 from serving.served import ServedLog
 from serving.signposting import Batcher
 from signpost.errors import UserError
@@ -30,6 +31,7 @@ class Runtime:
     limits: Limits
     store: ModelStore
     served: ServedLog
+    revocations: Revocations
     batcher: Batcher = field(default_factory=Batcher)
     processed: ProcessedData | None = None
     pseudonym_key: bytes | None = None
@@ -39,22 +41,26 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         database = Database(settings.database_url)
+        revocations = Revocations(database, poll_seconds=settings.revocation_poll_seconds,
+                                  lifetime_minutes=settings.jwt_lifetime_minutes)
         runtime = cls(
             settings=settings,
             database=database,
-            tokens=TokenReader(signing_key(settings)),
+            tokens=TokenReader(signing_key(settings), revoked=revocations),
             limits=Limits(settings),
             store=None,  # type: ignore[arg-type] — set below, it needs the runtime for its fallback
             served=ServedLog(database),
+            revocations=revocations,
         )
         runtime.store = ModelStore(settings, fallback=runtime._popularity, on_change=metrics.models_changed)
         return runtime
 
     # ------------------------------------------------------------------ lifecycle --------
     def start(self, *, migrate: bool = True) -> None:
-        """Migrate, load the processed folder, seed the ledger, load models, start pollers."""
+        """Migrate, load revocations and the processed folder, seed the ledger, load models, start pollers."""
         if migrate:
             db.upgrade(self.database)
+        self.revocations.refresh()  # before the first request: a revoked token never slips through
         self._load_processed()
         if self.processed is not None:
             seeding.seed(self.database, self.processed)
@@ -62,8 +68,10 @@ class Runtime:
         self._forget_erased(self.store.current)
         self.store.start()
         self.served.start()
+        self.revocations.start()
 
     def stop(self) -> None:
+        self.revocations.stop()
         self.store.stop()
         self.served.stop()
         self.database.dispose()

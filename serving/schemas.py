@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from signpost.settings import Purpose
 
@@ -242,6 +242,44 @@ class ErasureOut(BaseModel):
     erased: bool
     erased_at: datetime
     removed: dict[str, int]
+
+
+# ------------------------------------------------------------------ sign-out and revocation --
+
+
+StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+
+
+class RevocationIn(Strict):
+    """Whose sign-ins to cut off: a member of staff, or a citizen by the council's person id."""
+
+    staff_id: StaffId | None = Field(default=None, description="A staff id, as in the staff member's tokens.")
+    person_id: PersonId | None = Field(
+        default=None, description="The council's person reference; pseudonymised on arrival, never stored or logged."
+    )
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"staff_id": "CW-0042"}, {"person_id": "P000123"}]},
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RevocationIn:
+        if (self.staff_id is None) == (self.person_id is None):
+            raise ValueError("give exactly one of `staff_id` or `person_id`")
+        return self
+
+
+class RevocationOut(BaseModel):
+    revoked: Literal[True] = True
+    scope: Literal["token", "subject"] = Field(
+        description="`token`: the token presented (sign-out); `subject`: every token issued to them up to `revoked_at`."
+    )
+    revoked_at: datetime = Field(description="From this moment the token (or tokens) are refused with 401.")
+    expires_at: datetime = Field(description="After this every token the revocation covers has expired anyway.")
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "revoked": True, "scope": "token", "revoked_at": "2026-11-25T09:30:00.123456Z",
+        "expires_at": "2026-11-25T10:15:00Z",
+    }]})
 
 
 # ------------------------------------------------------------------ audit and operations -----

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     jwt_signing_key_file: Path = Path("data/.jwt.key")
     jwt_lifetime_minutes: int = 60
     registry_poll_seconds: float = 5.0
+    revocation_poll_seconds: float = 2.0  # how soon other workers refuse a revoked token
     # Request limits and rate limits (per worker process; see serving/limits.py).
     max_body_bytes: int = 262_144
     max_events_per_request: int = 500

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from serving.api.deps import RuntimeDep
-from serving.auth import issue, signing_key
+from serving.auth import AuthError, issue, signing_key
 from serving.errors import NotFound
 from serving.web import personas
 from serving.web.deps import SESSION_COOKIE, OptionalViewer
@@ -79,7 +79,16 @@ def home_for_role(persona: personas.Persona) -> str:
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, form: Form) -> Response:
+def sign_out(request: Request, runtime: RuntimeDep, form: Form) -> Response:
+    """Revoke the session's token (a copied cookie stops working too), then forget the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            viewer = runtime.tokens.read(token)
+        except AuthError:
+            pass  # expired, forged or already revoked: nothing left to revoke
+        else:
+            runtime.revocations.sign_out(viewer)
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

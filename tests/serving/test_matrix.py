@@ -28,6 +28,8 @@ EXPECTED = {
     "similar": {r: (Y, Y) for r in ROLES},
     "models": {r: (Y, Y) for r in ROLES},
     "audit": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
+    "sign_out": {r: (Y, Y) for r in ROLES},  # revokes the cell's own token, so each cell gets a fresh one
+    "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
 }
 
 
@@ -63,6 +65,10 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
         return client.get("/v1/models", headers=headers)
     if endpoint == "audit":
         return client.get("/v1/audit", headers=headers)
+    if endpoint == "sign_out":
+        return client.post("/v1/sign-out", headers=headers)
+    if endpoint == "revoke":
+        return client.post("/v1/revocations", headers=headers, json={"person_id": person_id})
     raise AssertionError(endpoint)
 
 
@@ -80,8 +86,9 @@ def test_authorisation_matrix(world, database_url, tmp_path):
             "services"][0]["service_id"]
         for endpoint, by_role in EXPECTED.items():
             for role in ROLES:
-                headers = tokens(role, subjects[role])
                 for which, allowed in zip(("own", "other"), by_role[role], strict=True):
+                    # a token per cell: one issued after a sign-out or a cut-off is not revoked
+                    headers = tokens(role, subjects[role])
                     person = own[role] if which == "own" else people.other_citizen
                     if endpoint == "erase" and allowed:
                         person = next(spare)  # erase spare people, never the ones other cells use
