@@ -142,6 +142,14 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def server_rss_mib(pid: int) -> float:
+    """Resident memory of the server and its worker processes."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+
+
 def run_load(port: int, requests: list[dict], *, connections: int, seconds: float, warmup: float,
              rate: float, workdir: Path, server_pid: int | None = None) -> dict:
     spec = workdir / f"load-{time.monotonic_ns()}.json"
@@ -278,9 +286,12 @@ def main() -> None:
     recommendations = citizen_requests(data, args.people, args.workdir)
     trivial = [{"path": "/healthz"}]
     rows = []
+    ready: dict[int, tuple[float, float]] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
         port = free_port()
+        started = time.perf_counter()
         server = start_server(data, args.workdir, port, workers)
+        ready[workers] = (time.perf_counter() - started, server_rss_mib(server.pid))
         try:
             for mode, rate in (("closed", 0.0), *(("open", float(r)) for r in args.rate.split(","))):
                 for name, requests in (("trivial /healthz", trivial), ("recommendations", recommendations)):
@@ -306,6 +317,8 @@ def main() -> None:
         cpu_ratio = closed["trivial /healthz"]["server_cpu_us"] / closed["recommendations"]["server_cpu_us"]
         print(f"{workers} worker(s): recommendations / trivial throughput = {ratio:.2f} "
               f"(by server CPU per request: {cpu_ratio:.2f})")
+    for workers, (seconds, rss) in ready.items():
+        print(f"{workers} worker(s): ready {seconds:.1f} s after start, {rss:,.0f} MiB resident (all processes)")
     print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
