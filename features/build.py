@@ -11,7 +11,8 @@ Stages, each timed in the manifest and shown as a progress bar:
 3. write the quarantine (raw rows + ``row_number`` + ``reason``) beside the raw extracts;
    then leave out everyone erased through the service, with their rows in every table and
    households no one else is left in, as if the extract had not held them;
-4. consent as of each snapshot day (``features.consent``);
+4. consent as of each snapshot day (``features.consent``), over the extract's consent records
+   merged with the decisions people made through the service since (its ledger);
 5. outputs: citizens, services, interaction matrices, early-help tables, the research
    export, consents and caseloads — each built only from people and sources its purpose
    allows — and ``manifest.json``.
@@ -97,6 +98,7 @@ def build(
     extract_date: date | None = None,
     on_stage: Callable[[str], None] | None = None,
     erased: Collection[str] | None = None,
+    ledger: pd.DataFrame | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -124,6 +126,14 @@ def build(
         there is no service database to read them from (the manifest says so). Pseudonyms are
         keyed, so a non-empty list must come with the key the service used: the build stops if
         the service's processed folder (``settings.processed_dir``) was built with another key.
+    ledger : DataFrame, optional
+        Consent decisions made through the service (``serving.consent.api_consents``): columns
+        ``pseudonym``, ``purpose``, ``status``, ``recorded_at`` (UTC; naive values are UTC).
+        They join the extract's consent records for every snapshot (the latest record as of
+        the day wins), so every consent-filtered output follows them; records of people not in
+        this extract are ignored. Only counts reach the manifest, and none of these records is
+        written to ``consents.parquet`` (the service holds them). None: no service database
+        (the manifest says so). The same key check as for ``erased`` applies.
 
     Returns
     -------
@@ -151,7 +161,12 @@ def build(
     extracts = locate(raw)
     key = load_key(settings)
     erased = frozenset(erased) if erased is not None else None
+    ledger = _ledger_frame(ledger)
     service_key_id = _check_erasure_key(erased, key, settings)
+    _check_erasure_key(
+        None if ledger is None else frozenset(ledger["pseudonym"]), key, settings,
+        what="made consent decisions through the service",
+    )
     plan = _Plan(as_of=as_of, extract_date=extract_date, settings=settings)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +184,8 @@ def build(
         con.execute("SET TimeZone = 'UTC'")
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
-            manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id)
+            manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
+                            ledger)
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -232,6 +248,7 @@ def _run(
     quarantine: Path,
     erased: Collection[str] | None,
     service_key_id: str | None,
+    ledger: pd.DataFrame | None,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
     rows_read: dict[str, int] = {}
@@ -308,7 +325,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
         erasure = _leave_out_erased(con, erased, rows, service_key_id)
 
     with stages.stage("consent as of snapshots"):
-        states, eh_allowed, snapshot_id = _consent_states(con, plan)
+        states, eh_allowed, snapshot_id, ledger_summary = _consent_states(con, plan, ledger)
 
     end = as_of + timedelta(days=1)
     with stages.stage("citizens and services"):
@@ -358,6 +375,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "sharing_policy": {s: list(p) for s, p in sorted(settings.sharing_policy.items())},
             "sources_by_purpose": {p: list(s) for p, s in plan.for_purpose.items()},
             "consent_defaults": dict(settings.consent_defaults),
+            "consent_ledger": ledger_summary,
             "event_weights": dict(settings.event_weights),
             "decay_half_life_days": settings.decay_half_life_days,
             "shape": {"citizens": n_citizens, "services": n_services},
@@ -464,7 +482,8 @@ TO '{_sql_str(str(target))}' (FORMAT csv, HEADER true)""")
 # ------------------------------------------------------------------ erasure -------------
 
 
-def _check_erasure_key(erased: Collection[str] | None, key: bytes, settings: Settings) -> str | None:
+def _check_erasure_key(erased: Collection[str] | None, key: bytes, settings: Settings,
+                       what: str = "were erased through the service") -> str | None:
     """The key id the service pseudonymised with; stops the build if it is not this build's key.
 
     The service only pseudonymises with the key its processed folder was built with (a
@@ -481,9 +500,9 @@ def _check_erasure_key(erased: Collection[str] | None, key: bytes, settings: Set
         return None
     if service_key_id and service_key_id != key_id(key):
         raise UserError(
-            f"{len(erased):,} people were erased through the service, whose processed folder "
+            f"{len(erased):,} people {what}, whose processed folder "
             f"{settings.processed_dir} was built with pseudonym key id {service_key_id}, but this build's "
-            f"key id is {key_id(key)}: the erased people could not be recognised and would come back. "
+            f"key id is {key_id(key)}: these people could not be recognised in this build. "
             "Build with the key the service uses (SIGNPOST_PSEUDONYM_KEY or SIGNPOST_PSEUDONYM_KEY_FILE)"
         )
     return service_key_id
@@ -545,12 +564,58 @@ GROUP BY hid HAVING bool_and(cid IN (SELECT cid FROM erased_people))""")
 # ------------------------------------------------------------------ consent -------------
 
 
-def _consent_states(con, plan: _Plan) -> tuple[dict, dict, str]:
-    """Consent state per snapshot day, registered for SQL; early-help exclusions; snapshot id."""
+LEDGER_COLUMNS = ("pseudonym", "purpose", "status", "recorded_at")
+
+
+def _ledger_frame(ledger) -> pd.DataFrame | None:
+    """The service's consent decisions with ``recorded_at`` as naive UK local time (as the extract's)."""
+    if ledger is None:
+        return None
+    frame = pd.DataFrame(ledger, columns=list(LEDGER_COLUMNS)) if not isinstance(ledger, pd.DataFrame) else ledger
+    missing = [c for c in LEDGER_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the consent ledger lacks columns {missing}")
+    frame = frame.loc[:, list(LEDGER_COLUMNS)].reset_index(drop=True)
+    bad = ~frame["purpose"].isin(PURPOSES) | ~frame["status"].isin(consent_rules.STATUS_PRECEDENCE)
+    stamps = pd.to_datetime(frame["recorded_at"], utc=True)
+    bad |= stamps.isna() | frame["pseudonym"].isna()
+    if bad.any():
+        raise UserError(
+            f"the service's consent ledger holds {int(bad.sum()):,} decisions without a person, time, known "
+            "purpose or status: the build cannot tell who allowed what, so it stops; check the service database"
+        )
+    local = stamps.dt.tz_convert("Europe/London").dt.tz_localize(None).astype("datetime64[us]")
+    return frame.assign(pseudonym=frame["pseudonym"].astype(str), recorded_at=local)
+
+
+def _consent_states(con, plan: _Plan, ledger: pd.DataFrame | None) -> tuple[dict, dict, str, dict]:
+    """Consent state per snapshot day, registered for SQL; early-help exclusions; snapshot id.
+
+    The extract's accepted consent records and the service's decisions (``ledger``) are one
+    record set: for each snapshot day the latest record on or before it wins, wherever it came
+    from. Ledger records of people not in this build's ``people`` are ignored and counted.
+    """
     records = con.execute("""
 SELECT cid AS person, t_purpose AS purpose, t_status AS status, t_recorded_at AS recorded_at
 FROM checked_consents WHERE reason IS NULL""").df()
     people = con.execute("SELECT cid, pseudonym, hid FROM people ORDER BY cid").df()
+    summary: dict = {"service_database": "read" if ledger is not None else "absent", "records_read": 0,
+                     "people_named": 0, "records_used": 0, "people_matched": 0, "records_ignored": 0}
+    if ledger is None:
+        summary["note"] = "no service database (no service has run yet): only the extract's consents were used"
+    elif len(ledger):
+        cid = ledger["pseudonym"].map(pd.Series(people["cid"].to_numpy(), index=people["pseudonym"].to_numpy()))
+        matched = cid.notna()
+        summary |= {"records_read": len(ledger), "people_named": int(ledger["pseudonym"].nunique()),
+                    "records_used": int(matched.sum()), "people_matched": int(cid[matched].nunique()),
+                    "records_ignored": int((~matched).sum())}
+        used = pd.DataFrame({
+            "person": cid[matched].astype(records["person"].dtype).to_numpy(),
+            "purpose": ledger.loc[matched, "purpose"].to_numpy(),
+            "status": ledger.loc[matched, "status"].to_numpy(),
+            "recorded_at": ledger.loc[matched, "recorded_at"].to_numpy(dtype="datetime64[us]"),
+        })
+        records = pd.concat([records.astype({"recorded_at": "datetime64[us]"}), used], ignore_index=True)
     index = pd.Index(people["cid"].to_numpy(), name="person")
     household = pd.Series(people["hid"].to_numpy(), index=index)
     defaults = dict(plan.settings.consent_defaults)
@@ -571,7 +636,7 @@ FROM checked_consents WHERE reason IS NULL""").df()
         | {p: pa.array(now[p].to_numpy(), pa.bool_()) for p in PURPOSES}))
     con.execute("CREATE TABLE consent_now AS SELECT * FROM consent_now_src")
     con.unregister("consent_now_src")
-    return states, excluded, consent_rules.snapshot_id(people["pseudonym"].tolist(), states)
+    return states, excluded, consent_rules.snapshot_id(people["pseudonym"].tolist(), states), summary
 
 
 # ------------------------------------------------------------------ outputs -------------

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from serving import audit
 from serving.auth import Viewer
+from serving.db import read_service_database
 from serving.models import ConsentRecord, ConsentState, Erasure, Seed
 from signpost.settings import PURPOSES, Purpose, Settings
 
@@ -200,3 +201,27 @@ def _rebuild_state(session: Session) -> None:
             " FROM consent_records) latest WHERE rn = 1"
         )
     )
+
+
+def api_consents(url: str) -> pd.DataFrame | None:
+    """Decisions made through the service (origin "api"), for the next feature build.
+
+    Columns pseudonym, purpose, status, recorded_at (UTC, tz-aware), in ledger order; None
+    when no service database exists yet. Rows seeded from the extract are left out (the
+    build reads those from the extract itself), and erased people's rows are already gone
+    (erasure deletes them). Only reads: see `serving.db.read_service_database`.
+    """
+
+    def read(connection: Connection) -> pd.DataFrame:
+        rows = connection.execute(
+            select(ConsentRecord.pseudonym, ConsentRecord.purpose, ConsentRecord.status, ConsentRecord.recorded_at)
+            .where(ConsentRecord.origin == "api")
+            .order_by(ConsentRecord.id)
+        ).all()
+        frame = pd.DataFrame(rows, columns=["pseudonym", "purpose", "status", "recorded_at"])
+        # SQLite hands back naive values; the service always stores UTC.
+        stamps = pd.to_datetime(frame["recorded_at"], utc=True) if len(frame) else pd.Series(
+            [], dtype="datetime64[us, UTC]")
+        return frame.assign(recorded_at=stamps.astype("datetime64[us, UTC]"))
+
+    return read_service_database(url, "consent_records", read, what="consent decisions")

@@ -7,20 +7,25 @@ fail half-way through a read-then-write (see `write_session`).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from signpost.errors import UserError
 
 _WRITE = "signpost_write"
+_T = TypeVar("_T")
 
 
 def normalise_url(url: str) -> str:
@@ -185,3 +190,67 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def read_service_database(url: str, table: str, read: Callable[[Connection], _T], *, what: str) -> _T | None:
+    """`read(connection)` on the service database opened read-only; None when no service database exists yet.
+
+    For the feature build, which must see what the service recorded (erasures, consent decisions)
+    without ever changing it: a SQLite file is opened read-only and never created, and nothing is
+    migrated. A database the service never set up (no file, no PostgreSQL database of that name,
+    or no tables at all) gives None; one that exists but cannot be read, or lacks `table`, stops
+    the build with a UserError naming `what` (e.g. "erasures"), since building without it would
+    bring back what the service was told.
+    """
+    parsed = make_url(normalise_url(url))
+    shown = parsed.render_as_string(hide_password=True)
+    advice = (f"the feature build must honour the {what} recorded by the service, so it stops; check "
+              "SIGNPOST_DATABASE_URL points at the service's database and that it is reachable")
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return None
+        target = Path(path).resolve()
+        engine = create_engine(
+            "sqlite://", poolclass=NullPool,
+            creator=lambda: sqlite3.connect(f"file:{quote(str(target))}?mode=ro", uri=True, timeout=30),
+        )
+    else:
+        try:
+            engine = create_engine(parsed, poolclass=NullPool)
+        except (NoSuchModuleError, ImportError) as error:
+            raise UserError(f"cannot read {what} from {shown} ({error}); {advice}") from None
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if table not in tables:
+                if not tables:
+                    return None
+                raise UserError(
+                    f"the service database {shown} has no {table} table: run `signpost db upgrade`, "
+                    f"then build again ({advice})"
+                )
+            return read(connection)
+    except DBAPIError as error:
+        if _no_such_database(parsed):
+            return None
+        reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+        raise UserError(f"cannot read {what} from the service database {shown} ({reason}); {advice}") from None
+    finally:
+        engine.dispose()
+
+
+def _no_such_database(url: URL) -> bool:
+    """Whether the PostgreSQL server answers but holds no database of that name (no service ran there)."""
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    engine = create_engine(url.set(database="postgres"), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            found = connection.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"),
+                                      {"name": url.database})
+        return found == 0
+    except DBAPIError:
+        return False
+    finally:
+        engine.dispose()

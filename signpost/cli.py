@@ -112,11 +112,13 @@ def features(
 ) -> None:
     """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables.
 
-    People erased through the service (SIGNPOST_DATABASE_URL) are left out of every output.
+    People erased through the service (SIGNPOST_DATABASE_URL) are left out of every output, and
+    consent decisions made through the service count alongside the extract's.
     """
     snapshot = _parse_date(as_of, "--as-of")
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     from features.build import build
+    from serving.consent import api_consents
     from serving.erasure import erased_pseudonyms
 
     settings = get_settings()
@@ -129,6 +131,7 @@ def features(
         settings=settings,
         extract_date=taken,
         erased=erased_pseudonyms(settings.database_url),
+        ledger=api_consents(settings.database_url),
     )
     _print_row_accounting(manifest)
     erasure = manifest["erasure"]
@@ -139,6 +142,15 @@ def features(
             f"erasure: {erasure['people_removed']:,} erased people left out "
             f"({erasure['erased_in_service']:,} erased in the service, {erasure['not_in_this_extract']:,} "
             f"not in this extract; {erasure['households_removed']:,} households with no one left removed)"
+        )
+    ledger = manifest["consent_ledger"]
+    if ledger["service_database"] == "absent":
+        console.print("consent: no service database yet, so only the extract's consent records were used")
+    else:
+        console.print(
+            f"consent: {ledger['records_used']:,} decisions made through the service merged with the extract's "
+            f"({ledger['records_read']:,} read for {ledger['people_named']:,} people, "
+            f"{ledger['records_ignored']:,} ignored as not in this extract)"
         )
     console.print(
         f"quarantine: {manifest['quarantine']}  ·  consent snapshot {manifest['consent_snapshot_id'][:12]}"

@@ -146,13 +146,13 @@ def run_build(tmp_path: Path):
     counter = iter(range(1000))
 
     def run(tables, *, fmt: str = "csv", as_of: date = AS_OF, extract_date: date | None = EXTRACT_DATE,
-            settings: Settings | None = None, erased=None) -> Built:
+            settings: Settings | None = None, erased=None, ledger=None) -> Built:
         n = next(counter)
         raw = write_extract(tmp_path / f"raw{n}", tables, fmt)
         out = tmp_path / f"out{n}"
         settings = settings or make_settings(tmp_path)
         manifest = build(raw, out, as_of=as_of, quarantine=None, engine="duckdb", settings=settings,
-                         extract_date=extract_date, erased=erased)
+                         extract_date=extract_date, erased=erased, ledger=ledger)
         assert json.loads((out / "manifest.json").read_text()) == manifest
         return Built(raw, out, manifest, settings, tables)
 

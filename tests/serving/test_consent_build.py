@@ -1,0 +1,138 @@
+"""Consent decisions made through the service reach the next `signpost features` build.
+
+The reader (`serving.consent.api_consents`) on a real service database, SQLite and PostgreSQL
+when it answers: only decisions made through the service (origin "api"), in UTC, read-only,
+with the same "no service database yet" and "unreadable" handling as the erasure reader
+(both use `serving.db.read_service_database`). Then the real `signpost features` command
+rebuilds the shared small county with a withdrawal in force.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from serving.auth import Role, Viewer
+from serving.consent import api_consents, change, history, seed
+from serving.erasure import erase
+from signpost.errors import UserError
+
+ADMIN = Viewer(Role.admin, "admin-1")
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+def record(database, who: str, purpose: str, status: str) -> None:
+    with database.write_session() as session:
+        change(session, pseudonym=who, purpose=purpose, status=status, method="portal",
+               viewer=Viewer(Role.citizen, who))
+
+
+def test_reads_the_decisions_made_through_the_service_only(database):
+    assert api_consents(database.url).empty
+    with database.write_session() as session:  # what start-up seeding puts in from the extract
+        seed(session, pd.DataFrame({"pseudonym": [A, C], "purpose": ["personalisation"] * 2,
+                                    "status": ["granted"] * 2, "recorded_at": ["2025-06-01T10:00:00"] * 2,
+                                    "method": ["paper"] * 2}), sha256="extract-1")
+    start = datetime.now(UTC)
+    record(database, A, "personalisation", "withdrawn")
+    record(database, B, "early_intervention", "objected")
+    record(database, A, "personalisation", "granted")
+    end = datetime.now(UTC)
+
+    ledger = api_consents(database.url)
+    assert list(ledger.columns) == ["pseudonym", "purpose", "status", "recorded_at"]
+    assert ledger[["pseudonym", "purpose", "status"]].values.tolist() == [
+        [A, "personalisation", "withdrawn"], [B, "early_intervention", "objected"], [A, "personalisation", "granted"]]
+    assert str(ledger["recorded_at"].dt.tz) == "UTC"
+    assert ledger["recorded_at"].between(pd.Timestamp(start), pd.Timestamp(end)).all()
+    with database.reading() as session:  # the same instants as the ledger holds
+        held = [r.recorded_at for r in history(session, A) if r.origin == "api"]
+    assert [pd.Timestamp(t if t.tzinfo else t.replace(tzinfo=UTC)) for t in held] == \
+        ledger.loc[ledger["pseudonym"] == A, "recorded_at"].tolist()
+
+
+def test_an_erased_persons_decisions_are_not_read(database):
+    record(database, A, "personalisation", "withdrawn")
+    record(database, B, "personalisation", "granted")
+    with database.write_session() as session:
+        erase(session, A, viewer=ADMIN, known=True)
+    assert api_consents(database.url)["pseudonym"].tolist() == [B]
+
+
+def test_no_sqlite_file_means_no_decisions_and_none_is_created(tmp_path):
+    missing = tmp_path / "nowhere" / "signpost.db"
+    assert api_consents(f"sqlite:///{missing}") is None
+    assert not missing.parent.exists()
+
+
+def test_a_database_the_service_never_set_up_holds_no_decisions(tmp_path):
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert api_consents(f"sqlite:///{empty}") is None
+
+
+def test_an_unreadable_database_stops_the_build(tmp_path):
+    garbage = tmp_path / "signpost.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(UserError, match="cannot read consent decisions from the service database"):
+        api_consents(f"sqlite:///{garbage}")
+
+
+def test_a_database_without_the_ledger_says_to_upgrade(tmp_path):
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    with pytest.raises(UserError, match="signpost db upgrade"):
+        api_consents(f"sqlite:///{old}")
+
+
+def test_an_unreachable_server_stops_the_build_without_showing_the_password():
+    with pytest.raises(UserError) as error:
+        api_consents("postgresql://signpost:s3cret-pw@127.0.0.1:1/signpost")
+    assert "cannot read consent decisions" in str(error.value) and "s3cret-pw" not in str(error.value)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_that_does_not_exist_holds_no_decisions(postgres_database):
+    missing = postgres_database.rsplit("/", 1)[0] + "/signpost_never_created_here"
+    assert api_consents(missing) is None
+
+
+def test_the_next_build_honours_a_withdrawal_made_through_the_service(database, small_county, tmp_path,
+                                                                      monkeypatch):
+    from signpost.cli import app
+    from signpost.settings import get_settings
+
+    served = pd.read_parquet(small_county.processed / "citizens.parquet")
+    who = served.loc[served["consent_personalisation"].fillna(False), "pseudonym"].iloc[0]
+    record(database, who, "personalisation", "withdrawn")
+    record(database, C, "personalisation", "withdrawn")  # not in the extract
+    day = datetime.now(ZoneInfo("Europe/London")).date()
+
+    out = tmp_path / "processed"
+    monkeypatch.setenv("SIGNPOST_DATABASE_URL", database.url)
+    monkeypatch.setenv("SIGNPOST_PSEUDONYM_KEY", small_county.key)
+    monkeypatch.setenv("SIGNPOST_PROCESSED_DIR", str(small_county.processed))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, [
+            "features", "--raw", str(small_county.raw), "--out", str(out), "--quarantine", str(tmp_path / "q"),
+            "--as-of", day.isoformat(), "--extract-date", day.isoformat()])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "consent: 1 decisions made through the service merged" in " ".join(result.output.split())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["consent_ledger"] == {
+        "service_database": "read", "records_read": 2, "people_named": 2, "records_used": 1,
+        "people_matched": 1, "records_ignored": 1}
+    citizens = pd.read_parquet(out / "citizens.parquet").set_index("pseudonym")
+    assert not citizens.loc[who, "consent_personalisation"]
+    consents = pd.read_parquet(out / "consents.parquet")
+    assert not ((consents["pseudonym"] == who) & (consents["status"] == "withdrawn")).any()
