@@ -134,19 +134,16 @@ def features(
         ledger=api_consents(settings.database_url),
     )
     _print_row_accounting(manifest)
-    erasure = manifest["erasure"]
+    erasure, ledger = manifest["erasure"], manifest["consent_ledger"]
     if erasure["service_database"] == "absent":
-        console.print("erasure: no service database yet (SIGNPOST_DATABASE_URL), so nobody was left out")
+        console.print("no service database yet (SIGNPOST_DATABASE_URL), so nobody was left out for erasure "
+                      "and only the extract's consent records were used")
     else:
         console.print(
             f"erasure: {erasure['people_removed']:,} erased people left out "
             f"({erasure['erased_in_service']:,} erased in the service, {erasure['not_in_this_extract']:,} "
             f"not in this extract; {erasure['households_removed']:,} households with no one left removed)"
         )
-    ledger = manifest["consent_ledger"]
-    if ledger["service_database"] == "absent":
-        console.print("consent: no service database yet, so only the extract's consent records were used")
-    else:
         console.print(
             f"consent: {ledger['records_used']:,} decisions made through the service merged with the extract's "
             f"({ledger['records_read']:,} read for {ledger['people_named']:,} people, "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from features.build import build
 from signpost.settings import Settings
@@ -169,3 +170,29 @@ def key() -> bytes:
 def settings_with(tmp_path: Path):
     """Settings for a tiny build with some fields overridden."""
     return lambda **overrides: make_settings(tmp_path, **overrides)
+
+
+def read_outputs(out: Path, *, skip: tuple[str, ...] = ("manifest.json",)) -> dict:
+    """Every processed output (but `skip`), read back into comparable values."""
+    found = {}
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name not in skip):
+        name = str(path.relative_to(out))
+        if path.suffix == ".parquet":
+            found[name] = pd.read_parquet(path)
+        elif path.suffix == ".npz":
+            found[name] = sp.load_npz(path).tocsr()
+        else:
+            found[name] = path.read_text()
+    return found
+
+
+def assert_same_outputs(left: dict, right: dict) -> None:
+    """Two builds' outputs (from `read_outputs`) are equal, file by file."""
+    assert left.keys() == right.keys()
+    for name, value in left.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, right[name], obj=name)
+        elif sp.issparse(value):
+            assert value.shape == right[name].shape and (value != right[name]).nnz == 0, name
+        else:
+            assert value == right[name], name

@@ -26,6 +26,8 @@ from serving.consent import api_consents, change
 from serving.db import Database, upgrade
 from signpost.errors import UserError
 
+from .conftest import assert_same_outputs, read_outputs
+
 UK = ZoneInfo("Europe/London")
 WINDOWS = ("train", "test", "all")
 
@@ -65,30 +67,6 @@ def with_decisions_in_extract(tables: dict, ledger: pd.DataFrame, key: bytes) ->
                                        "status": row.status, "recorded_at": local.isoformat(),
                                        "method": "portal"})
     return tables
-
-
-def outputs(out, *, skip=("manifest.json",)) -> dict:
-    found = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name not in skip):
-        name = str(path.relative_to(out))
-        if path.suffix == ".parquet":
-            found[name] = pd.read_parquet(path)
-        elif path.suffix == ".npz":
-            found[name] = sp.load_npz(path).tocsr()
-        else:
-            found[name] = path.read_text()
-    return found
-
-
-def assert_same(left: dict, right: dict) -> None:
-    assert left.keys() == right.keys()
-    for name, value in left.items():
-        if isinstance(value, pd.DataFrame):
-            pd.testing.assert_frame_equal(value, right[name], obj=name)
-        elif sp.issparse(value):
-            assert value.shape == right[name].shape and (value != right[name]).nnz == 0, name
-        else:
-            assert value == right[name], name
 
 
 def matrix_rows(built, who: str) -> dict[str, int]:
@@ -140,7 +118,7 @@ def test_every_consent_output_follows_the_service_as_if_the_extract_held_its_dec
     built = run_build(tiny_tables, as_of=day, extract_date=day, ledger=ledger)
     same = run_build(with_decisions_in_extract(tiny_tables, ledger, key), as_of=day, extract_date=day)
     skip = ("manifest.json", "consents.parquet")
-    assert_same(outputs(built.out, skip=skip), outputs(same.out, skip=skip))
+    assert_same_outputs(read_outputs(built.out, skip=skip), read_outputs(same.out, skip=skip))
     assert built.manifest["consent_snapshot_id"] == same.manifest["consent_snapshot_id"]
     for part in ("personalisation_citizens", "early_help", "research", "shape", "matrices"):
         assert built.manifest[part] == same.manifest[part], part
@@ -157,7 +135,7 @@ def test_a_withdrawal_recorded_after_the_as_of_date_does_not_apply(run_build, ti
     built = run_build(tiny_tables, as_of=day, extract_date=day + timedelta(days=1),
                       ledger=api_consents(service.url))
     before = run_build(tiny_tables, as_of=day, extract_date=day + timedelta(days=1))
-    assert_same(outputs(built.out), outputs(before.out))
+    assert_same_outputs(read_outputs(built.out), read_outputs(before.out))
     assert built.manifest["consent_snapshot_id"] == before.manifest["consent_snapshot_id"]
     assert built.parquet("citizens.parquet").set_index("pseudonym").loc[pa1, "consent_personalisation"]
     assert built.manifest["consent_ledger"]["records_used"] == 1
@@ -203,7 +181,7 @@ def test_without_a_service_database_the_build_uses_the_extract_and_says_so(run_b
     assert ledger["records_read"] == ledger["records_used"] == 0
     empty = run_build(tiny_tables, ledger=pd.DataFrame(columns=["pseudonym", "purpose", "status", "recorded_at"]))
     assert empty.manifest["consent_ledger"]["service_database"] == "read"
-    assert_same(outputs(built.out), outputs(empty.out))
+    assert_same_outputs(read_outputs(built.out), read_outputs(empty.out))
     assert built.manifest["consent_snapshot_id"] == empty.manifest["consent_snapshot_id"]
 
 

@@ -12,7 +12,6 @@ import json
 
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -20,6 +19,8 @@ from typer.testing import CliRunner
 
 from features.pseudonym import key_id, pseudonymise
 from signpost.errors import UserError
+
+from .conftest import assert_same_outputs, read_outputs
 
 PEOPLE = ["PA1", "PA2", "PA3", "PA4", "PB1", "PB2", "PC1", "PC2", "PD1"]
 #: A made-up pseudonym: erased in the service, but not in this extract.
@@ -39,31 +40,6 @@ def without_people(tables: dict, gone: set[str]) -> dict:
         tables[name] = [r for r in tables[name] if r["person_id"] not in gone]
     tables["caseloads"] = [r for r in tables["caseloads"] if r["household_id"] not in households - left]
     return tables
-
-
-def data_outputs(out) -> dict:
-    """Every processed output except the manifest, read back into comparable values."""
-    found = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"):
-        name = str(path.relative_to(out))
-        if path.suffix == ".parquet":
-            found[name] = pd.read_parquet(path)
-        elif path.suffix == ".npz":
-            found[name] = sp.load_npz(path).tocsr()
-        else:
-            found[name] = path.read_text()
-    return found
-
-
-def assert_same_outputs(left: dict, right: dict) -> None:
-    assert left.keys() == right.keys()
-    for name, value in left.items():
-        if isinstance(value, pd.DataFrame):
-            pd.testing.assert_frame_equal(value, right[name], obj=name)
-        elif sp.issparse(value):
-            assert value.shape == right[name].shape and (value != right[name]).nnz == 0, name
-        else:
-            assert value == right[name], name
 
 
 def every_output_text(out) -> str:
@@ -106,7 +82,7 @@ def test_an_erased_family_leaves_no_trace(run_build, tiny_tables, key, erasure_s
 
     # exactly as if the extract had never held them
     absent = run_build(without_people(tiny_tables, gone), settings=erasure_settings)
-    assert_same_outputs(data_outputs(built.out), data_outputs(absent.out))
+    assert_same_outputs(read_outputs(built.out), read_outputs(absent.out))
     assert built.manifest["consent_snapshot_id"] == absent.manifest["consent_snapshot_id"]
 
 
@@ -128,7 +104,7 @@ def test_without_a_service_database_nobody_is_left_out(run_build, tiny_tables):
     assert built.manifest["shape"]["citizens"] == 9
     empty = run_build(tiny_tables, erased=set())
     assert empty.manifest["erasure"]["service_database"] == "read" and "note" not in empty.manifest["erasure"]
-    assert_same_outputs(data_outputs(built.out), data_outputs(empty.out))
+    assert_same_outputs(read_outputs(built.out), read_outputs(empty.out))
 
 
 def test_an_erased_person_whose_row_was_quarantined_stays_quarantined(run_build, tiny_tables, key,
@@ -185,7 +161,7 @@ def test_erasure_accounting_adds_up(run_build, tiny_tables, key, erasure_setting
     assert built.manifest["shape"]["citizens"] == len(PEOPLE) - len(gone)
     assert not set(built.parquet("citizens.parquet")["pseudonym"]) & erased
     absent_build = run_build(absent, settings=erasure_settings)
-    assert_same_outputs(data_outputs(built.out), data_outputs(absent_build.out))
+    assert_same_outputs(read_outputs(built.out), read_outputs(absent_build.out))
 
 
 def test_cli_without_a_service_database_builds_and_says_so(run_build, tiny_tables, tmp_path, monkeypatch):

@@ -10,18 +10,15 @@ rebuilds the shared small county with a withdrawal in force.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from serving.auth import Role, Viewer
 from serving.consent import api_consents, change, history, seed
 from serving.erasure import erase
-from signpost.errors import UserError
 
 ADMIN = Viewer(Role.admin, "admin-1")
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -65,43 +62,10 @@ def test_an_erased_persons_decisions_are_not_read(database):
     assert api_consents(database.url)["pseudonym"].tolist() == [B]
 
 
-def test_no_sqlite_file_means_no_decisions_and_none_is_created(tmp_path):
-    missing = tmp_path / "nowhere" / "signpost.db"
-    assert api_consents(f"sqlite:///{missing}") is None
-    assert not missing.parent.exists()
 
 
-def test_a_database_the_service_never_set_up_holds_no_decisions(tmp_path):
-    empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()
-    assert api_consents(f"sqlite:///{empty}") is None
 
 
-def test_an_unreadable_database_stops_the_build(tmp_path):
-    garbage = tmp_path / "signpost.db"
-    garbage.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(UserError, match="cannot read consent decisions from the service database"):
-        api_consents(f"sqlite:///{garbage}")
-
-
-def test_a_database_without_the_ledger_says_to_upgrade(tmp_path):
-    old = tmp_path / "old.db"
-    with sqlite3.connect(old) as connection:
-        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-    with pytest.raises(UserError, match="signpost db upgrade"):
-        api_consents(f"sqlite:///{old}")
-
-
-def test_an_unreachable_server_stops_the_build_without_showing_the_password():
-    with pytest.raises(UserError) as error:
-        api_consents("postgresql://signpost:s3cret-pw@127.0.0.1:1/signpost")
-    assert "cannot read consent decisions" in str(error.value) and "s3cret-pw" not in str(error.value)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_database_that_does_not_exist_holds_no_decisions(postgres_database):
-    missing = postgres_database.rsplit("/", 1)[0] + "/signpost_never_created_here"
-    assert api_consents(missing) is None
 
 
 def test_the_next_build_honours_a_withdrawal_made_through_the_service(database, small_county, tmp_path,

@@ -8,17 +8,14 @@ shared small county and no processed file may hold a trace of the erased people.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from features.pseudonym import pseudonymise
 from serving.auth import Role, Viewer
 from serving.erasure import erase, erased_pseudonyms
-from signpost.errors import UserError
 
 ADMIN = Viewer(Role.admin, "admin-1")
 
@@ -38,43 +35,10 @@ def test_reads_what_the_service_erased(database):
     assert erased_pseudonyms(database.url) == {"a" * 64, "b" * 64}
 
 
-def test_no_sqlite_file_means_no_erasures_and_none_is_created(tmp_path):
-    missing = tmp_path / "nowhere" / "signpost.db"
-    assert erased_pseudonyms(f"sqlite:///{missing}") is None
-    assert not missing.parent.exists()
 
 
-def test_a_database_the_service_never_set_up_holds_no_erasures(tmp_path):
-    empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()  # e.g. left by `signpost audit verify` before any service ran
-    assert erased_pseudonyms(f"sqlite:///{empty}") is None
 
 
-def test_an_unreadable_database_stops_the_build(tmp_path):
-    garbage = tmp_path / "signpost.db"
-    garbage.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(UserError, match="cannot read erasures from the service database"):
-        erased_pseudonyms(f"sqlite:///{garbage}")
-
-
-def test_a_database_without_the_erasures_table_says_to_upgrade(tmp_path):
-    old = tmp_path / "old.db"
-    with sqlite3.connect(old) as connection:
-        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-    with pytest.raises(UserError, match="signpost db upgrade"):
-        erased_pseudonyms(f"sqlite:///{old}")
-
-
-def test_an_unreachable_server_stops_the_build_without_showing_the_password():
-    with pytest.raises(UserError) as error:
-        erased_pseudonyms("postgresql://signpost:s3cret-pw@127.0.0.1:1/signpost")
-    assert "cannot read erasures" in str(error.value) and "s3cret-pw" not in str(error.value)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_database_that_does_not_exist_holds_no_erasures(postgres_database):
-    missing = postgres_database.rsplit("/", 1)[0] + "/signpost_never_created_here"
-    assert erased_pseudonyms(missing) is None
 
 
 # ------------------------------------------------------------------ the next build --------
