@@ -212,7 +212,7 @@ def _audit_refusal(runtime: Runtime, viewer, error: Refused) -> None:
         with runtime.database.write_session() as session:
             audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="access.refused",
                          subject=None, detail={"action": error.action.name, "code": error.code})
-    except Exception:
+    except Exception:  # the refusal stands even if auditing it failed; it is logged
         log.exception("could not audit a refusal")
 
 

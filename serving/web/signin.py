@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -83,12 +84,8 @@ def sign_out(request: Request, runtime: RuntimeDep, form: Form) -> Response:
     """Revoke the session's token (a copied cookie stops working too), then forget the cookie."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        try:
-            viewer = runtime.tokens.read(token)
-        except AuthError:
-            pass  # expired, forged or already revoked: nothing left to revoke
-        else:
-            runtime.revocations.sign_out(viewer)
+        with suppress(AuthError):  # expired, forged or already revoked: nothing left to revoke
+            runtime.revocations.sign_out(runtime.tokens.read(token))
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
