@@ -32,7 +32,7 @@ class Runtime:
     store: ModelStore
     served: ServedLog
     revocations: Revocations
-    batcher: Batcher = field(default_factory=Batcher)
+    batcher: Batcher
     processed: ProcessedData | None = None
     pseudonym_key: bytes | None = None
     problems: list[str] = field(default_factory=list)  # why not ready (processed data, key)
@@ -51,6 +51,7 @@ class Runtime:
             store=None,  # type: ignore[arg-type] — set below, it needs the runtime for its fallback
             served=ServedLog(database),
             revocations=revocations,
+            batcher=Batcher(database, settings),
         )
         runtime.store = ModelStore(settings, fallback=runtime._popularity, on_change=metrics.models_changed)
         return runtime

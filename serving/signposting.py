@@ -141,20 +141,21 @@ class Batcher:
     event loop thread: no locks, and the model reference is read once per batch.
     """
 
-    def __init__(self, max_batch: int = 32, turns: int = 3) -> None:
+    def __init__(self, database: Database, settings: Settings, max_batch: int = 32, turns: int = 3) -> None:
+        self.database = database
+        self.settings = settings
         self.max_batch = max_batch
         self.turns = turns
         self._pending: list[tuple] = []
         self._scheduled = False
 
     async def for_person(
-        self, database: Database, person: Person, *, models: Models, processed: ProcessedData,
-        settings: Settings, served: ServedLog | None, k: int,
+        self, person: Person, *, models: Models, processed: ProcessedData, served: ServedLog | None, k: int,
     ) -> RecommendationsOut:
         signposter = _signposter(models)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._pending.append((signposter, k, person, future, database, settings))
+        self._pending.append((signposter, k, person, future))
         if not self._scheduled:
             self._scheduled = True
             self._after(loop, self.turns)
@@ -179,15 +180,14 @@ class Batcher:
             loop.call_soon(self._run, loop)  # socket I/O gets a turn in between
         else:
             self._scheduled = False
-        database, settings = chunk[0][4], chunk[0][5]
         results: list = []
         try:
             metrics.BATCH.observe(len(chunk))
-            states = citizen.read_many(database, [item[2].pseudonym for item in chunk])
+            states = citizen.read_many(self.database, [item[2].pseudonym for item in chunk])
             requests: list[_Request | Exception] = []
             for item, state in zip(chunk, states, strict=True):
                 try:
-                    requests.append(_prepare(state, item[2], settings))
+                    requests.append(_prepare(state, item[2], self.settings))
                 except Gone as gone:
                     requests.append(gone)
             ready = [r for r in requests if isinstance(r, _Request)]

@@ -77,8 +77,7 @@ async def read_recommendations(request: Request) -> Response:
     person = person_of(request, viewer, person_id)
     access.check(runtime.database, viewer, Action.recommendations, person, today=runtime.today())
     out = await runtime.batcher.for_person(
-        runtime.database, person, models=runtime.store.current, processed=runtime.require_processed(),
-        settings=runtime.settings, served=runtime.served, k=k,
+        person, models=runtime.store.current, processed=runtime.require_processed(), served=runtime.served, k=k,
     )
     return Response(out.__pydantic_serializer__.to_json(out), media_type="application/json")
 
