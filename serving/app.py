@@ -8,10 +8,11 @@ with the route *template* — never the raw path, which carries the council's pe
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from serving.api.routes import audit as audit_routes
 from serving.api.routes import caseload, citizens, events, feedback, health, revocations, services
 from serving.auth import AuthError
 from serving.errors import ServiceError
+from serving.headers import security_headers
 from serving.limits import RateLimited
 from serving.runtime import Runtime
 from signpost.settings import Settings, get_settings
@@ -38,12 +40,9 @@ access_log = logging.getLogger("signpost.access")
 MAX_PATH = 512
 MAX_QUERY = 2048
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-NO_STORE = (b"cache-control", b"no-store")
+# Request ids made here: random per process, then counted (unique without a syscall each)
+_PROCESS_ID = secrets.token_hex(8)
+_REQUEST_COUNT = itertools.count(1)
 
 DESCRIPTION = """\
 Signposting and early-help suggestions for citizens and caseworkers, with consent, access
@@ -81,10 +80,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in security_headers(scope["path"], scope["scheme"]) if h[0] not in present)
                 headers.append((b"x-request-id", rid.encode()))
-                headers.extend(SECURITY_HEADERS)
-                if scope["path"].startswith("/v1/"):
-                    headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)
 
@@ -132,7 +130,7 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.match(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return f"{_PROCESS_ID}-{next(_REQUEST_COUNT):x}"
 
 
 def _error(status: int, detail: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:

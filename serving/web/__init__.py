@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 
 from serving.auth import signing_key
 from serving.web import analyst, caseworker, citizen, csrf, signin
-from serving.web.headers import SecurityHeaders
 from serving.web.model_reports import ModelReports
 
 
@@ -25,4 +24,3 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(files("serving") / "static")), name="static")
     for module in (signin, citizen, caseworker, analyst):
         app.include_router(module.router)
-    app.add_middleware(SecurityHeaders)

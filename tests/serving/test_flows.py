@@ -352,6 +352,41 @@ def test_requests_answered_together_match_each_answered_alone(service, world):
     assert batches < len(asked) / 4, f"{len(asked)} concurrent requests took {batches} model calls"
 
 
+def test_the_apis_json_is_the_models_own(service, world):
+    """The API puts its JSON together from parts serialised once per build; it must be exactly
+    `RecommendationsOut` serialised whole, as the pages get it, for every kind of list."""
+    import pandas as pd
+
+    from serving import signposting
+    from serving.access import Person
+    from serving.schemas import RecommendationsOut
+
+    client, tokens, _ = service
+    runtime = client.app.state.runtime
+    raw = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)["person_id"].dropna()
+    people = [p for p in raw.drop_duplicates(keep=False).tolist() if p not in world.people.erasable][:25]
+    withdrawn, picky = people[0], people[1]
+    client.put(f"/v1/citizens/{withdrawn}/consent", headers=tokens("citizen", withdrawn),
+               json={"purpose": "personalisation", "status": "withdrawn"})
+    top = recs(client, picky, tokens("citizen", picky))["recommendations"]
+    if top:
+        client.post("/v1/feedback", headers=tokens("citizen", picky), json={
+            "person_id": picky, "service_id": top[0]["service_id"], "decision": "not_for_me"})
+    kinds = set()
+    for person_id, k in zip(people, [1, 3, 5, 10, 50] * 5, strict=True):
+        response = client.get(f"/v1/citizens/{person_id}/recommendations?k={k}", headers=tokens("citizen", person_id))
+        assert response.status_code == 200, response.text
+        pseudonym = runtime.person_pseudonym(person_id)
+        processed = runtime.require_processed()
+        person = Person(pseudonym, processed.household_of(pseudonym), True)
+        whole = signposting.for_person(runtime.database, person, models=runtime.store.current, processed=processed,
+                                       settings=runtime.settings, served=None, k=k)
+        assert response.content == whole.model_dump_json().encode()
+        assert RecommendationsOut.model_validate_json(response.content) == whole
+        kinds.add((whole.personalised, whole.notice, len(whole.recommendations) > 0))
+    assert {personalised for personalised, _, _ in kinds} == {True, False}, kinds
+
+
 def test_a_citizen_may_name_themselves_me(service, world):
     """A citizen's app needs no council id: `me` is whoever the token names."""
     client, tokens, _ = service

@@ -70,16 +70,16 @@ async def read_recommendations(request: Request) -> Response:
     """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
     # The hottest path, so it skips what costs more than the work it would do: FastAPI's
     # dependency resolution (same checks in the same order as ViewerDep, then the parameters,
-    # then PersonDep), and response_model re-validation (the model is serialised once).
+    # then PersonDep), and response_model re-validation (the JSON is put together from parts serialised once).
     runtime: Runtime = request.app.state.runtime
     viewer = viewer_of(request)
     person_id, k = read_params(request, PERSON_ID, HOW_MANY)
     person = person_of(request, viewer, person_id)
     access.check(runtime.database, viewer, Action.recommendations, person, today=runtime.today())
-    out = await runtime.batcher.for_person(
+    body = await runtime.batcher.for_person(
         person, models=runtime.store.current, processed=runtime.require_processed(), served=runtime.served, k=k,
     )
-    return Response(out.__pydantic_serializer__.to_json(out), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{person_id}/early-help", response_model=EarlyHelpOut, responses=REFUSALS)

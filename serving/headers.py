@@ -8,8 +8,6 @@ they get the same headers without the CSP, and carry no personal data.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
@@ -40,34 +38,28 @@ API_REFERRER = (b"referrer-policy", b"no-referrer")
 
 #: Paths whose HTML needs inline script (FastAPI's Swagger UI / ReDoc pages).
 DOCS_PATHS = ("/docs", "/redoc")
+NO_STORE = (b"cache-control", b"no-store")
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware (no body buffering): adds headers the response has not set itself."""
+def security_headers(path: str, scheme: str) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every response to `path` carries unless it set them itself.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    Computed once per kind of path (API, docs, page) and scheme: the request's middleware
+    (`serving.app.RequestContext`) adds them to each response without re-building them.
+    """
+    return _HEADERS[(path.startswith("/v1/"), path.startswith(DOCS_PATHS), scheme == "https")]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        wanted = list(COMMON)
-        is_api = path.startswith("/v1/")
-        replace = {} if is_api else {PAGE_REFERRER[0]: PAGE_REFERRER[1]}
-        wanted.append(API_REFERRER if is_api else PAGE_REFERRER)
-        if not path.startswith(DOCS_PATHS):
-            wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-        if scope.get("scheme") == "https":
-            wanted.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(n, replace.get(n.lower(), v)) for n, v in message.get("headers", [])]
-                present = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in wanted if name not in present)
-                message["headers"] = headers
-            await send(message)
+def _headers(api: bool, docs: bool, https: bool) -> tuple[tuple[bytes, bytes], ...]:
+    wanted = [*COMMON, API_REFERRER if api else PAGE_REFERRER]
+    if api:
+        wanted.append(NO_STORE)  # personal data: never kept by a browser or proxy
+    if not docs:
+        wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+    if https:
+        wanted.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return tuple(wanted)
 
-        await self.app(scope, receive, send_with_headers)
+
+_HEADERS = {(api, docs, https): _headers(api, docs, https)
+            for api in (False, True) for docs in (False, True) for https in (False, True)}
