@@ -86,9 +86,14 @@ def _suggest_many(signposter, requests: list[_Request], k: int) -> list[list | E
     return [results[id(r)] for r in requests]
 
 
-def _labels(request: _Request, suggestions: list, models: Models) -> tuple[bool, str]:
-    """Whether the list is personalised, and the notice that says what kind of list it is."""
+def _label_and_record(request: _Request, suggestions: list, models: Models,
+                      served: ServedLog | None) -> tuple[bool, str]:
+    """Whether the list is personalised and the notice saying what kind of list it is; the
+    list goes on the served log (subject access) as it is answered."""
     personalised = request.consented and any(s.personalised for s in suggestions)
+    if served is not None:
+        served.record(request.person.pseudonym, kind="services", model_version=models.recommender_version,
+                      personalised=personalised, service_ids=[s.service_id for s in suggestions])
     if models.degraded:
         return personalised, NOTICE_DEGRADED
     if not request.consented:
@@ -98,10 +103,7 @@ def _labels(request: _Request, suggestions: list, models: Models) -> tuple[bool,
 
 def _finish(request: _Request, suggestions: list, *, models: Models, signposter, processed: ProcessedData,
             served: ServedLog | None) -> RecommendationsOut:
-    personalised, notice = _labels(request, suggestions, models)
-    if served is not None:
-        served.record(request.person.pseudonym, kind="services", model_version=models.recommender_version,
-                      personalised=personalised, service_ids=[s.service_id for s in suggestions])
+    personalised, notice = _label_and_record(request, suggestions, models, served)
     return RecommendationsOut(
         model_version=models.recommender_version,
         model=signposter.model_name,
@@ -116,15 +118,12 @@ def _finish_json(request: _Request, suggestions: list, *, models: Models, signpo
                  served: ServedLog | None) -> bytes:
     """`_finish`'s answer as JSON, put together from parts pydantic serialised once per build.
 
-    The API's hottest path: building and serialising a `RecommendationsOut` per request cost
-    more than choosing the services. The parts are `SuggestionOut`s and a `RecommendationsOut`
-    with an empty list, each serialised by pydantic, so the bytes are the model's own (tested
-    against `_finish`).
+    The API's hottest path, so it skips building, validating and serialising a
+    `RecommendationsOut` with its suggestions per request. The parts are `SuggestionOut`s and
+    a `RecommendationsOut` with an empty list, each serialised by pydantic, so the bytes are
+    the model's own (tested against `_finish`).
     """
-    personalised, notice = _labels(request, suggestions, models)
-    if served is not None:
-        served.record(request.person.pseudonym, kind="services", model_version=models.recommender_version,
-                      personalised=personalised, service_ids=[s.service_id for s in suggestions])
+    personalised, notice = _label_and_record(request, suggestions, models, served)
     key = ("head", models.recommender_version, signposter.model_name, personalised, models.degraded, notice)
     head = processed.memo.get(key)
     if head is None:
