@@ -159,8 +159,11 @@ def run_load(port: int, requests: list[dict], *, connections: int, seconds: floa
     spec.write_text(json.dumps({"port": port, "requests": requests, "connections": connections,
                                 "seconds": seconds, "warmup": warmup, "rate": rate}))
     cpu_before = server_cpu_seconds(server_pid) if server_pid else None
-    out = subprocess.run([sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True,
-                         check=True, timeout=seconds + warmup + 120)
+    try:
+        out = subprocess.run([sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True,
+                             check=True, timeout=seconds + warmup + 120)
+    finally:
+        spec.unlink()  # it holds the run's tokens
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if cpu_before is not None:
         # CPU per answered request (warm-up included in both): robust to other load on the machine
