@@ -123,7 +123,7 @@ class Suggestion(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     personalised: Mapped[bool] = mapped_column(Boolean)
     service_ids: Mapped[str] = mapped_column(Text)  # JSON list, in rank order
-    __table_args__ = (Index("ix_suggestions_person", "pseudonym"),)
+    __table_args__ = (Index("ix_suggestions_person", "pseudonym"), Index("ix_suggestions_served_at", "served_at"))
 
 
 class Erasure(Base):

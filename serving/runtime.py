@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from serving import db, metrics, processed, seeding
 from serving.auth import TokenReader, signing_key
@@ -49,7 +49,7 @@ class Runtime:
             tokens=TokenReader(signing_key(settings), revoked=revocations),
             limits=Limits(settings),
             store=None,  # type: ignore[arg-type] — set below, it needs the runtime for its fallback
-            served=ServedLog(database),
+            served=ServedLog(database, retention=timedelta(days=settings.served_retention_days)),
             revocations=revocations,
             batcher=Batcher(database, settings),
         )

@@ -233,7 +233,9 @@ class SubjectDataOut(BaseModel):
     sources: list[str]
     history: list[dict[str, Any]]
     consents: list[dict[str, Any]]
-    suggestions: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]] = Field(
+        description="Every list served within the retention period (`SIGNPOST_SERVED_RETENTION_DAYS`, "
+                    "395 days by default); older lists are deleted.")
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
 

@@ -13,14 +13,21 @@ row-by-row `executemany` flush cost ~100 us of CPU per request served. So rows a
 as ready-to-bind tuples (the few microseconds of formatting are paid on the request), and
 the flush is plain SQL: the erasure check and a few multi-row INSERTs, each one C-level call
 (no SQLAlchemy statement compiling while requests wait for the GIL).
+
+Lists are kept for the retention period (`SIGNPOST_SERVED_RETENTION_DAYS`) and then deleted:
+the same thread deletes expired ones at start-up and then hourly, through the index on
+`served_at`, so the log never grows without bound.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from itertools import chain
+
+from sqlalchemy import delete
 
 from serving.db import Database
 from serving.models import Erasure, Suggestion
@@ -28,13 +35,16 @@ from serving.ticker import Ticker
 
 COLUMNS = ("pseudonym", "served_at", "kind", "model_version", "personalised", "service_ids")
 ROWS_PER_INSERT = 500  # 3,000 bound values: under SQLite's and PostgreSQL's limits
+PURGE_EVERY = 3600.0  # seconds between deletions of expired lists
 
 
 class ServedLog:
-    def __init__(self, database: Database, interval: float = 0.5) -> None:
+    def __init__(self, database: Database, interval: float = 0.5, retention: timedelta | None = None) -> None:
         self.database = database
+        self.retention = retention
         self._queue: deque[tuple] = deque()
-        self._ticker = Ticker("served-log", interval, self.flush)
+        self._ticker = Ticker("served-log", interval, self._tick)
+        self._purged_at: float | None = None
         dialect = database.engine.dialect
         self._stamp = Suggestion.__table__.c.served_at.type.dialect_impl(dialect).bind_processor(dialect)
         self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -70,6 +80,20 @@ class ServedLog:
             self._queue.extendleft(reversed(batch))  # keep them for the next attempt
             raise
         return len(rows)
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete the lists served before the retention period; returns how many went."""
+        if self.retention is None:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        with self.database.write_session() as session:
+            return session.execute(delete(Suggestion).where(Suggestion.served_at < cutoff)).rowcount
+
+    def _tick(self) -> None:
+        self.flush()
+        if self._purged_at is None or time.monotonic() - self._purged_at >= PURGE_EVERY:
+            self.purge()
+            self._purged_at = time.monotonic()
 
     def _marks(self, n: int) -> str:
         return ", ".join([self._mark] * n)

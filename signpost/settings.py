@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     jwt_lifetime_minutes: int = 60
     registry_poll_seconds: float = 5.0
     revocation_poll_seconds: float = 2.0  # how soon other workers refuse a revoked token
+    #: How long each served list of suggestions is kept (subject access shows them), then deleted.
+    served_retention_days: int = Field(default=395, ge=1)
     # Request limits and rate limits (per worker process; see serving/limits.py).
     max_body_bytes: int = 262_144
     max_events_per_request: int = 500

@@ -217,6 +217,7 @@ def your_data(request: Request, viewer: PageViewer, runtime: RuntimeDep, process
         source_name=lambda s: SOURCES.get(s, s or "Unknown"),
         purpose_title=lambda p: WORDING.get(p, {}).get("title", p),
         service_name=lambda s: _service_name(processed, s),
+        retention_days=runtime.settings.served_retention_days,
     )
 
 

@@ -50,3 +50,60 @@ def test_every_row_not_erased_is_written_once(database, people, erased):
     with database.reading() as session:
         written = session.execute(select(Suggestion.pseudonym, Suggestion.model_version)).all()
     assert sorted(map(tuple, written)) == sorted(expected)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ages=st.lists(st.integers(min_value=0, max_value=2 * 24 * 800), max_size=40))
+def test_purge_deletes_exactly_the_lists_older_than_the_retention(database, ages):
+    """Ages in half-hours either side of a 400-day retention: older ones go, the rest stay."""
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    retention = timedelta(days=400)
+    with database.write_session() as session:
+        session.execute(delete(Suggestion))
+        session.add_all(
+            Suggestion(pseudonym=f"p{i}", served_at=now - timedelta(minutes=30 * age), kind="services",
+                       model_version="1", personalised=True, service_ids="[]")
+            for i, age in enumerate(ages)
+        )
+    log = ServedLog(database, retention=retention)
+    expired = sum(1 for age in ages if timedelta(minutes=30 * age) > retention)
+    assert log.purge(now=now) == expired
+    with database.reading() as session:
+        kept = sorted(session.scalars(select(Suggestion.pseudonym)).all())
+    assert kept == sorted(f"p{i}" for i, age in enumerate(ages) if timedelta(minutes=30 * age) <= retention)
+    assert log.purge(now=now) == 0
+
+
+def test_the_running_service_purges_expired_lists_at_start(database_url, world, tmp_path):
+    """Wired end to end: a service started with SIGNPOST_SERVED_RETENTION_DAYS=30 deletes a
+    31-day-old list on its first tick and keeps a 29-day-old one."""
+    import time
+
+    from serving.db import Database
+
+    from .conftest import running, service_settings
+
+    settings_ = service_settings(world, database_url, tmp_path, served_retention_days=30)
+    with running(settings_):
+        pass  # creates and migrates the database
+    database = Database(database_url)
+    try:
+        old = datetime.now(UTC) - timedelta(days=31)
+        with database.write_session() as session:
+            session.add_all(
+                Suggestion(pseudonym=who, served_at=when, kind="services", model_version="1", personalised=True,
+                           service_ids="[]")
+                for who, when in (("old", old), ("recent", old + timedelta(days=2)))
+            )
+
+        def left() -> list[str]:
+            with database.reading() as session:
+                return sorted(session.scalars(select(Suggestion.pseudonym)).all())
+
+        with running(settings_):
+            deadline = time.monotonic() + 20
+            while left() != ["recent"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert left() == ["recent"]
+    finally:
+        database.dispose()
