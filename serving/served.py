@@ -22,12 +22,12 @@ the same thread deletes expired ones at start-up and then hourly, through the in
 from __future__ import annotations
 
 import json
-from collections import deque
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from serving.db import Database
 from serving.models import Erasure, Suggestion
@@ -36,6 +36,7 @@ from serving.ticker import Ticker
 COLUMNS = ("pseudonym", "served_at", "kind", "model_version", "personalised", "service_ids")
 ROWS_PER_INSERT = 500  # 3,000 bound values: under SQLite's and PostgreSQL's limits
 PURGE_EVERY = 3600.0  # seconds between deletions of expired lists
+PURGE_CHUNK = 10_000  # rows per deleting transaction, so other writers never wait long
 
 
 class ServedLog:
@@ -86,8 +87,15 @@ class ServedLog:
         if self.retention is None:
             return 0
         cutoff = (now or datetime.now(UTC)) - self.retention
-        with self.database.write_session() as session:
-            return session.execute(delete(Suggestion).where(Suggestion.served_at < cutoff)).rowcount
+        expired = (select(Suggestion.id).where(Suggestion.served_at < cutoff)
+                   .order_by(Suggestion.id).limit(PURGE_CHUNK).scalar_subquery())
+        total = 0
+        while True:  # a long backlog (the first purge after an upgrade) goes a chunk at a time
+            with self.database.write_session() as session:
+                deleted = session.execute(delete(Suggestion).where(Suggestion.id.in_(expired))).rowcount
+            total += deleted
+            if deleted < PURGE_CHUNK:
+                return total
 
     def _tick(self) -> None:
         self.flush()

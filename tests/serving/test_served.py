@@ -107,3 +107,20 @@ def test_the_running_service_purges_expired_lists_at_start(database_url, world, 
         assert left() == ["recent"]
     finally:
         database.dispose()
+
+
+def test_a_long_backlog_is_purged_a_chunk_at_a_time(database, monkeypatch):
+    from serving import served
+
+    monkeypatch.setattr(served, "PURGE_CHUNK", 3)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    with database.write_session() as session:
+        session.execute(delete(Suggestion))
+        session.add_all(
+            Suggestion(pseudonym=f"p{i}", served_at=now - timedelta(days=days), kind="services", model_version="1",
+                       personalised=True, service_ids="[]")
+            for i, days in enumerate([500] * 10 + [10] * 2)
+        )
+    assert ServedLog(database, retention=timedelta(days=400)).purge(now=now) == 10
+    with database.reading() as session:
+        assert sorted(session.scalars(select(Suggestion.pseudonym)).all()) == ["p10", "p11"]
