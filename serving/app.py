@@ -81,7 +81,8 @@ class RequestContext:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in security_headers(scope["path"], scope.get("scheme", "http")) if h[0] not in present)
+                wanted = security_headers(scope["path"], scope.get("scheme", "http"))
+                headers.extend(h for h in wanted if h[0] not in present)
                 headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
             await send(message)
