@@ -79,15 +79,14 @@ def test_the_running_service_purges_expired_lists_at_start(database_url, world, 
     31-day-old list on its first tick and keeps a 29-day-old one."""
     import time
 
-    from serving.db import Database
+    from serving.db import Database, upgrade
 
     from .conftest import running, service_settings
 
     settings_ = service_settings(world, database_url, tmp_path, served_retention_days=30)
-    with running(settings_):
-        pass  # creates and migrates the database
     database = Database(database_url)
     try:
+        upgrade(database)  # the tables exist before the service starts, as after `signpost serve` ran once
         old = datetime.now(UTC) - timedelta(days=31)
         with database.write_session() as session:
             session.add_all(
