@@ -4,9 +4,9 @@ The API's hottest path. Building, validating and serialising a `RecommendationsO
 ten suggestions costs more per request than the rest of the route's own work, yet the same
 suggestion (service, rank, reason) recurs across thousands of people and the list's head
 (model version, notice, ...) takes a handful of values. So each part is serialised by
-pydantic once, from the schema itself, and a request only joins bytes. Measured on the
-2-core machine when this was introduced: about -40 us of CPU per recommendation (README,
-"How it got here"). `tests/serving/test_flows.py::test_the_apis_json_is_the_models_own`
+pydantic once, from the schema itself, and a request only joins bytes (README, benchmark
+section, "How it got here": one of the three changes of its last step, which together took a
+recommendation from 324 to about 298 us of CPU). `tests/serving/test_flows.py::test_the_apis_json_is_the_models_own`
 checks the bytes equal `recommendations_out(answer).model_dump_json()` for every kind of list.
 """
 

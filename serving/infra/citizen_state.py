@@ -43,11 +43,6 @@ class CitizenState:
     erased: bool = False
 
 
-def read(connection: Connection | Session | Database, pseudonym: str) -> CitizenState:
-    """The person's state; given the Database itself, read on the fast autocommit path."""
-    return read_many(connection, [pseudonym])[0]
-
-
 def read_many(connection: Connection | Session | Database, pseudonyms: Sequence[str]) -> list[CitizenState]:
     """Each person's state, in the order given, in one round trip per `MAX_BATCH` people."""
     people = list(dict.fromkeys(pseudonyms))

@@ -33,7 +33,7 @@ def readyz(runtime: RuntimeDep) -> Response:
     models = runtime.store.current
     blocking = bool(reasons) or models.signposter is None
     reasons.extend(models.problems)
-    info = models_out(models)
+    info = models_out(models, runtime.settings)
     body = ReadyOut(ready=not blocking, degraded=models.degraded, reasons=reasons,
                     recommender=info.recommender, early_help=info.early_help, database=revision)
     return JSONResponse(body.model_dump(mode="json"), status_code=503 if blocking else 200)

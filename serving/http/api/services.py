@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query
 from serving.domain import access, recommendations
 from serving.domain.access import Action
 from serving.http.api.citizens import REFUSALS
-from serving.http.deps import ModelsDep, ProcessedDep, ViewerDep
+from serving.http.deps import ModelsDep, ProcessedDep, SettingsDep, ViewerDep
 from serving.http.schemas import ModelOut, ModelsOut, ServicesPage, SimilarOut
+from serving.infra.registry import Models
+from signpost.settings import Settings
 
 router = APIRouter(tags=["services"])
 
@@ -36,22 +38,24 @@ async def similar_services(
     return recommendations.similar(viewer, models, processed, service_id, k=k)
 
 
-def models_out(models) -> ModelsOut:
+def models_out(models: Models, settings: Settings) -> ModelsOut:
+    """Which registered versions are served (names from settings: the registry's own names)."""
     rec, eh = models.recommender, models.early_help
     signposter = models.signposter
+    if rec is None and signposter is None and eh is None:
+        return ModelsOut(degraded=True, recommender=ModelOut(name=settings.recommender_model_name, version=None),
+                         early_help=ModelOut(name=settings.early_help_model_name, version=None))
     return ModelsOut(
         degraded=models.degraded,
-        recommender=ModelOut(name="signpost-recommender", version=models.recommender_version,
+        recommender=ModelOut(name=settings.recommender_model_name, version=models.recommender_version,
                              kind=getattr(signposter, "model_name", None)),
-        early_help=ModelOut(name="signpost-early-help", version=eh.version if eh else None,
+        early_help=ModelOut(name=settings.early_help_model_name, version=eh.version if eh else None,
                             kind=type(eh.model.model).__name__ if eh is not None and hasattr(eh.model, "model") else None),
-    ) if rec is not None or signposter is not None or eh is not None else ModelsOut(
-        degraded=True, recommender=ModelOut(name="signpost-recommender", version=None),
-        early_help=ModelOut(name="signpost-early-help", version=None))
+    )
 
 
 @router.get("/models", response_model=ModelsOut, responses=REFUSALS)
-async def served_models(viewer: ViewerDep, models: ModelsDep) -> ModelsOut:
+async def served_models(viewer: ViewerDep, models: ModelsDep, settings: SettingsDep) -> ModelsOut:
     """Which registry versions are being served right now."""
     access.role_allowed(viewer, Action.models)
-    return models_out(models)
+    return models_out(models, settings)
