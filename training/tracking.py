@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,10 +72,6 @@ def load_model(name: str, version: str) -> Any:
 
 def read_artifact(run_id: str, path: str, uri: str) -> bytes | None:
     """One artifact's bytes, or None when the run has no such artifact."""
-    import tempfile
-
-    import mlflow.artifacts
-
     with tempfile.TemporaryDirectory() as workdir:
         try:
             local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=workdir,
