@@ -197,6 +197,7 @@ def prepare(workdir: Path, citizens: int) -> dict:
         import mlflow
         from recommender.ease import EASE
         from recommender.signposting import Signposter
+        from training import tracking
         from training.recommender_pyfunc import log_signposter
 
         print("fitting EASE and registering it as champion ...", flush=True)
@@ -205,13 +206,12 @@ def prepare(workdir: Path, citizens: int) -> dict:
         signposter = Signposter.from_processed_tables(
             pd.read_parquet(processed / "citizens.parquet"), pd.read_parquet(processed / "services.parquet"),
             history, model=EASE(l2=50.0).fit(history), model_name="ease")
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        experiment = mlflow.create_experiment("bench", artifact_location=(registry / "artifacts").as_uri())
+        settings = Settings(mlflow_tracking_uri=uri)
+        experiment = tracking.configure(settings).create_experiment(
+            "bench", artifact_location=(registry / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
             model_uri = log_signposter(signposter, registry / "work")
-        version = mlflow.register_model(model_uri, "signpost-recommender").version
-        mlflow.MlflowClient().set_registered_model_alias("signpost-recommender", "champion", version)
+        tracking.register(model_uri, settings.recommender_model_name, alias=tracking.CHAMPION)
     return {"raw": raw, "processed": processed, "uri": uri}
 
 
@@ -220,7 +220,7 @@ def citizen_requests(data: dict, n: int, workdir: Path) -> list[dict]:
     import pandas as pd
 
     from features.pseudonym import pseudonymise
-    from serving.auth import issue_for
+    from serving.domain.auth import issue_for
     from signpost.settings import Settings
 
     raw = pd.read_parquet(data["raw"] / "citizens.parquet", columns=["person_id"]).drop_duplicates()

@@ -121,13 +121,13 @@ def build(
     on_stage : callable, optional
         Called with each stage name as it starts (benchmarks attribute memory with it).
     erased : collection of str, optional
-        Person pseudonyms erased through the service (``serving.erasure.erased_pseudonyms``);
+        Person pseudonyms erased through the service (``serving.infra.service_readers.erased_pseudonyms``);
         they and their rows are left out of every output and counted in the manifest. None:
         there is no service database to read them from (the manifest says so). Pseudonyms are
         keyed, so a non-empty list must come with the key the service used: the build stops if
         the service's processed folder (``settings.processed_dir``) was built with another key.
     ledger : DataFrame, optional
-        Consent decisions made through the service (``serving.consent.api_consents``): columns
+        Consent decisions made through the service (``serving.infra.service_readers.api_consents``): columns
         ``pseudonym``, ``purpose``, ``status``, ``recorded_at`` (UTC; naive values are UTC).
         They join the extract's consent records for every snapshot (the latest record as of
         the day wins), so every consent-filtered output follows them; records of people not in

@@ -18,6 +18,7 @@ import typer
 
 from signpost.errors import UserError
 from signpost.progress import console
+from signpost.roles import Role
 from signpost.settings import get_settings
 
 #: The synthetic county's default end date; fixed so that a seed always gives the same county.
@@ -118,8 +119,7 @@ def features(
     snapshot = _parse_date(as_of, "--as-of")
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     from features.build import build
-    from serving.consent import api_consents
-    from serving.erasure import erased_pseudonyms
+    from serving.infra.service_readers import api_consents, erased_pseudonyms
 
     settings = get_settings()
     manifest = build(
@@ -209,7 +209,7 @@ def demo(
 
 
 def _print_demo_sign_ins(base: str) -> None:
-    from serving.server import demo_sign_ins
+    from serving.http.server import demo_sign_ins
 
     say = partial(console.print, soft_wrap=True)
     say(f"Signpost is running at {base} (Ctrl-C to stop)\n")
@@ -376,13 +376,6 @@ db_app = typer.Typer(help="The service database (consent ledger, audit trail, ev
 app.add_typer(db_app, name="db")
 
 
-class Role(str, Enum):
-    citizen = "citizen"
-    caseworker = "caseworker"
-    analyst = "analyst"
-    admin = "admin"
-
-
 @app.command()
 @friendly_errors
 def serve(
@@ -391,7 +384,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API (migrates the database and seeds the consent ledger first)."""
-    from serving.server import serve as run
+    from serving.http.server import serve as run
 
     run(get_settings(), host=host, port=port, workers=workers)
 
@@ -404,7 +397,7 @@ def token(
     minutes: Annotated[int | None, typer.Option(min=1, max=60 * 24 * 30, help="Lifetime (default: settings).")] = None,
 ) -> None:
     """Print a development bearer token signed with the local key (settings.jwt_signing_key[_file])."""
-    from serving.auth import issue_for
+    from serving.domain.auth import issue_for
 
     typer.echo(issue_for(get_settings(), role=role.value, subject=subject, minutes=minutes))
 
@@ -413,8 +406,8 @@ def token(
 @friendly_errors
 def audit_verify() -> None:
     """Recompute the audit trail's hash chain; name the first entry that does not fit."""
-    from serving.audit import verify
-    from serving.db import Database
+    from serving.domain.audit import verify
+    from serving.infra.db import Database
 
     database = Database(get_settings().database_url)
     try:
@@ -433,7 +426,7 @@ def audit_verify() -> None:
 @friendly_errors
 def db_upgrade() -> None:
     """Apply database migrations, create the signing key, seed consents and caseloads."""
-    from serving.server import prepare
+    from serving.http.server import prepare
 
     added = prepare(get_settings())
     console.print(f"database at the latest schema; seeded {added or 'nothing new'}")

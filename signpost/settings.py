@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     revocation_poll_seconds: float = 2.0  # how soon other workers refuse a revoked token
     #: How long each served list of suggestions is kept (subject access shows them), then deleted.
     served_retention_days: int = Field(default=395, ge=1)
-    # Request limits and rate limits (per worker process; see serving/limits.py).
+    # Request limits and rate limits (per worker process; see serving/infra/limits.py).
     max_body_bytes: int = 262_144
     max_events_per_request: int = 500
     auth_failures_per_minute: int = 10  # per client address, then 429

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 import mlflow
 from features.consent import consent_as_of, early_help_allowed
@@ -394,7 +393,7 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
               "model_card": "model_card.md", "transparency_record": "transparency_record.json",
               "consent_snapshot_id": facts["consent_snapshot_id"]},
     )
-    MlflowClient().update_model_version(settings.early_help_model_name, version.version, description=card)
+    tracking.client().update_model_version(settings.early_help_model_name, version.version, description=card)
     return version
 
 
@@ -460,7 +459,7 @@ def promote(settings: Settings, *, force: bool = False, version: str | None = No
     """Move ``champion`` to the challenger (or ``version``) if it passes every gate, or if forced."""
     tracking.configure(settings)
     name = settings.early_help_model_name
-    client = MlflowClient()
+    client = tracking.client()
     if version is None:
         challenger = tracking.challenger_version(name)
         if challenger is None:

@@ -1,10 +1,11 @@
-"""Shared MLflow plumbing: one tracking store, data lineage tags, figures, registry aliases.
+"""The one MLflow gateway: tracking store, data lineage tags, figures, registry aliases, loading.
 
-Every training command goes through here so that all runs land in the same store, carry the
-same lineage (which processed data, which consent snapshot, which code) and so that
-promotion always leaves a reason on the model version it moved. MLflow 3 API: models are
-logged with ``name=`` and registry stages are replaced by aliases (``challenger``,
-``champion``).
+Training, serving and the analyst pages all reach MLflow through here (this is the only module
+that builds an ``MlflowClient``), so all runs land in the same store, carry the same lineage
+(which processed data, which consent snapshot, which code), promotion always leaves a reason
+on the model version it moved, and "no such model" means the same everywhere. MLflow 3 API:
+models are logged with ``name=`` and registry stages are replaced by aliases
+(``challenger``, ``champion``). Plotting libraries are imported only when a figure is logged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,50 @@ if TYPE_CHECKING:
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 _SQLITE = "sqlite:///"
+#: What the registry answers when a model, version or alias does not exist.
+_MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+class NoRegistry(UserError):
+    """The configured tracking store does not exist yet (nothing was ever trained)."""
+
+
+def is_missing(error: MlflowException) -> bool:
+    """Whether the registry refused because the model, version or alias does not exist."""
+    return error.error_code in _MISSING
+
+
+def connect(uri: str) -> MlflowClient:
+    """A client for an existing store, pointed at by MLflow's tracking and registry URIs too
+    (so ``models:/`` URIs resolve); unlike `configure`, never creates a store: serving and the
+    analyst pages read what training wrote. NoRegistry when a SQLite store does not exist."""
+    if uri.startswith(_SQLITE) and not Path(uri[len(_SQLITE) :]).exists():
+        raise NoRegistry(f"no MLflow registry at {uri[len(_SQLITE) :]}: train and promote a model first")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def client() -> MlflowClient:
+    """A client on the store `configure` or `connect` pointed MLflow at."""
+    return MlflowClient()
+
+
+def load_model(name: str, version: str) -> Any:
+    """A registered version as an MLflow pyfunc (on the store `connect` pointed at)."""
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+
+
+def read_artifact(run_id: str, path: str, uri: str) -> bytes | None:
+    """One artifact's bytes, or None when the run has no such artifact."""
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=workdir,
+                                                        tracking_uri=uri)
+            return Path(local).read_bytes()
+        except Exception:  # noqa: BLE001 — a missing artifact is reported as missing
+            return None
 
 
 def configure(settings: Settings | None = None) -> MlflowClient:
@@ -139,28 +185,28 @@ def register(
 ) -> ModelVersion:
     """Register ``model_uri`` as a new version of ``name`` and point ``alias`` at it."""
     version = mlflow.register_model(model_uri, name, tags=tags)
-    MlflowClient().set_registered_model_alias(name, alias, version.version)
-    return MlflowClient().get_model_version(name, version.version)
+    client().set_registered_model_alias(name, alias, version.version)
+    return client().get_model_version(name, version.version)
 
 
-def version_by_alias(name: str, alias: str) -> ModelVersion | None:
+def version_by_alias(name: str, alias: str, registry: MlflowClient | None = None) -> ModelVersion | None:
     """The version ``alias`` points to, or None if the model or the alias does not exist."""
     try:
-        return MlflowClient().get_model_version_by_alias(name, alias)
+        return (registry or client()).get_model_version_by_alias(name, alias)
     except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        if is_missing(error):
             return None
         raise
 
 
-def champion_version(name: str) -> ModelVersion | None:
+def champion_version(name: str, registry: MlflowClient | None = None) -> ModelVersion | None:
     """The current champion of ``name``, or None before the first promotion."""
-    return version_by_alias(name, CHAMPION)
+    return version_by_alias(name, CHAMPION, registry)
 
 
-def challenger_version(name: str) -> ModelVersion | None:
+def challenger_version(name: str, registry: MlflowClient | None = None) -> ModelVersion | None:
     """The latest challenger of ``name``, or None if nothing has been trained yet."""
-    return version_by_alias(name, CHALLENGER)
+    return version_by_alias(name, CHALLENGER, registry)
 
 
 def set_alias(
@@ -171,24 +217,24 @@ def set_alias(
     The reason, the forced flag and the time are stored as tags on the version, so the
     registry itself answers "why is this the champion?".
     """
-    client = MlflowClient()
+    registry = client()
     version = str(version)
-    previous = version_by_alias(name, alias)
-    client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, f"{alias}.reason", reason)
-    client.set_model_version_tag(name, version, f"{alias}.forced", str(bool(forced)).lower())
-    client.set_model_version_tag(
+    previous = version_by_alias(name, alias, registry)
+    registry.set_registered_model_alias(name, alias, version)
+    registry.set_model_version_tag(name, version, f"{alias}.reason", reason)
+    registry.set_model_version_tag(name, version, f"{alias}.forced", str(bool(forced)).lower())
+    registry.set_model_version_tag(
         name, version, f"{alias}.set_at", datetime.now(UTC).isoformat(timespec="seconds")
     )
     if previous is not None and str(previous.version) != version:
-        client.set_model_version_tag(
+        registry.set_model_version_tag(
             name, version, f"{alias}.previous_version", str(previous.version)
         )
-    return client.get_model_version(name, version)
+    return registry.get_model_version(name, version)
 
 
 def run_metrics(version: ModelVersion) -> dict[str, float]:
     """Metrics of the run that produced a registered version (what promotion gates compare)."""
     if not version.run_id:
         return {}
-    return dict(MlflowClient().get_run(version.run_id).data.metrics)
+    return dict(client().get_run(version.run_id).data.metrics)

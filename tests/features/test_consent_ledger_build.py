@@ -1,7 +1,7 @@
 """Consent decisions made through the service reach the next build.
 
-Decisions are recorded with the real `serving.consent.change` in a real (SQLite) service
-database and read back with `serving.consent.api_consents`, as `signpost features` does. The
+Decisions are recorded with the real `serving.domain.consent.change` in a real (SQLite) service
+database and read back with `serving.infra.service_readers.api_consents`, as `signpost features` does. The
 build must behave exactly as if the extract itself had held those records: every output that
 depends on consent (citizens' flags, interaction matrices, early-help tables, the research
 export) follows, while `consents.parquet` stays the extract's (the service holds its own).
@@ -21,9 +21,10 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from features.pseudonym import key_id, pseudonymise
-from serving.auth import Role, Viewer
-from serving.consent import api_consents, change
-from serving.db import Database, upgrade
+from serving.domain.auth import Role, Viewer
+from serving.domain.consent import change
+from serving.infra.db import Database, upgrade
+from serving.infra.service_readers import api_consents
 from signpost.errors import UserError
 
 from .conftest import assert_same_outputs, read_outputs

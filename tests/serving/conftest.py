@@ -64,7 +64,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 @pytest.fixture
 def database(database_url: str):
     """A migrated service database."""
-    from serving.db import Database, upgrade
+    from serving.infra.db import Database, upgrade
 
     db = Database(database_url)
     upgrade(db)
@@ -130,7 +130,7 @@ def running(settings):
     """The real app with its lifespan (migrations, seeding, model loading) in a TestClient."""
     from fastapi.testclient import TestClient
 
-    from serving.app import create_app
+    from serving.http.app import create_app
 
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -144,7 +144,7 @@ class Tokens:
         self.settings = settings
 
     def __call__(self, role: str, subject: str) -> dict[str, str]:
-        from serving.auth import issue_for
+        from serving.domain.auth import issue_for
 
         return {"Authorization": f"Bearer {issue_for(self.settings, role=role, subject=subject, minutes=30)}"}
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from serving import audit
-from serving.models import AuditEntry
+from serving.domain import audit
+from serving.infra.tables import AuditEntry
 
 
 def _append(database, n: int, start: int = 0) -> None:

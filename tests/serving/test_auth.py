@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from serving.auth import AUDIENCE, ISSUER, AuthError, Role, TokenReader, issue, signing_key
+from serving.domain.auth import AUDIENCE, ISSUER, AuthError, Role, TokenReader, issue, signing_key
 from signpost.errors import UserError
 from signpost.settings import Settings
 

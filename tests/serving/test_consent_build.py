@@ -1,9 +1,9 @@
 """Consent decisions made through the service reach the next `signpost features` build.
 
-The reader (`serving.consent.api_consents`) on a real service database, SQLite and PostgreSQL
+The reader (`serving.infra.service_readers.api_consents`) on a real service database, SQLite and PostgreSQL
 when it answers: only decisions made through the service (origin "api"), in UTC, read-only,
 with the same "no service database yet" and "unreadable" handling as the erasure reader
-(both use `serving.db.read_service_database`). Then the real `signpost features` command
+(both use `serving.infra.db.read_service_database`). Then the real `signpost features` command
 rebuilds the shared small county with a withdrawal in force.
 """
 
@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from typer.testing import CliRunner
 
-from serving.auth import Role, Viewer
-from serving.consent import api_consents, change, history, seed
-from serving.erasure import erase
+from serving.domain.auth import Role, Viewer
+from serving.domain.consent import change, history
+from serving.domain.erasure import erase
+from serving.infra.seeding import seed_consents
+from serving.infra.service_readers import api_consents
 
 ADMIN = Viewer(Role.admin, "admin-1")
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -33,7 +35,7 @@ def record(database, who: str, purpose: str, status: str) -> None:
 def test_reads_the_decisions_made_through_the_service_only(database):
     assert api_consents(database.url).empty
     with database.write_session() as session:  # what start-up seeding puts in from the extract
-        seed(session, pd.DataFrame({"pseudonym": [A, C], "purpose": ["personalisation"] * 2,
+        seed_consents(session, pd.DataFrame({"pseudonym": [A, C], "purpose": ["personalisation"] * 2,
                                     "status": ["granted"] * 2, "recorded_at": ["2025-06-01T10:00:00"] * 2,
                                     "method": ["paper"] * 2}), sha256="extract-1")
     start = datetime.now(UTC)

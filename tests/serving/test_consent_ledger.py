@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from serving import audit, consent
-from serving.auth import Role, Viewer
-from serving.models import Erasure
+from serving.domain import audit, consent
+from serving.domain.auth import Role, Viewer
+from serving.infra.seeding import seed_consents
+from serving.infra.tables import Erasure
 from signpost.settings import Settings
 
 P1, P2, P3 = "a" * 64, "b" * 64, "c" * 64
@@ -34,12 +35,12 @@ def test_seed_latest_wins_whatever_the_row_order(database):
         (P2, "research", "objected", "2026-02-01 09:00:00", "phone"),
     ])
     with database.write_session() as session:
-        assert consent.seed(session, frame, sha256="x" * 64) == 3
+        assert seed_consents(session, frame, sha256="x" * 64) == 3
     assert _state(database, P1) == {"personalisation": "withdrawn"}
     assert _state(database, P2) == {"research": "objected"}
     with database.write_session() as session:
-        assert consent.seed(session, frame, sha256="x" * 64) == 0  # same file: nothing to do
-        assert consent.seed(session, frame, sha256="y" * 64) == 0  # same records: no duplicates
+        assert seed_consents(session, frame, sha256="x" * 64) == 0  # same file: nothing to do
+        assert seed_consents(session, frame, sha256="y" * 64) == 0  # same records: no duplicates
 
 
 def test_defaults_apply_without_a_record(database):
@@ -52,7 +53,7 @@ def test_defaults_apply_without_a_record(database):
 
 def test_api_change_wins_over_older_extract_and_is_audited(database):
     with database.write_session() as session:
-        consent.seed(session, _frame([(P1, "personalisation", "granted", "2026-01-01 10:00:00", "portal")]),
+        seed_consents(session, _frame([(P1, "personalisation", "granted", "2026-01-01 10:00:00", "portal")]),
                      sha256="1" * 64)
     viewer = Viewer(Role.citizen, P1)
     with database.write_session() as session:
@@ -61,7 +62,7 @@ def test_api_change_wins_over_older_extract_and_is_audited(database):
     assert _state(database, P1) == {"personalisation": "withdrawn"}
     # a later build's extract that still holds only the old grant does not undo the withdrawal
     with database.write_session() as session:
-        consent.seed(session, _frame([(P1, "personalisation", "granted", "2026-01-01 10:00:00", "portal"),
+        seed_consents(session, _frame([(P1, "personalisation", "granted", "2026-01-01 10:00:00", "portal"),
                                       (P2, "research", "withdrawn", "2026-03-01 10:00:00", "portal")]),
                      sha256="2" * 64)
     assert _state(database, P1) == {"personalisation": "withdrawn"}
@@ -76,13 +77,13 @@ def test_erased_people_are_not_seeded(database):
     with database.write_session() as session:
         session.add(Erasure(pseudonym=P1, erased_at=datetime.now(UTC)))
     with database.write_session() as session:
-        consent.seed(session, _frame([(P1, "research", "granted", "2026-01-01", "portal")]), sha256="3" * 64)
+        seed_consents(session, _frame([(P1, "research", "granted", "2026-01-01", "portal")]), sha256="3" * 64)
     assert _state(database, P1) == {}
 
 
 def test_household_objection(database):
     with database.write_session() as session:
-        consent.seed(session, _frame([(P2, "early_intervention", "objected", "2026-01-01", "paper")]),
+        seed_consents(session, _frame([(P2, "early_intervention", "objected", "2026-01-01", "paper")]),
                      sha256="4" * 64)
     with database.reading() as session:
         assert consent.household_objects(session, [P1, P2])
@@ -97,7 +98,7 @@ statuses = st.sampled_from(["granted", "withdrawn", "objected"])
 def test_property_latest_record_wins(database, records):
     from sqlalchemy import delete
 
-    from serving.models import ConsentRecord, ConsentState, Seed
+    from serving.infra.tables import ConsentRecord, ConsentState, Seed
 
     with database.write_session() as session:
         for model in (ConsentRecord, ConsentState, Seed):
@@ -105,6 +106,6 @@ def test_property_latest_record_wins(database, records):
     frame = _frame([(P1, "research", s, pd.Timestamp("2025-01-01") + pd.Timedelta(minutes=m), "portal")
                     for s, m in records])
     with database.write_session() as session:
-        consent.seed(session, frame.sample(frac=1, random_state=0), sha256="5" * 64)
+        seed_consents(session, frame.sample(frac=1, random_state=0), sha256="5" * 64)
     expected = max(records, key=lambda r: r[1])[0]
     assert _state(database, P1) == {"research": expected}

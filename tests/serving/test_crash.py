@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from serving.auth import issue_for
+from serving.domain.auth import issue_for
 
 from .conftest import service_settings
 from .county import JWT_KEY

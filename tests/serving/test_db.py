@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from serving import db
-from serving.models import Base
+from serving.infra import db
+from serving.infra.tables import Base
 
 
 def test_upgrade_to_head_and_again(database):

@@ -14,8 +14,9 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from features.pseudonym import pseudonymise
-from serving.auth import Role, Viewer
-from serving.erasure import erase, erased_pseudonyms
+from serving.domain.auth import Role, Viewer
+from serving.domain.erasure import erase
+from serving.infra.service_readers import erased_pseudonyms
 
 ADMIN = Viewer(Role.admin, "admin-1")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from serving.schemas import PERSON_ID_PATTERN
+from serving.http.schemas import PERSON_ID_PATTERN
 
 from .conftest import Tokens, running, service_settings
 
@@ -252,7 +252,7 @@ def test_logs_hold_no_raw_ids_or_tokens(service, world, caplog):
         client.get(f"/v1/citizens/{world.people.citizen}/recommendations", headers={"Authorization": "Bearer junk"})
     finally:
         logging.getLogger("signpost").propagate = False
-    from serving.logs import JsonFormatter
+    from serving.http.logs import JsonFormatter
 
     text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert '"route": "/v1/citizens/{person_id}/recommendations"' in text
@@ -310,7 +310,7 @@ def test_requests_answered_together_match_each_answered_alone(service, world):
     import httpx
     import pandas as pd
 
-    from serving import metrics
+    from serving.infra import metrics
 
     client, tokens, _ = service
     raw = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)["person_id"].dropna()
@@ -354,12 +354,14 @@ def test_requests_answered_together_match_each_answered_alone(service, world):
 
 def test_the_apis_json_is_the_models_own(service, world):
     """The API puts its JSON together from parts serialised once per build; it must be exactly
-    `RecommendationsOut` serialised whole, as the pages get it, for every kind of list."""
+    `RecommendationsOut` serialised whole, as the plain path builds it, for every kind of list."""
+    import asyncio
+
     import pandas as pd
 
-    from serving import signposting
-    from serving.access import Person
-    from serving.schemas import RecommendationsOut
+    from serving.domain.recommendations import Batcher
+    from serving.http.fast_json import recommendations_json, recommendations_out
+    from serving.http.schemas import RecommendationsOut
 
     client, tokens, _ = service
     runtime = client.app.state.runtime
@@ -373,15 +375,16 @@ def test_the_apis_json_is_the_models_own(service, world):
         client.post("/v1/feedback", headers=tokens("citizen", picky), json={
             "person_id": picky, "service_id": top[0]["service_id"], "decision": "not_for_me"})
     kinds = set()
+    plain = Batcher(runtime.database, runtime.settings)  # the same answer path, off the server's loop
     for person_id, k in zip(people, [1, 3, 5, 10, 50] * 5, strict=True):
         response = client.get(f"/v1/citizens/{person_id}/recommendations?k={k}", headers=tokens("citizen", person_id))
         assert response.status_code == 200, response.text
-        pseudonym = runtime.person_pseudonym(person_id)
-        processed = runtime.require_processed()
-        person = Person(pseudonym, processed.household_of(pseudonym), True)
-        whole = signposting.for_person(runtime.database, person, models=runtime.store.current, processed=processed,
-                                       settings=runtime.settings, served=None, k=k)
+        person = runtime.person(runtime.person_pseudonym(person_id))
+        answer = asyncio.run(plain.answer(person, models=runtime.store.current, processed=runtime.require_processed(),
+                                          served=None, k=k))
+        whole = recommendations_out(answer)
         assert response.content == whole.model_dump_json().encode()
+        assert response.content == recommendations_json(answer)
         assert RecommendationsOut.model_validate_json(response.content) == whole
         kinds.add((whole.personalised, whole.notice, len(whole.recommendations) > 0))
     assert {personalised for personalised, _, _ in kinds} == {True, False}, kinds

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serving.limits import DistinctPeople, Limits, RateLimited, SlidingWindow
+from serving.infra.limits import DistinctPeople, Limits, RateLimited, SlidingWindow
 from signpost.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """The authorisation matrix: every role × every endpoint × own / other subject, through the app.
 
-The expected outcome is written out here by hand (not derived from serving.access.RULES), so
+The expected outcome is written out here by hand (not derived from serving.domain.access.RULES), so
 a change to the rules that widens access fails this test.
 """
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import time
 
-from serving.auth import issue_for
-from serving.web import csrf
-from serving.web.deps import SESSION_COOKIE
+from serving.domain.auth import issue_for
+from serving.http.deps import SESSION_COOKIE
+from serving.http.web import csrf
 
 from .conftest import Tokens, running, service_settings
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from serving.models import Erasure, Suggestion
-from serving.served import ROWS_PER_INSERT, ServedLog
+from serving.infra.served import ROWS_PER_INSERT, ServedLog
+from serving.infra.tables import Erasure, Suggestion
 
 
 def test_flush_writes_rows_intact_and_skips_people_erased_since(database):
@@ -79,7 +79,7 @@ def test_the_running_service_purges_expired_lists_at_start(database_url, world, 
     31-day-old list on its first tick and keeps a 29-day-old one."""
     import time
 
-    from serving.db import Database, upgrade
+    from serving.infra.db import Database, upgrade
 
     from .conftest import running, service_settings
 
@@ -109,7 +109,7 @@ def test_the_running_service_purges_expired_lists_at_start(database_url, world, 
 
 
 def test_a_long_backlog_is_purged_a_chunk_at_a_time(database, monkeypatch):
-    from serving import served
+    from serving.infra import served
 
     monkeypatch.setattr(served, "PURGE_CHUNK", 3)
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

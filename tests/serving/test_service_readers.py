@@ -1,6 +1,6 @@
 """Reading the service database at build time: erasures and consent decisions alike.
 
-Both readers open the database through `serving.db.read_service_database`: read-only, never
+Both readers open the database through `serving.infra.db.read_service_database`: read-only, never
 creating it; no service database yet is None; one that cannot be read stops the build.
 """
 
@@ -10,8 +10,7 @@ import sqlite3
 
 import pytest
 
-from serving.consent import api_consents
-from serving.erasure import erased_pseudonyms
+from serving.infra.service_readers import api_consents, erased_pseudonyms
 from signpost.errors import UserError
 
 READERS = pytest.mark.parametrize(("read", "what"), [

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from serving.ticker import Ticker
+from serving.infra.ticker import Ticker
 
 
 class Collect(logging.Handler):

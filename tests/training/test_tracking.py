@@ -100,3 +100,30 @@ def test_register_alias_and_promotion_reason(mlflow_settings) -> None:
     assert promoted.tags["champion.reason"] == "gate skipped"
     assert promoted.tags["champion.forced"] == "true"
     assert promoted.tags["champion.previous_version"] == str(first.version)
+
+
+def test_the_gateway_reads_what_training_wrote_and_never_creates_a_store(mlflow_settings, tmp_path: Path) -> None:
+    """Serving and the analyst pages connect through the same module: no store is made for
+    them, a missing model is None (not an error), and artifacts read back as bytes."""
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    with pytest.raises(tracking.NoRegistry, match="train and promote a model first"):
+        tracking.connect(f"sqlite:///{missing}")
+    assert not missing.parent.exists()
+
+    tracking.use_experiment("gateway", mlflow_settings)
+    with mlflow.start_run() as run:
+        mlflow.log_text("# card", "model_card.md")
+        version = tracking.register(_logged_model(), "m")
+    registry = tracking.connect(mlflow_settings.mlflow_tracking_uri)
+    assert tracking.champion_version("m", registry) is None
+    assert tracking.champion_version("no-such-model", registry) is None
+    assert str(tracking.challenger_version("m", registry).version) == str(version.version)
+    with pytest.raises(mlflow.exceptions.MlflowException) as refused:
+        registry.get_model_version("m", "99")
+    assert tracking.is_missing(refused.value)
+    uri = mlflow_settings.mlflow_tracking_uri
+    assert tracking.read_artifact(run.info.run_id, "model_card.md", uri) == b"# card"
+    assert tracking.read_artifact(run.info.run_id, "figures/none.png", uri) is None
+    tracking.set_alias("m", version.version, tracking.CHAMPION, reason="test")
+    loaded = tracking.load_model("m", str(tracking.champion_version("m", registry).version))
+    assert loaded.predict(np.zeros((2, 1))).shape == (2,)

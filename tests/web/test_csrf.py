@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serving.web import csrf
+from serving.http.web import csrf
 
 KEY = csrf.derive_key("a-signing-key-for-tests-only-0123456789")
 

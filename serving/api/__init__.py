@@ -1,1 +1,0 @@
-"""HTTP layer: typed dependencies and thin route handlers over the domain modules."""

@@ -1,0 +1,99 @@
+"""Everything about one person: recommendations, early help, consent, their data, erasure."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from serving.domain import consent, early_help, erasure, recommendations, subject_access
+from serving.domain.consent import Decision
+from serving.http.deps import ModelsDep, PersonDep, ProcessedDep, RuntimeDep, SettingsDep, ViewerDep
+from serving.http.fast_json import recommendations_json
+from serving.http.schemas import (
+    ConsentChange,
+    ConsentOut,
+    ConsentPurposeOut,
+    EarlyHelpOut,
+    ErasureOut,
+    ErrorOut,
+    RecommendationsOut,
+    SubjectDataOut,
+)
+
+router = APIRouter(prefix="/citizens", tags=["citizens"])
+
+REFUSALS = {
+    401: {"model": ErrorOut, "description": "No valid bearer token."},
+    403: {"model": ErrorOut, "description": "Refused by the access rules; `detail` says why."},
+    404: {"model": ErrorOut, "description": "No record of this person."},
+    410: {"model": ErrorOut, "description": "The person was erased."},
+    429: {"model": ErrorOut, "description": "Rate limited; see `Retry-After`."},
+}
+
+
+@router.get(
+    "/{person_id}/recommendations", response_class=Response,
+    responses={200: {"model": RecommendationsOut}, 422: {"model": ErrorOut, "description": "A bad parameter."},
+               **REFUSALS},
+)
+async def read_recommendations(
+    person: PersonDep, viewer: ViewerDep, runtime: RuntimeDep,
+    k: Annotated[int, Query(ge=1, le=50, description="How many services to return.")] = 10,
+) -> Response:
+    """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
+    # The hottest route: models and processed data are read from the runtime here rather than
+    # through two more dependencies (each costs FastAPI's resolver time on every request), and
+    # the JSON comes from `fast_json` (parts serialised once) rather than a response_model.
+    answer = await recommendations.for_person(
+        runtime.batcher, viewer, person, models=runtime.store.current, processed=runtime.require_processed(),
+        served=runtime.served, today=runtime.today(), k=k)
+    return Response(recommendations_json(answer), media_type="application/json")
+
+
+@router.get("/{person_id}/early-help", response_model=EarlyHelpOut, responses=REFUSALS)
+def read_early_help(person: PersonDep, viewer: ViewerDep, models: ModelsDep, processed: ProcessedDep,
+                    runtime: RuntimeDep) -> early_help.Indicator:
+    """Caseworkers only: band, calibrated probability, top factors, suggested interventions. Audited."""
+    return early_help.indicator(runtime.database, viewer, person, models=models, processed=processed,
+                                served=runtime.served, today=runtime.today())
+
+
+def consent_out(decisions: list[Decision]) -> ConsentOut:
+    return ConsentOut(purposes=[
+        ConsentPurposeOut(purpose=d.purpose, allowed=d.allowed, status=d.status, default_applies=d.status is None,
+                          recorded_at=d.recorded_at, method=d.method, meaning=d.meaning)
+        for d in decisions
+    ])
+
+
+@router.get("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS)
+async def read_consent(person: PersonDep, viewer: ViewerDep, settings: SettingsDep, runtime: RuntimeDep) -> ConsentOut:
+    """The current decision per purpose, and the default where none was recorded."""
+    return consent_out(consent.for_person(runtime.database, viewer, person, settings=settings,
+                                          today=runtime.today()))
+
+
+@router.put("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS)
+def change_consent(person: PersonDep, viewer: ViewerDep, body: ConsentChange, settings: SettingsDep,
+                   runtime: RuntimeDep) -> ConsentOut:
+    """Record a decision for one purpose; in force from the very next request, and audited."""
+    return consent_out(consent.decide(runtime.database, viewer, person, purpose=body.purpose, status=body.status,
+                                      method=body.method, settings=settings, today=runtime.today()))
+
+
+@router.get("/{person_id}/data", response_model=SubjectDataOut, responses=REFUSALS)
+def read_subject_data(person: PersonDep, viewer: ViewerDep, processed: ProcessedDep,
+                      runtime: RuntimeDep) -> subject_access.SubjectData:
+    """Subject access: what is held, from which sources, which consents and suggestions. Audited."""
+    return subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
+                                     today=runtime.today())
+
+
+@router.delete("/{person_id}", response_model=ErasureOut, responses=REFUSALS)
+async def erase_person(person: PersonDep, viewer: ViewerDep, runtime: RuntimeDep, models: ModelsDep) -> ErasureOut:
+    """Admins only: erase from the ledger, events, feedback and served state; the audit keeps the fact."""
+    erased = await erasure.erase_person(runtime.database, viewer, person, served=runtime.served, models=models,
+                                        today=runtime.today())
+    return ErasureOut(erased=True, erased_at=erased.erased_at, removed=erased.removed)
+

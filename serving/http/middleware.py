@@ -1,0 +1,104 @@
+"""The request's plain-ASGI middleware: request id, size limits, security headers, metrics and
+the access log — no per-request task or body copy.
+
+The access log line carries the route *template*, never the raw path, which holds the
+council's person id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import secrets
+import time
+
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.http import logs
+from serving.http.headers import security_headers
+from serving.infra import metrics
+
+access_log = logging.getLogger("signpost.access")
+
+MAX_PATH = 512
+MAX_QUERY = 2048
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+# Request ids made here: random per process, then counted (unique without a syscall each)
+_PROCESS_ID = secrets.token_hex(8)
+_REQUEST_COUNT = itertools.count(1)
+
+
+class RequestContext:
+    """Request id, size limits, security headers, metrics and the access log, in plain ASGI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = _request_id(scope)
+        token = logs.request_id.set(rid)
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                wanted = security_headers(scope["path"], scope.get("scheme", "http"))
+                headers.extend(h for h in wanted if h[0] not in present)
+                headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if len(scope.get("raw_path") or b"") > MAX_PATH or len(scope.get("query_string", b"")) > MAX_QUERY:
+                response = JSONResponse(
+                    {"detail": f"the path or query string is too long (limits {MAX_PATH} and {MAX_QUERY} bytes)",
+                     "code": "too_long"}, status_code=414)
+                await response(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            template = _route_template(scope)
+            metrics.REQUESTS.labels(template, scope["method"], str(status)).inc()
+            metrics.LATENCY.labels(template).observe(elapsed)
+            state = scope.get("state") or {}
+            viewer = state.get("viewer")
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"], "route": template, "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "role": viewer.role.value if viewer else None,
+                    "actor": viewer.subject if viewer else None,
+                },
+            )
+            logs.request_id.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's full template (with the /v1 prefix), never the raw path."""
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    if template:
+        return template
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return f"{_PROCESS_ID}-{next(_REQUEST_COUNT):x}"

@@ -1,0 +1,80 @@
+"""The caseworker workspace: the caseload by suggested priority, and one household's children.
+
+Bands only, never a score. Every household page is a view of each child's early-help
+indicator through `early_help.for_child`, which writes the audit entry the page tells the
+caseworker about; decisions go through `feedback.record`, which requires a reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from serving.domain import early_help
+from serving.domain.errors import Invalid
+from serving.http.deps import ModelsDep, PageViewer, ProcessedDep, RuntimeDep
+from serving.http.web.pages import PageRoute, checked_form, redirect, render
+
+router = APIRouter(prefix="/workspace", route_class=PageRoute, include_in_schema=False)
+Form = Annotated[dict[str, str], Depends(checked_form)]
+
+DIRECTION = {"raises": "Raises the indicator", "lowers": "Lowers the indicator"}
+
+
+def reference(pseudonym: str) -> str:
+    """A short reference a caseworker can read out: the pseudonym's first eight characters."""
+    return pseudonym[:8].upper()
+
+
+@router.get("", response_class=HTMLResponse)
+def caseload(request: Request, viewer: PageViewer, runtime: RuntimeDep, models: ModelsDep,
+             processed: ProcessedDep) -> Response:
+    out = early_help.caseload_for(runtime.database, viewer, models=models, processed=processed,
+                                  today=runtime.today())
+    return render(request, "caseworker/caseload.html", title="Your caseload", caseload=out, reference=reference)
+
+
+def _household_page(request, viewer, runtime, models, processed, household: str, *, errors=None,
+                    values=None, status_code: int = 200, recorded: str | None = None) -> Response:
+    view = early_help.household_view(runtime.database, runtime.limits, viewer, household, models=models,
+                                     processed=processed, served=runtime.served, today=runtime.today())
+    return render(
+        request, "caseworker/household.html", status_code=status_code,
+        title=f"Household {reference(household)}", error_title=bool(errors), household=household,
+        reference=reference(household), children=view.children, adults=view.adults,
+        errors=errors or {}, values=values or {}, recorded=recorded, direction=DIRECTION,
+        service_name=lambda s: str(processed.services.at[s, "name"]) if s in processed.services.index else s,
+    )
+
+
+@router.get("/households/{household}", response_class=HTMLResponse)
+def household_page(request: Request, household: str, viewer: PageViewer, runtime: RuntimeDep,
+                   models: ModelsDep, processed: ProcessedDep, recorded: str | None = None) -> Response:
+    return _household_page(request, viewer, runtime, models, processed, household,
+                           recorded=recorded if recorded in processed.services.index else None)
+
+
+@router.post("/households/{household}/decisions")
+def record_decision(request: Request, household: str, viewer: PageViewer, runtime: RuntimeDep,
+                    models: ModelsDep, processed: ProcessedDep, form: Form) -> Response:
+    child = form.get("child", "")
+    service_id = form.get("service_id", "")
+    field = f"decision-{child[:12]}-{service_id}"
+    decision = form.get("decision")
+    reason = (form.get("reason") or "").strip()[:500]
+    try:
+        early_help.decide_for_child(runtime.database, runtime.limits, viewer, household, child,
+                                    service_id=service_id, decision=decision, reason=reason or None,
+                                    processed=processed, today=runtime.today())
+    except Invalid as problem:
+        errors = {f"{field}-reason" if "reason" in problem.detail else field: _sentence(problem.detail)}
+        values = {"child": child, "service_id": service_id, "decision": decision, "reason": reason}
+        return _household_page(request, viewer, runtime, models, processed, household, errors=errors,
+                               values=values, status_code=400)
+    return redirect(f"/workspace/households/{household}?recorded={service_id}#main-content")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,51 @@
+"""Read-only views of the service database for the next feature build.
+
+`signpost features` must see what the service recorded — erasures and consent decisions made
+through it — without ever changing the service database: both readers go through
+`serving.infra.db.read_service_database` (read-only, never migrating, None when no service
+database exists yet).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from serving.infra.db import read_service_database
+from serving.infra.tables import ConsentRecord, Erasure
+
+
+def erased_pseudonyms(url: str) -> frozenset[str] | None:
+    """Everyone erased so far, for the next feature build; None when no service database exists yet.
+
+    A database the service never set up holds no erasures; one that exists but cannot be read
+    stops the build, since building without it would bring erased people back.
+    """
+    return read_service_database(
+        url, "erasures", lambda connection: frozenset(connection.scalars(select(Erasure.pseudonym))),
+        what="erasures",
+    )
+
+
+def api_consents(url: str) -> pd.DataFrame | None:
+    """Decisions made through the service (origin "api"), for the next feature build.
+
+    Columns pseudonym, purpose, status, recorded_at (UTC, tz-aware), in ledger order; None
+    when no service database exists yet. Rows seeded from the extract are left out (the
+    build reads those from the extract itself), and erased people's rows are already gone
+    (erasure deletes them).
+    """
+
+    def read(connection: Connection) -> pd.DataFrame:
+        rows = connection.execute(
+            select(ConsentRecord.pseudonym, ConsentRecord.purpose, ConsentRecord.status, ConsentRecord.recorded_at)
+            .where(ConsentRecord.origin == "api")
+            .order_by(ConsentRecord.id)
+        ).all()
+        frame = pd.DataFrame(rows, columns=["pseudonym", "purpose", "status", "recorded_at"])
+        # SQLite hands back naive values; the service always stores UTC.
+        stamps = pd.to_datetime(frame["recorded_at"], utc=True) if len(frame) else pd.Series(
+            [], dtype="datetime64[us, UTC]")
+        return frame.assign(recorded_at=stamps.astype("datetime64[us, UTC]"))
+
+    return read_service_database(url, "consent_records", read, what="consent decisions")

@@ -1,0 +1,16 @@
+"""Who a person is to Signpost: the four roles a bearer token carries.
+
+Here, in the shared base, because both the front door (`signpost token --role`) and the
+service (`serving.domain.auth`, `serving.domain.access`) name them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    citizen = "citizen"
+    caseworker = "caseworker"
+    analyst = "analyst"
+    admin = "admin"
