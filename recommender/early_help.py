@@ -86,7 +86,7 @@ class FeatureSpec:
                 return f"{_SENTINEL.sub('', self.label).rstrip()}: none in the window"
             return f"{self.label}: not recorded"
         if self.kind == "count":
-            n = int(round(value))
+            n = round(value)
             return f"no {self.label}" if n == 0 else f"{n} {self.label}"
         if self.kind == "flag":
             return f"{self.label}: {'yes' if value >= 0.5 else 'no'}"
@@ -99,7 +99,7 @@ class FeatureSpec:
                 sentinel, wording = float(found.group(1)), found.group(2).strip()
             if sentinel is not None and value >= sentinel:
                 return f"{label}: {wording}"
-            return f"{label}: {int(round(value))}"
+            return f"{label}: {round(value)}"
         return f"{self.label}: {value:g}"
 
 

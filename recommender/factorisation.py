@@ -16,6 +16,7 @@ from implicit.cpu import _als
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from recommender.base import Recommender
@@ -77,7 +78,7 @@ class ALS(Recommender):
 
     def citizen_factors(self, history: sparse.csr_matrix) -> np.ndarray:
         """Each batch citizen's factor solved from their history, shape (n, factors)."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         history = sparse.csr_matrix(history, dtype=np.float32)
         with threadpool_limits(1, "blas"):
             return np.asarray(
@@ -88,12 +89,12 @@ class ALS(Recommender):
         return self.citizen_factors(history) @ self.service_factors_.T
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return _cosine_rows(self.service_factors_, service_idx).astype(np.float32)
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         """implicit's ALS ``explain``: the own services whose weighted factors add most."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         row = sparse.csr_matrix(history_row, dtype=np.float32)
         if row.nnz == 0:
             return []
@@ -158,7 +159,7 @@ class BPR(Recommender):
 
     def citizen_factors(self, history: sparse.csr_matrix) -> np.ndarray:
         """Least-squares fold-in of each citizen's history, shape (n, factors)."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         history = sparse.csr_matrix(history, dtype=np.float32)
         factors = np.zeros((history.shape[0], self.service_factors_.shape[1]), dtype=np.float32)
         confidence = history.copy()
@@ -181,5 +182,5 @@ class BPR(Recommender):
         return np.asarray(scores, dtype=np.float32)
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return _cosine_rows(self.service_factors_, service_idx).astype(np.float32)
