@@ -1,7 +1,9 @@
 """The one interface every signposting model implements, and the ranking they all share.
 
-In the spirit of scikit-learn estimators and implicit's ``RecommenderBase``: ``__init__`` only
-stores keyword parameters, ``fit`` validates and returns ``self``, learned state ends in ``_``.
+Every model is a scikit-learn ``BaseEstimator`` (parameters, ``repr`` and
+``sklearn.base.clone`` come from there) shaped like implicit's ``RecommenderBase``: ``__init__``
+only stores keyword parameters, ``fit`` validates and returns ``self``, learned state ends in
+``_``, and ``sklearn.utils.validation.check_is_fitted`` guards use.
 Models differ only in :meth:`Recommender.score` (and, where they can, in ``explain`` and
 ``service_similarity``); masking (eligibility, already-used services) and top-k selection are
 written once here so that no model can forget them.
@@ -12,25 +14,20 @@ user/item words at the boundary.
 
 from __future__ import annotations
 
-import inspect
-import pickle
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-#: Bumped when the pickled layout of a model changes incompatibly.
-FORMAT_VERSION = 1
+from recommender import pickles
 
 #: Rows scored at once by :meth:`Recommender.recommend`; bounds memory at n_services floats each.
 DEFAULT_BATCH_ROWS = 8192
-
-
-class NotFittedError(RuntimeError):
-    """A model was used before ``fit``."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class Ranking:
         return self.n_citizens
 
 
-class Recommender(ABC):
+class Recommender(BaseEstimator, ABC):
     """A model that ranks services for citizens from implicit feedback.
 
     Subclasses implement ``fit`` and ``score``; ``recommend`` (masking + top-k) is shared.
@@ -89,37 +86,9 @@ class Recommender(ABC):
     #: (popularity): serving labels their output "not personalised".
     personalised: ClassVar[bool] = True
 
-    # ----------------------------------------------------------- sklearn-style params --
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [
-            name
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, as stored by ``__init__`` (for logging and cloning)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Self:
-        """Set constructor parameters; unknown names raise rather than pass silently."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; valid: {sorted(valid)}")
-            setattr(self, name, value)
-        return self
-
-    def clone(self) -> Self:
-        """An unfitted copy with the same parameters."""
-        return type(self)(**self.get_params())
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
+    def __sklearn_is_fitted__(self) -> bool:
+        # one attribute every fit sets, so `check_is_fitted` stays cheap on the request path
+        return hasattr(self, "n_services_")
 
     # ------------------------------------------------------------------ the contract --
 
@@ -185,7 +154,7 @@ class Recommender(ABC):
         Ranking
             Ties are broken towards the lower service index.
         """
-        self._check_is_fitted()
+        check_is_fitted(self)
         history = _as_csr(history, n_services=self.n_services_)
         n = history.shape[0]
         if k < 1:
@@ -221,7 +190,7 @@ class Recommender(ABC):
         The default is cosine similarity of the services' citizen columns in the training
         matrix, which every model can offer; models with a learned notion override it.
         """
-        self._check_is_fitted()
+        check_is_fitted(self)
         cooccurrence = getattr(self, "_cooccurrence_", None)
         if cooccurrence is None:
             raise NotImplementedError(f"{type(self).__name__} has no service similarity")
@@ -240,7 +209,7 @@ class Recommender(ABC):
         -------
         Ranking with one row.
         """
-        self._check_is_fitted()
+        check_is_fitted(self)
         if not 0 <= service_idx < self.n_services_:
             raise IndexError(f"service_idx {service_idx} is outside 0..{self.n_services_ - 1}")
         similarity = np.array(self.service_similarity(service_idx), dtype=np.float32)[None, :]
@@ -302,38 +271,16 @@ class Recommender(ABC):
     # ------------------------------------------------------------------- persistence --
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model to ``path`` (a pickle with a format header).
-
-        Only load files you wrote yourself: unpickling runs code.
-        """
-        self._check_is_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            pickle.dump(
-                {"format_version": FORMAT_VERSION, "class": type(self).__qualname__, "model": self},
-                handle,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        return path
+        """Write the fitted model to ``path`` (see :mod:`recommender.pickles`)."""
+        check_is_fitted(self)
+        return pickles.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`; refuses files of another class or format."""
-        with Path(path).open("rb") as handle:
-            payload = pickle.load(handle)  # our own artifact
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a signpost model of format {FORMAT_VERSION}; retrain it")
-        model = payload["model"]
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {payload.get('class')}, not a {cls.__name__}")
-        return model
+        return pickles.load(path, cls)
 
     # ------------------------------------------------------------------------ guards --
-
-    def _check_is_fitted(self) -> None:
-        if getattr(self, "n_services_", None) is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
 
     def _validate_fit_input(self, interactions: sparse.spmatrix) -> sparse.csr_matrix:
         """Check the training matrix and record its shape (sets ``n_services_``)."""
@@ -459,7 +406,7 @@ def own_service_contributions(
     own_idx : ndarray of shape (n, k, top), int64, ``-1`` where there are fewer
     contributions : ndarray of shape (n, k, top), float32, 0 where padded
     """
-    n, k = service_idx.shape
+    n = service_idx.shape[0]
     counts = np.diff(history.indptr)
     width = max(int(counts.max(initial=0)), top)
     # each citizen's used services as one padded row, so all (citizen, suggestion) pairs are

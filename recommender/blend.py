@@ -13,6 +13,8 @@ from typing import Self
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
 from recommender.base import Recommender
 from recommender.ease import EASE
@@ -67,12 +69,12 @@ class Blend(Recommender):
     def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
         interactions = self._validate_fit_input(interactions)
         components, weights = self._resolved()
-        self.components_ = [c.clone().fit(interactions, segments=segments) for c in components]
+        self.components_ = [clone(c).fit(interactions, segments=segments) for c in components]
         self.weights_ = weights
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         total = np.zeros((history.shape[0], self.n_services_), dtype=np.float32)
         for weight, component in zip(self.weights_, self.components_, strict=True):
             if weight != 0:
@@ -92,7 +94,7 @@ class Blend(Recommender):
 
     def _lead(self) -> Recommender:
         """The personalised component with the largest weight (it speaks for the blend)."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         ranked = sorted(
             zip(self.weights_, range(len(self.components_)), self.components_),
             key=lambda t: (not t[2].personalised, -t[0], t[1]),

@@ -7,10 +7,9 @@ contract (``__init__`` stores parameters, ``fit`` returns ``self``, learned stat
 - :class:`LogisticEarlyHelp` — regularised logistic regression on kind-aware transformed
   features (``log1p`` of counts, missing indicators, standardised). Explanations are exact:
   ``coef × (t(x) − mean t(x))`` per feature, summed over the columns a feature expands to.
-- :class:`BoostedEarlyHelp` — scikit-learn's ``HistGradientBoostingClassifier``.
-  Explanations are path-based (Saabas) contributions computed from the fitted trees,
-  vectorised over rows: along each sample's path, the change in the node's expected value
-  is credited to the split feature. They add up exactly to the model's log-odds.
+- :class:`BoostedEarlyHelp` — scikit-learn's ``HistGradientBoostingClassifier``, a benchmark
+  that cannot explain its scores (scikit-learn exposes no public view of its trees), so it is
+  never served: training fits and reports it, and registers only a model that explains itself.
 - :class:`CalibratedEarlyHelp` — wraps either, and chooses a calibration map (none, Platt
   sigmoid, isotonic) on out-of-fold predictions by Brier score.
 
@@ -30,7 +29,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 from scipy.special import expit, logit
@@ -86,7 +85,7 @@ class FeatureSpec:
                 return f"{_SENTINEL.sub('', self.label).rstrip()}: none in the window"
             return f"{self.label}: not recorded"
         if self.kind == "count":
-            n = int(round(value))
+            n = round(value)
             return f"no {self.label}" if n == 0 else f"{n} {self.label}"
         if self.kind == "flag":
             return f"{self.label}: {'yes' if value >= 0.5 else 'no'}"
@@ -99,7 +98,7 @@ class FeatureSpec:
                 sentinel, wording = float(found.group(1)), found.group(2).strip()
             if sentinel is not None and value >= sentinel:
                 return f"{label}: {wording}"
-            return f"{label}: {int(round(value))}"
+            return f"{label}: {round(value)}"
         return f"{self.label}: {value:g}"
 
 
@@ -127,7 +126,12 @@ def band(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray
 
 
 class _EarlyHelpBase(ClassifierMixin, BaseEstimator):
-    """Shared probability / label methods; subclasses implement decision_function and contributions."""
+    """Shared probability / label methods; subclasses implement decision_function, and
+    ``contributions`` where they can explain a score."""
+
+    #: True for models whose ``contributions`` say which features drove a score: only those
+    #: may be served, because a caseworker must see why a child is flagged.
+    explainable: ClassVar[bool] = False
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities of (no outcome, outcome), shape (n, 2)."""
@@ -149,6 +153,8 @@ class _EarlyHelpBase(ClassifierMixin, BaseEstimator):
 class LogisticEarlyHelp(_EarlyHelpBase):
     """Regularised logistic regression on kind-aware transformed features.
 
+    The served early-help model: its explanations are exact (see :meth:`contributions`).
+
     Parameters
     ----------
     C : float
@@ -162,6 +168,8 @@ class LogisticEarlyHelp(_EarlyHelpBase):
         Kept for experiments; None (the default) keeps probabilities honest.
     max_iter : int
     """
+
+    explainable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -237,7 +245,15 @@ class LogisticEarlyHelp(_EarlyHelpBase):
 
 
 class BoostedEarlyHelp(_EarlyHelpBase):
-    """Gradient-boosted trees (``HistGradientBoostingClassifier``) with path-based explanations.
+    """Gradient-boosted trees (``HistGradientBoostingClassifier``): a benchmark, never served.
+
+    It shows what a non-linear model would gain over the logistic one on the same snapshot
+    (on the synthetic counties: nothing; positives are too few). It has no ``contributions``:
+    path-based explanations need the fitted trees, which ``HistGradientBoostingClassifier``
+    keeps only in private attributes, and the boosted models with public trees
+    (``GradientBoostingClassifier``) do not take missing values. A model that cannot say why
+    a child is flagged is not shown to caseworkers, so training registers only explainable
+    models and :class:`EarlyHelpScorer` refuses this one.
 
     Parameters are passed to ``HistGradientBoostingClassifier``; the defaults are deliberately
     conservative (shallow trees, many samples per leaf, L2) because positives are few.
@@ -283,8 +299,6 @@ class BoostedEarlyHelp(_EarlyHelpBase):
             class_weight=self.class_weight,
             random_state=self.random_state,
         ).fit(X, target, sample_weight=sample_weight)
-        self.trees_ = [_TreeArrays.from_nodes(p[0].nodes) for p in self.model_._predictors]
-        self.baseline_ = float(self.model_._baseline_prediction.ravel()[0])
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
@@ -292,73 +306,6 @@ class BoostedEarlyHelp(_EarlyHelpBase):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         return self.model_.decision_function(X)
-
-    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Path-based (Saabas) per-feature log-odds contributions.
-
-        Returns
-        -------
-        contributions : ndarray of shape (n, n_features)
-        bias : ndarray of shape (n,)
-            The model's expected log-odds over the training sample (baseline plus each tree's
-            root expectation); ``bias + contributions.sum(1)`` equals :meth:`decision_function`.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        n = X.shape[0]
-        out = np.zeros((n, self.n_features_in_))
-        bias = self.baseline_
-        rows = np.arange(n)
-        for tree in self.trees_:
-            bias += tree.expected[0]
-            node = np.zeros(n, dtype=np.intp)
-            active = ~tree.is_leaf[node]
-            while active.any():
-                at = node[active]
-                feature = tree.feature[at]
-                x = X[rows[active], feature]
-                left = np.where(np.isnan(x), tree.missing_left[at], x <= tree.threshold[at])
-                child = np.where(left, tree.left[at], tree.right[at])
-                np.add.at(out, (rows[active], feature), tree.expected[child] - tree.expected[at])
-                node[active] = child
-                active = ~tree.is_leaf[node]
-        return out, np.full(n, bias)
-
-
-@dataclass(frozen=True)
-class _TreeArrays:
-    """One fitted tree as flat arrays, with each node's expected (count-weighted) value."""
-
-    feature: np.ndarray
-    threshold: np.ndarray
-    missing_left: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    is_leaf: np.ndarray
-    expected: np.ndarray
-
-    @classmethod
-    def from_nodes(cls, nodes: np.ndarray) -> _TreeArrays:
-        if nodes["is_categorical"].any():
-            raise ValueError("categorical splits are not supported by the explanations")
-        is_leaf = nodes["is_leaf"].astype(bool)
-        left = nodes["left"].astype(np.intp)
-        right = nodes["right"].astype(np.intp)
-        count = nodes["count"].astype(np.float64)
-        expected = np.where(is_leaf, nodes["value"], 0.0).astype(np.float64)
-        # children always have larger indices than their parent, so one reverse pass suffices
-        for i in np.flatnonzero(~is_leaf)[::-1]:
-            total = count[left[i]] + count[right[i]]
-            expected[i] = (count[left[i]] * expected[left[i]] + count[right[i]] * expected[right[i]]) / total
-        return cls(
-            feature=nodes["feature_idx"].astype(np.intp),
-            threshold=nodes["num_threshold"].astype(np.float64),
-            missing_left=nodes["missing_go_to_left"].astype(bool),
-            left=left,
-            right=right,
-            is_leaf=is_leaf,
-            expected=expected,
-        )
 
 
 # --------------------------------------------------------------------- tuning --------------
@@ -505,10 +452,17 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
         """Labels at calibrated probability 0.5 (sklearn contract only)."""
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
 
+    @property
+    def explainable(self) -> bool:
+        """Whether the base estimator can explain its scores (only then may this be served)."""
+        return self.estimator.explainable
+
     def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The base model's log-odds contributions (the calibration map is monotone, so the
         direction of every factor is preserved); see the base estimator."""
         check_is_fitted(self)
+        if not self.explainable:
+            raise NotImplementedError(f"{type(self.estimator).__name__} cannot explain its scores")
         return self.estimator_.contributions(X)
 
 
@@ -609,6 +563,11 @@ class EarlyHelpScorer:
 
     def __post_init__(self) -> None:
         check_is_fitted(self.model)
+        if not self.model.explainable:
+            raise ValueError(
+                f"{type(self.model).__name__} cannot explain its scores, and a caseworker must see "
+                "why a child is flagged: serve an explainable model (LogisticEarlyHelp)"
+            )
         if self.model.n_features_in_ != len(self.features):
             raise ValueError(
                 f"model was fitted on {self.model.n_features_in_} features, {len(self.features)} described"

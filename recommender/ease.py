@@ -11,6 +11,7 @@ from typing import Self
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
 
 from recommender.base import Recommender, own_service_contributions
 from recommender.neighbours import explain_one
@@ -52,20 +53,20 @@ class EASE(Recommender):
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         # sparse rows × dense B: for one citizen, a sum of the few rows of B they use
         return np.asarray(self._prepare(history) @ self.weights_, dtype=np.float32)
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return self.weights_[service_idx].copy()
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return explain_one(history_row, self.weights_, service_idx, top, binary=self.binary)
 
     def explain_batch(
         self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
     ) -> tuple[np.ndarray, np.ndarray]:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return own_service_contributions(history, self.weights_, service_idx, top, binary=self.binary)

@@ -2,8 +2,9 @@
 
 implicit calls citizens *users* and services *items*; the words stop at this module's edge.
 Both models score a batch from the citizens' own history (new events fold in without
-retraining): ALS solves each citizen's factor exactly as its training step would; BPR, which
-has no closed-form user step, folds the citizen in with the same weighted least squares over
+retraining): ALS solves each citizen's factor exactly as its training step would, through
+implicit's public ``recalculate_user``; BPR, which has no closed-form user step (implicit's BPR
+offers no fold-in), folds the citizen in with that same confidence-weighted least squares over
 its learned service factors and adds the learned service bias.
 """
 
@@ -12,10 +13,10 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
-from implicit.cpu import _als
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from recommender.base import Recommender
@@ -77,7 +78,7 @@ class ALS(Recommender):
 
     def citizen_factors(self, history: sparse.csr_matrix) -> np.ndarray:
         """Each batch citizen's factor solved from their history, shape (n, factors)."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         history = sparse.csr_matrix(history, dtype=np.float32)
         with threadpool_limits(1, "blas"):
             return np.asarray(
@@ -88,12 +89,12 @@ class ALS(Recommender):
         return self.citizen_factors(history) @ self.service_factors_.T
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return _cosine_rows(self.service_factors_, service_idx).astype(np.float32)
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
         """implicit's ALS ``explain``: the own services whose weighted factors add most."""
-        self._check_is_fitted()
+        check_is_fitted(self)
         row = sparse.csr_matrix(history_row, dtype=np.float32)
         if row.nnz == 0:
             return []
@@ -112,7 +113,8 @@ class BPR(Recommender):
     regularization : float, default 0.01
     iterations : int, default 100
     fold_in_l2 : float, default 1.0
-        Ridge term of the least-squares step that folds a citizen's history into a factor.
+        Ridge term of the least-squares step that folds a citizen's history into a factor;
+        must be positive. See :meth:`citizen_factors`.
     num_threads : int, default 1
         implicit's BPR updates factors lock-free across threads, so only one thread makes a
         fit reproducible for a given ``random_state``.
@@ -139,6 +141,8 @@ class BPR(Recommender):
 
     def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
         interactions = self._validate_fit_input(interactions)
+        if not self.fold_in_l2 > 0:
+            raise ValueError(f"fold_in_l2 must be positive, got {self.fold_in_l2}")
         engine = BayesianPersonalizedRanking(
             factors=self.factors,
             learning_rate=self.learning_rate,
@@ -152,28 +156,35 @@ class BPR(Recommender):
         # implicit keeps the service bias as the last factor (citizens carry a constant 1 there)
         self.service_factors_ = np.ascontiguousarray(item_factors[:, :-1])
         self.service_bias_ = item_factors[:, -1].copy()
-        gram = self.service_factors_.T @ self.service_factors_
-        self._gram_ = gram.astype(np.float32)
+        # the fold-in is implicit-ALS's user step against these service factors, so an ALS
+        # engine holding them (and never fitted) solves it through its public recalculate_user
+        with threadpool_limits(1, "blas"):  # implicit warns at construction under a threaded BLAS
+            fold_in = AlternatingLeastSquares(
+                factors=self.service_factors_.shape[1],
+                regularization=float(self.fold_in_l2),
+                alpha=1.0,
+                num_threads=self.num_threads,
+            )
+        fold_in.item_factors = self.service_factors_
+        self.fold_in_ = fold_in
         return self
 
     def citizen_factors(self, history: sparse.csr_matrix) -> np.ndarray:
-        """Least-squares fold-in of each citizen's history, shape (n, factors)."""
-        self._check_is_fitted()
-        history = sparse.csr_matrix(history, dtype=np.float32)
-        factors = np.zeros((history.shape[0], self.service_factors_.shape[1]), dtype=np.float32)
-        confidence = history.copy()
-        confidence.data = 1.0 + confidence.data  # ALS-style confidence of a used service
-        _als._least_squares(
-            self._gram_,
-            confidence.indptr,
-            confidence.indices,
-            confidence.data.astype(np.float32),
-            factors,
-            self.service_factors_,
-            float(self.fold_in_l2),
-            num_threads=self.num_threads,
-        )
-        return factors
+        """Each batch citizen's factor folded in from their history, shape (n, factors).
+
+        The ALS user step (Hu, Koren & Volinsky, 2008) against BPR's service factors ``Y``:
+        a used service is preference 1 with confidence ``1 + weight``, every other service
+        preference 0 with confidence 1, so each citizen's factor solves
+        ``(YᵀY + fold_in_l2·I + Σ_used weight·y yᵀ) x = Σ_used (1 + weight)·y``.
+        BPR's own trained citizen factors come from a ranking loss instead; this projection is
+        the closed-form stand-in that lets new events count without retraining. A citizen with
+        no history gets the zero vector, so only the service bias ranks for them.
+        """
+        check_is_fitted(self)
+        confidence = sparse.csr_matrix(history, dtype=np.float32, copy=True)
+        confidence.data += 1.0
+        citizens = np.arange(confidence.shape[0])
+        return np.asarray(self.fold_in_.recalculate_user(citizens, confidence), dtype=np.float32)
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
         scores = self.citizen_factors(history) @ self.service_factors_.T + self.service_bias_[None, :]
@@ -181,5 +192,5 @@ class BPR(Recommender):
         return np.asarray(scores, dtype=np.float32)
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return _cosine_rows(self.service_factors_, service_idx).astype(np.float32)

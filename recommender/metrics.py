@@ -31,7 +31,6 @@ from scipy import sparse
 
 #: Cut-offs logged for every model.
 K_VALUES: tuple[int, ...] = (5, 10, 20)
-METRIC_NAMES: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
 
 
 def hits(service_idx: np.ndarray, relevant: sparse.csr_matrix, *, batch_rows: int = 65536) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from implicit.nearest_neighbours import BM25Recommender
 from implicit.utils import ParameterWarning
 from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
 
 from recommender.base import Recommender, own_service_contributions
 
@@ -52,21 +53,21 @@ class ItemKNN(Recommender):
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return np.asarray(history @ self.similarity_, dtype=np.float32)
 
     def service_similarity(self, service_idx: int) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return self.similarity_[service_idx].copy()
 
     def explain(self, history_row: sparse.csr_matrix, service_idx: int, *, top: int = 3) -> list[tuple[int, float]]:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return explain_one(history_row, self.similarity_, service_idx, top)
 
     def explain_batch(
         self, history: sparse.csr_matrix, service_idx: np.ndarray, *, top: int = 3
     ) -> tuple[np.ndarray, np.ndarray]:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return own_service_contributions(history, self.similarity_, service_idx, top)
 
 

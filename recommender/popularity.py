@@ -10,6 +10,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
 
 from recommender.base import Recommender, cosine_cooccurrence
 
@@ -40,7 +41,7 @@ class Popularity(Recommender):
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         return np.broadcast_to(self.service_share_, (history.shape[0], self.n_services_)).copy()
 
 
@@ -99,7 +100,7 @@ class DemographicPopularity(Recommender):
         return self
 
     def score(self, history: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> np.ndarray:
-        self._check_is_fitted()
+        check_is_fitted(self)
         n = history.shape[0]
         if segments is None:
             return np.broadcast_to(self.overall_share_, (n, self.n_services_)).copy()
@@ -121,7 +122,7 @@ class DemographicPopularity(Recommender):
         -------
         ndarray of shape (n,), bool
         """
-        self._check_is_fitted()
+        check_is_fitted(self)
         segments = np.asarray(segments, dtype=np.int64)
         known = (segments >= 0) & (segments < len(self.segment_citizens_))
         out = np.ones(len(segments), dtype=bool)

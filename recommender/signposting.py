@@ -12,12 +12,11 @@ It enforces the product rules in one place:
   read;
 - every suggestion carries a plain-English reason built only from the citizen's own data.
 
-Interface contract for serving: /work/briefs/signposter.md (copied in the README section).
+The interface serving relies on: README, "The registered model (MLflow pyfunc)".
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,11 @@ from typing import Any, Literal
 import numpy as np
 from scipy import sparse
 
-from recommender import explanations
+from recommender import explanations, pickles
 from recommender.base import Recommender
 from recommender.eligibility import eligible
 from recommender.popularity import DemographicPopularity
 from recommender.segments import UNKNOWN_SEGMENT, SegmentVocabulary
-
-FORMAT_VERSION = 1
 
 
 class UnknownCitizenError(KeyError):
@@ -372,20 +369,13 @@ class Signposter:
     # ---------------------------------------------------------------- persistence --
 
     def save(self, path: str | Path) -> Path:
-        """Pickle to ``path``; only load files you wrote (unpickling runs code)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            pickle.dump({"format_version": FORMAT_VERSION, "signposter": self}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return path
+        """Write to ``path`` (see :mod:`recommender.pickles`)."""
+        return pickles.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Signposter:
-        with Path(path).open("rb") as handle:
-            payload = pickle.load(handle)  # our own artifact
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a Signposter of format {FORMAT_VERSION}; retrain")
-        return payload["signposter"]
+        """Read a Signposter written by :meth:`save`; refuses files of another class or format."""
+        return pickles.load(path, cls)
 
     # ------------------------------------------------------------------- internals --
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,8 +12,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-
-T = TypeVar("T")
 
 console = Console(stderr=True)
 
@@ -32,9 +27,3 @@ def make_progress() -> Progress:
         TimeRemainingColumn(),
         console=console,
     )
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a progress bar (a thin wrapper so every step looks the same)."""
-    with make_progress() as progress:
-        yield from progress.track(items, total=total, description=description)

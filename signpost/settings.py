@@ -149,10 +149,6 @@ class Settings(BaseSettings):
                 raise ValueError("production needs SIGNPOST_DATABASE_URL set to PostgreSQL")
         return self
 
-    def purposes_for_source(self, source: str) -> list[Purpose]:
-        """Purposes a partner source may serve; an unlisted source serves none."""
-        return list(self.sharing_policy.get(source, []))
-
 
 @lru_cache
 def get_settings() -> Settings:

@@ -155,15 +155,20 @@ GRIDS: dict[str, list[dict]] = {
 }
 
 
+def base_estimator(kind: str, features: tuple[FeatureSpec, ...], *,
+                   seed: int = 0) -> LogisticEarlyHelp | BoostedEarlyHelp:
+    """The unfitted base model of one kind."""
+    if kind == "logistic":
+        return LogisticEarlyHelp(feature_kinds=tuple(f.kind for f in features))
+    if kind == "boosting":
+        return BoostedEarlyHelp(random_state=seed)
+    raise UserError(f"unknown early-help model {kind!r}: choose from {', '.join(MODEL_KINDS)}")
+
+
 def fit_candidate(kind: str, table: EarlyHelpTable, features: tuple[FeatureSpec, ...], *,
                   seed: int = 0) -> tuple[CalibratedEarlyHelp, list[dict]]:
     """Tune, fit and calibrate one kind of model on a labelled table; returns the tuning report."""
-    if kind == "logistic":
-        base = LogisticEarlyHelp(feature_kinds=tuple(f.kind for f in features))
-    elif kind == "boosting":
-        base = BoostedEarlyHelp(random_state=seed)
-    else:
-        raise UserError(f"unknown early-help model {kind!r}: choose from {', '.join(MODEL_KINDS)}")
+    base = base_estimator(kind, features, seed=seed)
     best, report = tune(base, GRIDS[kind], table.X, table.y, groups=table.household, random_state=seed)
     model = CalibratedEarlyHelp(base.set_params(**best), method="auto", n_folds=5, random_state=seed)
     return model.fit(table.X, table.y, groups=table.household), report
@@ -262,6 +267,9 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
     manifest = tracking.read_manifest(processed)
     as_of = date.fromisoformat(str(manifest["as_of"]))
     features = load_features(processed)
+    if not any(base_estimator(kind, features).explainable for kind in kinds):
+        raise UserError(f"none of {', '.join(kinds)} can explain its scores, so none could be served: "
+                        "include logistic (boosting is trained only as a benchmark)")
     train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
     valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
     for name, table in (("training", train_table), ("evaluation", valid_table)):
@@ -285,8 +293,9 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
                     _log_candidate(kind, model, evaluation, valid_table)
                     candidates.append(Candidate(kind, model, evaluation, child.info.run_id))
                 progress.advance(task)
-        # chosen on the training snapshot only (out-of-fold Brier), so the evaluation stays honest
-        best = min(candidates, key=lambda c: c.oof_brier)
+        # chosen on the training snapshot only (out-of-fold Brier), so the evaluation stays honest;
+        # among the models that can explain their scores, since a caseworker sees the reasons
+        best = min((c for c in candidates if c.model.explainable), key=lambda c: c.oof_brier)
         mlflow.set_tags({"signpost.chosen_model": best.kind,
                          "fairness.gated_attributes": ",".join(settings.early_help_gated_attributes),
                          "fairness.worst_tpr_gap": best.evaluation.groups.worst(
@@ -361,7 +370,7 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
         "model_name": settings.early_help_model_name,
         "kind": best.kind,
         "selection": "hyper-parameters by grouped out-of-fold log loss; model by the lowest "
-        "out-of-fold Brier score of " + ", ".join(MODEL_KINDS),
+        "out-of-fold Brier score among those that explain their scores, of " + ", ".join(MODEL_KINDS),
         "calibration": best.model.calibration_,
         "bands": tuple(settings.early_help_bands),
         "train_snapshot": train_table.snapshot.isoformat(),

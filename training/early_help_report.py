@@ -163,9 +163,8 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         "(chosen by cross-validated Brier score on out-of-fold predictions of the training snapshot).",
         "- Class imbalance: no resampling or class weights, so probabilities stay honest.",
         f"- Bands: low < {bands[0]:.0%} ≤ medium < {bands[1]:.0%} ≤ high.",
-        "- Explanations: " + ("coefficient × (value − training mean) per feature."
-                               if facts["kind"] == "logistic" else
-                               "path-based contributions of each feature to the trees' log-odds."),
+        "- Explanations: coefficient × (value − training mean) per feature (only models that "
+        "explain their scores are registered).",
         "",
         "## Metrics on the evaluation snapshot",
         "| metric | value |",
@@ -244,9 +243,9 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             "purpose": "Reach families earlier, before crisis, with services they can take up.",
             "benefits": "Earlier, voluntary support; caseworker time directed by evidence that is "
             "shown, checkable and calibrated.",
-            "alternatives_considered": "Caseworker judgement alone; rule-based indicator counts. The "
-            "logistic baseline is always trained alongside and the simpler model is kept when it is "
-            "as good.",
+            "alternatives_considered": "Caseworker judgement alone; rule-based indicator counts. "
+            "Gradient-boosted trees are trained alongside as a benchmark, but not served: their "
+            "scores cannot be explained feature by feature.",
         },
         "decision_making_process": {
             "process_integration": "Scores appear on the caseworker's caseload page as a band with "

@@ -80,4 +80,4 @@ def _requirements() -> list[str]:
     """Pinned runtime requirements (skips MLflow's slow inference by re-importing the model)."""
     from importlib.metadata import version
 
-    return [f"{p}=={version(p)}" for p in ("mlflow", "numpy", "scipy", "pandas", "implicit", "threadpoolctl")]
+    return [f"{p}=={version(p)}" for p in ("mlflow", "numpy", "scipy", "pandas", "implicit", "threadpoolctl", "scikit-learn")]

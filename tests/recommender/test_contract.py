@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 
-from recommender.base import NotFittedError, Ranking, Recommender
+from recommender.base import Ranking, Recommender
 from recommender.blend import Blend
 from recommender.candidates import CANDIDATES, make
 from recommender.ease import EASE
@@ -41,6 +43,19 @@ def test_fit_returns_self_and_init_only_stores_params(name, tiny) -> None:
     assert not [a for a in vars(model) if a.endswith("_")], "learned state before fit"
     assert model.fit(tiny.train, segments=tiny.segments) is model
     assert model.n_services_ == tiny.train.shape[1]
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_clone_is_an_unfitted_twin_with_the_same_parameters(name, tiny) -> None:
+    model = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments)
+    assert isinstance(model, BaseEstimator)
+    twin = clone(model)
+    assert type(twin) is type(model) and repr(twin) == repr(model)
+    assert not [a for a in vars(twin) if a.endswith("_")], "clone carried learned state"
+    with pytest.raises(NotFittedError):
+        twin.recommend(tiny.train[:2], k=3)
+    with pytest.raises(ValueError, match="no_such_parameter"):
+        twin.set_params(no_such_parameter=1)
 
 
 @pytest.mark.parametrize("name", sorted(FAST))

@@ -86,10 +86,9 @@ def test_sklearn_contract(make, children) -> None:
         make().fit(X, np.zeros(len(X)))
 
 
-@pytest.mark.parametrize("name", ["logistic", "boosting"])
-def test_contributions_add_up_to_the_base_models_log_odds(fitted, children, name) -> None:
+def test_contributions_add_up_to_the_base_models_log_odds(fitted, children) -> None:
     X, *_ = children
-    model = fitted[name]
+    model = fitted["logistic"]
     contributions, bias = model.contributions(X[:500])
     assert contributions.shape == (500, 5)
     np.testing.assert_allclose(
@@ -97,14 +96,12 @@ def test_contributions_add_up_to_the_base_models_log_odds(fitted, children, name
     )
 
 
-def test_tree_contributions_credit_only_the_features_the_trees_use(children) -> None:
-    X, y, _, _ = children
-    noise = np.random.default_rng(5).normal(size=(len(X), 1))
-    model = BoostedEarlyHelp(max_iter=50).fit(np.hstack([X, noise]), y)
-    used = {int(f) for tree in model.trees_ for f in tree.feature[~tree.is_leaf]}
-    contributions, _ = model.contributions(np.hstack([X, noise])[:300])
-    unused = [j for j in range(6) if j not in used]
-    assert np.all(contributions[:, unused] == 0)
+def test_only_explainable_models_can_be_served(fitted) -> None:
+    assert fitted["logistic"].explainable and not fitted["boosting"].explainable
+    with pytest.raises(NotImplementedError, match="cannot explain"):
+        fitted["boosting"].contributions(np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="cannot explain"):
+        EarlyHelpScorer(fitted["boosting"], FEATURES, (0.05, 0.20))
 
 
 def test_linear_explanation_is_coefficient_times_distance_from_the_mean(children) -> None:
@@ -190,10 +187,10 @@ def test_days_since_labels_with_a_sentinel_read_naturally() -> None:
 
 def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, children) -> None:
     X, *_ = children
-    scorer = EarlyHelpScorer(fitted["boosting"], FEATURES, (0.05, 0.20))
+    scorer = EarlyHelpScorer(fitted["logistic"], FEATURES, (0.05, 0.20))
     again = pickle.loads(pickle.dumps(scorer))
     scored = again.score(X[:200])
-    np.testing.assert_allclose(scored.probability, fitted["boosting"].predict_proba(X[:200])[:, 1])
+    np.testing.assert_allclose(scored.probability, fitted["logistic"].predict_proba(X[:200])[:, 1])
     assert list(scored.band) == list(band(scored.probability, (0.05, 0.20)))
     assert len(scored.factors) == 200
     assert all(f.direction == "raises" for row in scored.factors for f in row)
@@ -202,4 +199,4 @@ def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, ch
     with pytest.raises(ValueError, match="shape"):
         again.score(X[:3, :2])
     with pytest.raises(ValueError, match="features"):
-        EarlyHelpScorer(fitted["boosting"], FEATURES[:2], (0.05, 0.2))
+        EarlyHelpScorer(fitted["logistic"], FEATURES[:2], (0.05, 0.2))

@@ -83,6 +83,12 @@ def test_training_registers_a_documented_challenger(trained, small_county) -> No
     assert client.get_model_version(settings.early_help_model_name, result.version).description == card
 
 
+def test_boosting_is_a_benchmark_and_the_registered_model_explains_itself(trained) -> None:
+    _, result = trained
+    assert {c.kind for c in result.candidates} == {"logistic", "boosting"}
+    assert result.chosen == "logistic"
+
+
 def test_registered_pyfunc_scores_the_score_table(trained, small_county) -> None:
     settings, result = trained
     tracking.configure(settings)
@@ -246,3 +252,8 @@ def test_promotion_gate_refuses_a_deliberately_unfair_model(small_county, tmp_pa
 def test_promote_without_a_challenger_says_what_to_do(tmp_path, small_county) -> None:
     with pytest.raises(UserError, match="signpost train early-help"):
         early_help.promote(small_settings(tmp_path, small_county))
+
+
+def test_boosting_alone_is_refused_because_it_cannot_explain_its_scores(tmp_path, small_county) -> None:
+    with pytest.raises(UserError, match="explain"):
+        early_help.train(small_county.processed, small_settings(tmp_path, small_county), kinds=("boosting",))
