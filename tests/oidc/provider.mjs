@@ -55,6 +55,9 @@ const resources = {
   'https://other.test/api': { ...API, audience: 'other-api', jwt: { sign: { alg: 'RS256' } } },
 };
 
+// Access tokens live as long as their resource says (the short-lived one for one second).
+const resourceTTL = (ctx, token) => token.resourceServer?.accessTokenTTL ?? 600;
+
 const partner = (id) => ({
   client_id: id,
   client_secret: partnerSecret,
@@ -110,7 +113,7 @@ const provider = new Provider(issuer, {
     return undefined;
   },
   pkce: { required: () => false },
-  ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: { AccessToken: resourceTTL, ClientCredentials: resourceTTL, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
 });
 
 const server = createServer(provider.callback());
