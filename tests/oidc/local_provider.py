@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.processes import free_port, stop
 
 SCRIPT = Path(__file__).with_name("provider.mjs")
 ROOT = SCRIPT.parents[2]
@@ -54,19 +55,13 @@ class LocalProvider:
         return response.json()["access_token"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def local_provider(redirect_uri: str = "http://127.0.0.1:8000/auth/callback") -> Iterator[LocalProvider]:
     """Run the provider on a free loopback port until the block ends; ready when discovery answers."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("the OpenID provider needs Node.js and `npm ci` (run `make setup`)")
-    port = _free_port()
+    port = free_port()
     provider = LocalProvider(f"http://127.0.0.1:{port}", secrets.token_urlsafe(24), secrets.token_urlsafe(24),
                              redirect_uri)
     env = {**os.environ, "OIDC_PORT": str(port), "OIDC_PARTNER_SECRET": provider.partner_secret,
@@ -90,9 +85,4 @@ def local_provider(redirect_uri: str = "http://127.0.0.1:8000/auth/callback") ->
                 time.sleep(0.1)
             yield provider
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
