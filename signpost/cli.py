@@ -8,7 +8,7 @@ exit code 2.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from enum import Enum
 from functools import partial, wraps
@@ -68,11 +68,20 @@ def friendly_errors(command: F) -> F:
         except ValidationError as error:
             if error.title != "Settings":
                 raise
-            reasons = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
+            reasons = "; ".join(_settings_problem(problem) for problem in error.errors())
             console.print(f"[bold red]error:[/] settings: {reasons}", soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _settings_problem(problem: Mapping[str, object]) -> str:
+    """One problem of the settings, named by its environment variable when it has one."""
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    location = problem.get("loc") or ()
+    if not location:
+        return message
+    return f"SIGNPOST_{'__'.join(str(part) for part in location).upper()}: {message}"
 
 
 class ExtractFormat(str, Enum):

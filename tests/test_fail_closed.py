@@ -131,3 +131,10 @@ def test_production_still_mints_a_citizens_token_and_local_mints_staff_ones(tmp_
                           env={"SIGNPOST_ENVIRONMENT": "local", "SIGNPOST_JWT_SIGNING_KEY": LONG_KEY})
     assert local.exit_code == 0, local.output
     assert local.output.startswith("eyJ")
+
+
+def test_a_mistyped_environment_is_named_in_one_line() -> None:
+    result = runner.invoke(app, ["token", "--role", "citizen", "--subject", "P000001"],
+                           env={"SIGNPOST_ENVIRONMENT": "prod"})
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: settings: SIGNPOST_ENVIRONMENT: Input should be 'local' or 'production'"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -171,7 +172,8 @@ class OpenIdProvider:
             raise TokenRefused("the token is not a signed JWT") from None
         algorithm = header.get("alg")
         if algorithm not in allowed:
-            raise TokenRefused(f"the token is signed with {algorithm!r}; only {', '.join(allowed)} are accepted")
+            shown = repr(algorithm)[:20]  # the header is the sender's text: never echo much of it
+            raise TokenRefused(f"the token is signed with {shown}; only {', '.join(allowed)} are accepted")
         try:
             key = self.keys.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError:
@@ -259,7 +261,7 @@ class OpenIdProvider:
         endpoint (client secret, PKCE verifier) and verifies the ID token it returns.
         """
         if "error" in callback:
-            raise TokenRefused(f"the identity provider refused the sign-in ({callback['error']})")
+            raise TokenRefused(f"the identity provider refused the sign-in ({_error_code(callback['error'])})")
         if not hmac.compare_digest(callback.get("state", ""), pending.state):
             raise TokenRefused("the sign-in's state does not match: start signing in again")
         if not callback.get("code"):
@@ -274,11 +276,16 @@ class OpenIdProvider:
             )
         except httpx.HTTPError as error:
             raise ProviderUnavailable(f"could not reach the token endpoint: {type(error).__name__}") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
         if response.status_code != 200:
-            error = response.json().get("error", "unknown") if response.headers.get(
-                "content-type", "").startswith("application/json") else response.status_code
-            raise TokenRefused(f"the identity provider would not exchange the code ({error})")
-        id_token = response.json().get("id_token")
+            code = _error_code(answer.get("error", f"HTTP {response.status_code}"))
+            raise TokenRefused(f"the identity provider would not exchange the code ({code})")
+        id_token = answer.get("id_token")
         if not isinstance(id_token, str):
             raise TokenRefused("the identity provider's answer has no ID token")
         return self.verify_id_token(id_token, nonce=pending.nonce)
@@ -287,6 +294,12 @@ class OpenIdProvider:
         if self.settings.oidc_client_id is None:
             raise TokenRefused("SIGNPOST_OIDC_CLIENT_ID is not set, so no one signs in through the provider")
         return self.settings.oidc_client_id
+
+
+def _error_code(value: object) -> str:
+    """An OAuth error code as sent (RFC 6749 codes are short ASCII words), or `unknown`."""
+    text = str(value)
+    return text if re.fullmatch(r"[A-Za-z0-9_ .-]{1,40}", text) else "unknown"
 
 
 def _reason(error: jwt.InvalidTokenError) -> str:

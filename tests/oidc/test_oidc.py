@@ -251,6 +251,9 @@ def test_a_provider_error_on_the_callback_is_refused(oidc_provider, idp) -> None
     pending = idp.start_sign_in(oidc_provider.redirect_uri)
     with pytest.raises(TokenRefused, match=r"refused the sign-in \(access_denied\)"):
         idp.finish_sign_in({"error": "access_denied", "state": pending.state}, pending)
+    # What the redirect carries is anyone's text: it is not repeated into messages and logs.
+    with pytest.raises(TokenRefused, match=r"refused the sign-in \(unknown\)$"):
+        idp.finish_sign_in({"error": "x\n<script>alert(1)</script>", "state": pending.state}, pending)
 
 
 # ------------------------------------------------------------------- claim mapping ------
