@@ -43,18 +43,18 @@ def one_line(output: str) -> str:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
 def test_development_sign_in_is_allowed_on_loopback_without_an_environment(host, tmp_path) -> None:
-    assert Settings(data_dir=tmp_path).development_sign_in_allowed(host)
+    assert Settings(environment="local", data_dir=tmp_path).development_sign_in_allowed(host)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.20", "10.0.0.5", "signpost.council.example",
                                   "::ffff:10.0.0.1", "localhost.attacker.example"])
 def test_development_sign_in_is_refused_wherever_others_can_reach(host, tmp_path) -> None:
-    assert not Settings(data_dir=tmp_path).development_sign_in_allowed(host)
+    assert not Settings(environment="local", data_dir=tmp_path).development_sign_in_allowed(host)
 
 
 @given(st.ip_addresses())
 def test_only_loopback_addresses_allow_development_sign_in(address) -> None:
-    settings = Settings(data_dir="data")
+    settings = Settings(environment="local", data_dir="data")
     assert settings.development_sign_in_allowed(str(address)) == address.is_loopback
     assert not Settings(environment="production", **_production_fields()).development_sign_in_allowed(str(address))
 
@@ -101,7 +101,8 @@ def test_a_short_key_file_is_refused_too(tmp_path) -> None:
     key_file.write_text("short")
     key_file.chmod(0o600)
     result = runner.invoke(app, ["token", "--role", "analyst", "--subject", "an-1"],
-                           env={"SIGNPOST_JWT_SIGNING_KEY_FILE": str(key_file), "SIGNPOST_JWT_SIGNING_KEY": None})
+                           env={"SIGNPOST_ENVIRONMENT": "local", "SIGNPOST_JWT_SIGNING_KEY_FILE": str(key_file),
+                                "SIGNPOST_JWT_SIGNING_KEY": None})
     assert result.exit_code == 2
     assert "holds a key shorter than 32 characters" in one_line(result.output)
 
