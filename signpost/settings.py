@@ -186,11 +186,6 @@ class Settings(BaseSettings):
                 raise ValueError("production needs SIGNPOST_OIDC_ISSUER to be an https:// URL")
         return self
 
-    @property
-    def oidc_enabled(self) -> bool:
-        """Whether tokens from the council's identity provider are accepted at all."""
-        return self.oidc_issuer is not None
-
     def development_sign_in_allowed(self, host: str) -> bool:
         """Whether password-free demo sign-in may be offered by a server listening on `host`.
 
