@@ -24,9 +24,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "==> installing front-end packages (npm ci)"
   npm ci --include=dev --no-audit --no-fund
 fi
-echo "==> vendoring GOV.UK Frontend and axe-core into serving/static/vendor/"
+echo "==> vendoring GOV.UK Frontend, axe-core, Swagger UI and Redoc into serving/static/vendor/"
 vendor=serving/static/vendor
-rm -rf "$vendor" && mkdir -p "$vendor/govuk/assets" "$vendor/axe"
+rm -rf "$vendor" && mkdir -p "$vendor/govuk/assets" "$vendor/axe" "$vendor/swagger-ui" "$vendor/redoc"
 govuk=node_modules/govuk-frontend/dist/govuk
 cp "$govuk/govuk-frontend.min.js" "$vendor/govuk/"
 cp -r "$govuk/assets/images" "$vendor/govuk/assets/"
@@ -36,3 +36,9 @@ cp -r "$govuk/assets/images" "$vendor/govuk/assets/"
 sed -E -e 's/@font-face\{[^}]*\}//g' -e 's/GDS Transport,//g' -e 's#url\(/assets/#url(assets/#g' \
   -e 's#/\*\# sourceMappingURL=[^*]*\*/##' "$govuk/govuk-frontend.min.css" > "$vendor/govuk/govuk-frontend.min.css"
 cp node_modules/axe-core/axe.min.js "$vendor/axe/"
+# The API documentation pages (/docs, /redoc) load Swagger UI and Redoc from here, under the
+# app's own CSP, never from a CDN. Source-map comments are dropped: the maps are not copied.
+swagger=node_modules/swagger-ui-dist
+cp "$swagger/swagger-ui-bundle.js" "$vendor/swagger-ui/"
+sed -e 's#/\*\# sourceMappingURL=[^*]*\*/##' "$swagger/swagger-ui.css" > "$vendor/swagger-ui/swagger-ui.css"
+sed -e 's#^//\# sourceMappingURL=.*$##' node_modules/redoc/bundles/redoc.standalone.js > "$vendor/redoc/redoc.standalone.js"

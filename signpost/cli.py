@@ -7,7 +7,8 @@ exit code 2.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from datetime import date
 from enum import Enum
 from functools import partial, wraps
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from signpost.errors import UserError
+from signpost.private_files import make_private, written_paths
 from signpost.progress import console
 from signpost.roles import Role
 from signpost.settings import get_settings
@@ -39,11 +42,22 @@ app.add_typer(promote_app, name="promote")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(audit_app, name="audit")
 
+#: Files and folders Signpost writes hold keys, personal data and models: owner only. Set by
+#: the installed `signpost` command (and inherited by the server's worker processes), not on
+#: import, so that a test invoking `app` in-process keeps its own umask.
+PRIVATE_UMASK = 0o077
+
+
+def main() -> None:
+    """The installed `signpost` command: every file and folder it writes is 0600/0700."""
+    os.umask(PRIVATE_UMASK)
+    app()
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
 def friendly_errors(command: F) -> F:
-    """Print a `UserError` as a one-line message and exit 2 instead of a traceback."""
+    """Print a `UserError` or unusable settings as one line and exit 2 instead of a traceback."""
 
     @wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
@@ -52,8 +66,23 @@ def friendly_errors(command: F) -> F:
         except UserError as error:
             console.print(f"[bold red]error:[/] {error}")
             raise typer.Exit(code=2) from None
+        except ValidationError as error:
+            if error.title != "Settings":
+                raise
+            reasons = "; ".join(_settings_problem(problem) for problem in error.errors())
+            console.print(f"[bold red]error:[/] settings: {reasons}", soft_wrap=True)
+            raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _settings_problem(problem: Mapping[str, object]) -> str:
+    """One problem of the settings, named by its environment variable when it has one."""
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    location = problem.get("loc") or ()
+    if not location:
+        return message
+    return f"SIGNPOST_{'__'.join(str(part) for part in location).upper()}: {message}"
 
 
 class ExtractFormat(str, Enum):
@@ -183,6 +212,7 @@ def demo(
     from training.recommender_promotion import promote as promote_recommender_version
 
     settings = get_settings()
+    make_private(written_paths(settings))  # what an earlier run or the checkout left readable
     console.rule("1/6 Synthetic county")
     generate(out=settings.raw_dir, citizens=citizens, seed=seed)
     console.rule("2/6 Features")
@@ -399,7 +429,13 @@ def token(
     """Print a development bearer token signed with the local key (settings.jwt_signing_key[_file])."""
     from serving.domain.auth import issue_for
 
-    typer.echo(issue_for(get_settings(), role=role.value, subject=subject, minutes=minutes))
+    settings = get_settings()
+    if settings.environment == "production" and role is not Role.citizen:
+        raise UserError(
+            f"production refuses to mint {role.value} tokens from the command line: staff and "
+            "administrators sign in through the council's identity provider (SIGNPOST_OIDC_ISSUER)"
+        )
+    typer.echo(issue_for(settings, role=role.value, subject=subject, minutes=minutes))
 
 
 @audit_app.command("verify")

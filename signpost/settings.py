@@ -7,6 +7,7 @@ environment (JSON for the mappings), and the feature manifest records what was i
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,39 @@ class Settings(BaseSettings):
     requests_per_minute: int = 6_000  # per token subject, then 429
     people_per_hour: int = 300  # distinct people one subject may look up, then 429
     refusals_per_minute: int = 20  # 403s per subject before further requests get 429
+    #: Where rate-limit counters are shared by every worker (serving/infra/rate_counters.py);
+    #: unset, each worker process counts on its own.
+    redis_url: SecretStr | None = None
+    #: Prefix of every Redis key Signpost writes, so that deployments may share one Redis.
+    redis_key_prefix: str = "signpost"
+
+    # --- sign-in through the council's OpenID Connect provider (serving/infra/oidc.py) ----
+    #: The provider's issuer URL, exactly as its discovery document states it; unset, sign-in
+    #: through an identity provider is off and only Signpost's own tokens are accepted.
+    oidc_issuer: str | None = None
+    #: The `aud` the provider puts in access tokens for Signpost's API (partners' tokens).
+    oidc_audience: str | None = None
+    #: Signature algorithms accepted; only asymmetric ones, so a token can never be signed
+    #: with something the provider publishes (HS*) or with nothing at all (`none`).
+    oidc_algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
+    #: Claim holding a member of staff's id (caseworker ids match `caseloads.parquet`).
+    oidc_staff_id_claim: str = "staff_id"
+    #: Claim holding the person's groups or roles (a string or a list of strings).
+    oidc_role_claim: str = "groups"
+    #: Which provider group (a value of `oidc_role_claim`) gives which Signpost role. A group
+    #: not listed gives nothing; a token whose groups give two roles is refused.
+    oidc_group_roles: dict[str, Literal["citizen", "caseworker", "analyst", "admin", "partner"]] = {}
+    #: Claim holding a citizen's council reference; pseudonymised as soon as it is read.
+    oidc_citizen_reference_claim: str = "council_reference"
+    #: Signpost's client at the provider, for the authorization-code sign-in of staff.
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: Scopes Signpost asks for when staff sign in; the provider must send the claims above.
+    oidc_scopes: tuple[str, ...] = ("openid", "profile")
+    #: How long the provider's signing keys are trusted before they are fetched again.
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
+    #: Clock difference tolerated between the provider and Signpost when checking exp/nbf/iat.
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     # --- consent policy (DATA_CONTRACT.md, "consents") ----------------------------------
     #: Whether a purpose is allowed for a person with no consent record for it.
@@ -147,7 +181,38 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs SIGNPOST_DATABASE_URL set to PostgreSQL")
+            check_signing_key(self.jwt_signing_key.get_secret_value(), "SIGNPOST_JWT_SIGNING_KEY")
+            if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("production needs SIGNPOST_OIDC_ISSUER to be an https:// URL")
         return self
+
+    def development_sign_in_allowed(self, host: str) -> bool:
+        """Whether password-free demo sign-in may be offered by a server listening on `host`.
+
+        Never in production; otherwise only on a loopback address, so that a deployment that
+        forgot `SIGNPOST_ENVIRONMENT` fails closed once it listens where others can reach it.
+        """
+        if self.environment == "production":
+            return False
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:  # a host name or a wildcard such as "" or "0.0.0.0"
+            return False
+
+
+#: Shortest signing key production accepts: HS256's own key size (RFC 7518 section 3.2).
+MIN_SIGNING_KEY_BYTES = 32
+
+
+def check_signing_key(key: str, source: str) -> None:
+    """Refuse a signing key too short to resist guessing; `source` says where it came from."""
+    if len(key.encode()) < MIN_SIGNING_KEY_BYTES:
+        raise ValueError(
+            f"{source} is {len(key.encode())} bytes; production needs at least "
+            f"{MIN_SIGNING_KEY_BYTES}: make one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
 
 
 @lru_cache
