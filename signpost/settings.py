@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     people_per_hour: int = 300  # distinct people one subject may look up, then 429
     refusals_per_minute: int = 20  # 403s per subject before further requests get 429
 
-    # --- consent policy (DATA_CONTRACT.md, "consents") ----------------------------------
+    # --- consent policy (docs/DATA_CONTRACT.md, "consents") -----------------------------
     #: Whether a purpose is allowed for a person with no consent record for it.
     consent_defaults: dict[Purpose, bool] = {
         "personalisation": False,  # opt-in

@@ -1,4 +1,4 @@
-"""The layering in DESIGN.md, checked: each package imports only the packages below it."""
+"""The layering in the README's Layout section, checked: a package imports only those below it."""
 
 from __future__ import annotations
 
