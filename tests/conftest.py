@@ -93,13 +93,14 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(
             f"this session created, changed or deleted {len(changed)} path(s) under "
             f"{', '.join(f'{name}/' for name in CHECKOUT_STATE)} of {config.rootpath}; "
-            "a test must use its tmp_path (see tests/conftest.py):")
+            "a test must use its tmp_path (see tests/conftest.py), unless another process, such as "
+            "a `signpost serve` in use, wrote there meanwhile:")
         for path in changed[:20]:
             terminalreporter.write_line(f"  {path}")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def session_working_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The working folder of session-scoped fixtures (one per xdist worker)."""
     folder = tmp_path_factory.mktemp("session_cwd")
     with pytest.MonkeyPatch.context() as patch:
@@ -108,11 +109,12 @@ def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def hermetic(session_folder: Path, tmp_path_factory: pytest.TempPathFactory,
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def working_folder(session_working_folder: Path, tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test: a fresh empty working folder, no `SIGNPOST_*`/`MLFLOW_*`, no cached settings.
 
-    The variables go again here because code under test may set them (MLflow's own defaults).
+    The variables are removed again because code run by an earlier test may have set one
+    (`training.tracking` sets `MLFLOW_DISABLE_TELEMETRY`).
     """
     folder = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(folder)

@@ -25,14 +25,14 @@ def _sqlite_file(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///")).resolve()
 
 
-def test_relative_defaults_land_in_the_tests_own_folder(hermetic: Path) -> None:
+def test_relative_defaults_land_in_the_tests_own_folder(working_folder: Path) -> None:
     settings = Settings()
     paths = [settings.data_dir, settings.raw_dir, settings.processed_dir,
              settings.pseudonym_key_file, settings.jwt_signing_key_file,
              settings.mlflow_artifact_root, _sqlite_file(settings.database_url),
              _sqlite_file(settings.mlflow_tracking_uri)]
     for path in paths:
-        assert path.resolve().is_relative_to(hermetic), path
+        assert path.resolve().is_relative_to(working_folder), path
         assert not path.resolve().is_relative_to(ROOT), path
 
 
@@ -41,9 +41,9 @@ def test_no_caller_variable_and_no_cached_settings_reach_a_test() -> None:
     assert get_settings.cache_info().currsize == 0
 
 
-def test_each_test_has_a_working_folder_of_its_own(hermetic: Path, tmp_path: Path) -> None:
-    assert Path.cwd() == hermetic and list(hermetic.iterdir()) == []
-    assert hermetic != tmp_path  # so a test's own tmp_path holds only what the test put there
+def test_each_test_has_a_working_folder_of_its_own(working_folder: Path, tmp_path: Path) -> None:
+    assert Path.cwd() == working_folder and list(working_folder.iterdir()) == []
+    assert working_folder != tmp_path  # so a test's own tmp_path holds only what the test put there
 
 
 SESSION_TEST = '''
