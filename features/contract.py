@@ -1,4 +1,4 @@
-"""The partner extract format, version 1 (``shared/DATA_CONTRACT.md``) as data.
+"""The partner extract format, version 1 (``docs/DATA_CONTRACT.md``) as data.
 
 One place says which tables exist, their columns, which are required and which enum values
 are allowed. The synthetic county writes to it; the pipeline validates against it.

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     #: Clock difference tolerated between the provider and Signpost when checking exp/nbf/iat.
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
-    # --- consent policy (DATA_CONTRACT.md, "consents") ----------------------------------
+    # --- consent policy (docs/DATA_CONTRACT.md, "consents") -----------------------------
     #: Whether a purpose is allowed for a person with no consent record for it.
     consent_defaults: dict[Purpose, bool] = {
         "personalisation": False,  # opt-in

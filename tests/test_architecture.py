@@ -1,5 +1,6 @@
-"""The layering in DESIGN.md, checked: each package imports only the packages below it, the
-service's three layers import only downwards, and no module imports itself round a loop."""
+"""The layering in the README's Layout section, checked: each package imports only the packages
+below it, the service's three layers import only downwards, and no module imports itself round a
+loop."""
 
 from __future__ import annotations
 

@@ -105,14 +105,14 @@ def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, 
     assert all(r["reason"] for r in rows)
 
 
-def test_notebook_runs_on_the_logged_runs(processed, mlflow_settings) -> None:
+def test_notebook_runs_on_the_logged_runs(processed, mlflow_settings, tmp_path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
     train(processed, models="popularity,ease", budget=1, register_model=False, settings=mlflow_settings)
     root = Path(__file__).resolve().parents[2]
     notebook = nbformat.read(root / "notebooks" / "evaluate_recommenders.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = "".join(
         o.get("text", "") + json.dumps(o.get("data", {})) for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )

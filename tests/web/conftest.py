@@ -137,7 +137,7 @@ def site(trained: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
     with log.open("w") as out:
         server = subprocess.Popen(
             [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=trained, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=trained, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         _wait_ready(url, server, log)
