@@ -1,6 +1,6 @@
 """Comments and docstrings name only files that are in the repository.
 
-A reader told "see serving/audit.py" or "docs/DATA_CONTRACT.md" must find that file in this
+A reader told "see serving/domain/audit.py" or "docs/DATA_CONTRACT.md" must find that file in this
 checkout, not on the machine of whoever wrote the comment. A reference is a word that looks
 like a path to a source or document file (`.md`, `.py`, `.toml`, `.ipynb`, or `.csv` under one
 of the repository's folders); it resolves if it exists relative to the repository's root or to

@@ -82,7 +82,7 @@ def issue(key: str, *, role: Role | str, subject: str, minutes: int) -> str:
     """A signed token for `subject` in `role`, valid for `minutes`.
 
     `iat` keeps milliseconds, so a token issued just after an admin's cut-off of its subject
-    (serving/revocation.py) is told apart from the ones issued before it.
+    (serving/domain/revocations.py) is told apart from the ones issued before it.
     """
     now = time.time()
     claims = {

@@ -1,4 +1,4 @@
-"""Domain outcomes that become HTTP answers (mapped in serving/app.py), each with advice."""
+"""Domain outcomes that become HTTP answers (mapped in serving/http/errors.py), each with advice."""
 
 
 class ServiceError(Exception):

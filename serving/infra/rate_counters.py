@@ -3,7 +3,7 @@
 One interface, two stores. `hit` counts a request and says whether it is within the limit;
 `peek` asks the same without counting (is this address already blocked?); `add_distinct`
 counts different members of a set (the people one subject looked up this hour). Windows are
-sliding over two fixed buckets, as serving/limits.py has always counted: the estimate is this
+sliding over two fixed buckets, as serving/infra/limits.py has always counted: the estimate is this
 bucket's count plus the previous bucket's, weighted by how much of it is still in the window.
 
 With `SIGNPOST_REDIS_URL`, each operation is one Lua script run atomically by Redis, timed by

@@ -137,7 +137,7 @@ class Erasure(Base):
 class Revocation(Base):
     """A revoked token (`jti`), or every token of `subject` issued before `not_before`.
 
-    Read into memory by every worker (serving/revocation.py); after `expires_at` the tokens it
+    Read into memory by every worker (serving/domain/revocations.py); after `expires_at` the tokens it
     refuses have expired anyway, so the row no longer matters and is pruned.
     """
 
@@ -151,7 +151,7 @@ class Revocation(Base):
 
 
 class AuditEntry(Base):
-    """One audit entry; `hash` = sha256(prev_hash + canonical entry), see serving/audit.py."""
+    """One audit entry; `hash` = sha256(prev_hash + canonical entry), see serving/domain/audit.py."""
 
     __tablename__ = "audit_entries"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -1,6 +1,6 @@
 """Rate-limit counters: one behaviour in memory and in Redis, shared by workers through Redis.
 
-The in-memory counters are checked against serving/limits.py's `SlidingWindow` (the limits in
+The in-memory counters are checked against serving/infra/limits.py's `SlidingWindow` (the limits in
 force today), so moving the limits onto these counters changes no decision. The Redis ones run
 against the real Redis on 127.0.0.1:6379 under a key prefix of their own, deleted afterwards.
 """
