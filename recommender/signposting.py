@@ -10,7 +10,17 @@ It enforces the product rules in one place:
 - citizens with no history or without personalisation consent — at request time when serving
   passes it — get demographic popularity, labelled not personalised, and their history is not
   read;
-- every suggestion carries a plain-English reason built only from the citizen's own data.
+- sensitive services (``services.sensitive``: sexual health, substance use, mental health,
+  domestic abuse, SEND, social care) are never suggested unprompted: only to a person who
+  has opted in to such suggestions (``sensitive_opt_in``, per request) and uses a related
+  sensitive service (co-use above the reason threshold), with personalisation consent;
+- every suggestion carries a plain-English reason built only from the citizen's own data, in
+  two forms (:class:`Suggestion`): ``reason`` never names a sensitive service and is what any
+  screen, staff view, API response or log may carry; ``full_reason`` may name the person's own
+  sensitive services and is for the person alone, on their own page, when they ask why
+  (:meth:`Suggestion.reason_for`). A reason names an own service only when co-use really
+  supports the suggestion (:class:`recommender.explanations.CoUse`); otherwise it is a
+  general reason that is true of the citizen's age band and area.
 
 Interface contract for serving: /work/briefs/signposter.md (copied in the README section).
 """
@@ -29,10 +39,17 @@ from scipy import sparse
 from recommender import explanations
 from recommender.base import Recommender
 from recommender.eligibility import eligible
+from recommender.explanations import DEFAULT_MIN_CO_USERS, DEFAULT_MIN_LIFT, CoUse
 from recommender.popularity import DemographicPopularity
 from recommender.segments import UNKNOWN_SEGMENT, SegmentVocabulary
 
 FORMAT_VERSION = 1
+#: Own services asked of the model per suggestion; the first two that co-use supports are named.
+EVIDENCE_CANDIDATES = 5
+NAMED_AT_MOST = 2
+#: "Popular with people of your age in …" for a model's suggestion only when at least this
+#: share of the citizen's segment (age band × district) uses it, and more than county-wide.
+POPULAR_MIN_SHARE = 0.01
 
 
 class UnknownCitizenError(KeyError):
@@ -48,7 +65,16 @@ class UnknownCitizenError(KeyError):
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One suggested service for one citizen."""
+    """One suggested service for one citizen, with its reason in both forms.
+
+    ``reason`` is the shareable form: it never names a sensitive service, so any viewer, list,
+    API response or log may carry it. ``full_reason`` may name the person's own sensitive
+    services; serving shows it only to the person, on their own signed-in page, when they ask
+    "why" (:meth:`reason_for`). ``named`` holds the ids of the person's own services the full
+    reason names (each supported by co-use above the threshold); empty for a general reason.
+    ``sensitive`` is true for a sensitive service suggested because the person opted in: such a
+    suggestion belongs on the person's own page only.
+    """
 
     service_id: str
     name: str
@@ -57,6 +83,13 @@ class Suggestion:
     means_tested: bool
     personalised: bool
     rank: int
+    full_reason: str = ""
+    named: tuple[str, ...] = ()
+    sensitive: bool = False
+
+    def reason_for(self, *, own_page: bool, show_why: bool) -> str:
+        """The form a viewer may see: full only on the person's own page after "show why"."""
+        return (self.full_reason or self.reason) if own_page and show_why else self.reason
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +126,7 @@ class Signposter:
         consent: np.ndarray,
         history: sparse.csr_matrix,
         include_interventions: bool = False,
+        co_use: CoUse | None = None,
     ) -> None:
         self.model = model
         self.fallback = fallback
@@ -111,6 +145,7 @@ class Signposter:
         self.history = sparse.csr_matrix(history, dtype=np.float32)
         self.erased = np.zeros(len(pseudonyms), dtype=bool)
         self.include_interventions = include_interventions
+        self.co_use = co_use if co_use is not None else CoUse.fit(self.history)
         self._service_col = {sid: col for col, sid in enumerate(catalogue["service_id"].tolist())}
         offered = catalogue["active"].copy()
         if not include_interventions:
@@ -125,7 +160,7 @@ class Signposter:
 
     # Per-request look-ups derived from the state above: rebuilt on unpickling rather than
     # stored, so artifacts written before they existed load unchanged.
-    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons")
+    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons", "_sensitive")
 
     def _derive(self) -> None:
         # canonical stored history (no explicit zeros, sorted), so a batch is a plain row gather
@@ -135,7 +170,13 @@ class Signposter:
         self._names = [str(n) for n in self.catalogue["name"].tolist()]
         self._means_tested = [bool(m) for m in self.catalogue["means_tested"].tolist()]
         self._segment_offered = self.segment_allowed & self._offered[None, :]
-        self._reasons: dict[tuple, str] = {}  # reason sentences by contributing services / place
+        self._sensitive = (
+            np.asarray(self.catalogue["sensitive"], dtype=bool) if "sensitive" in self.catalogue
+            else np.zeros(self.n_services, dtype=bool)
+        )
+        if getattr(self, "co_use", None) is None:  # an artifact from before honest reasons
+            self.co_use = CoUse.fit(self.history)
+        self._reasons: dict[tuple, Any] = {}  # reason sentences by contributing services / place
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -157,6 +198,8 @@ class Signposter:
         fallback: DemographicPopularity | None = None,
         model_name: str | None = None,
         include_interventions: bool = False,
+        reason_min_lift: float = DEFAULT_MIN_LIFT,
+        reason_min_co_users: int = DEFAULT_MIN_CO_USERS,
     ) -> Signposter:
         """Assemble from the processed folder's tables (pandas frames) and ``interactions_all``.
 
@@ -168,8 +211,10 @@ class Signposter:
             ``consent_personalisation``.
         services : DataFrame
             ``services.parquet``: ``col``, ``service_id``, ``name``, ``min_age``, ``max_age``,
-            ``districts``, ``means_tested``, ``intervention``, ``active`` (+ optional
-            ``category``, ``url``).
+            ``districts``, ``means_tested``, ``intervention``, ``active``, ``sensitive``
+            (+ optional ``category``, ``url``, ``phone``, ``contact``, ``opening_hours``).
+            Without ``sensitive`` (a folder built before contract v2) no service counts as
+            sensitive: rebuild the folder (:attr:`knows_sensitivity` is False until then).
         history : csr_matrix of shape (n_citizens, n_services)
             ``interactions_all``: what personalised suggestions start from.
         model : fitted Recommender, optional
@@ -178,6 +223,9 @@ class Signposter:
             Fitted here on ``history`` when not given.
         model_name : str, optional
         include_interventions : bool, default False
+        reason_min_lift, reason_min_co_users : float, int
+            The co-use a reason needs to name an own service (``Settings.reason_min_co_use_lift``,
+            ``Settings.reason_min_co_users``), counted over ``history``.
 
         Returns
         -------
@@ -237,6 +285,7 @@ class Signposter:
             consent=citizens["consent_personalisation"].fillna(False).to_numpy(dtype=bool).copy(),
             history=history,
             include_interventions=include_interventions,
+            co_use=CoUse.fit(history, min_lift=reason_min_lift, min_co_users=reason_min_co_users),
         )
 
     # ------------------------------------------------------------------- lookups --
@@ -256,6 +305,11 @@ class Signposter:
         rows[found] = self._sorted_rows[at[found]]
         rows[(rows >= 0) & self.erased[np.maximum(rows, 0)]] = -1
         return rows
+
+    @property
+    def knows_sensitivity(self) -> bool:
+        """False for a model built from a catalogue without ``sensitive`` (retrain it)."""
+        return "sensitive" in self.catalogue
 
     def knows(self, pseudonym: str) -> bool:
         return bool(self.rows_of([pseudonym])[0] >= 0)
@@ -286,6 +340,7 @@ class Signposter:
         extra_history: sparse.csr_matrix | None = None,
         exclude: Sequence[Sequence[str]] | None = None,
         unknown: Literal["raise", "popular"] = "raise",
+        sensitive_opt_in: np.ndarray | Sequence[bool] | None = None,
     ) -> list[list[Suggestion]]:
         """Ranked, eligible, explained suggestions for a batch of citizens.
 
@@ -300,6 +355,11 @@ class Signposter:
             The same as ``extra_events`` in matrix form; both may be given.
         exclude : per citizen, service ids never to suggest, optional
         unknown : "raise" (UnknownCitizenError) or "popular" (services open to everyone)
+        sensitive_opt_in : array-like of shape (n,), bool, optional
+            True where the person has chosen to be suggested sensitive services related to
+            sensitive ones they use. Pass it only for the person's own view; None = nobody.
+            Even then a sensitive service is suggested only with personalisation consent and
+            when co-use with one of their own sensitive services is above the threshold.
 
         Returns
         -------
@@ -322,6 +382,7 @@ class Signposter:
             known[:, None], self._segment_offered[np.maximum(segments, 0)] if len(self._segment_offered) else False,
             self._open_to_all[None, :],
         )
+        allowed = self._without_unprompted_sensitive(allowed, history, consent, sensitive_opt_in, n)
         if exclude is not None:
             for i, service_ids in enumerate(exclude):
                 for service_id in service_ids or ():
@@ -434,6 +495,31 @@ class Signposter:
         history.sort_indices()
         return history
 
+    def _without_unprompted_sensitive(
+        self,
+        allowed: np.ndarray,
+        history: sparse.csr_matrix,
+        consent: np.ndarray,
+        sensitive_opt_in: np.ndarray | Sequence[bool] | None,
+        n: int,
+    ) -> np.ndarray:
+        """``allowed`` without sensitive services, except those related to an own sensitive
+        service of a person who opted in (and consented: their history is read for it)."""
+        sensitive = self._sensitive
+        if not sensitive.any():
+            return allowed
+        related = np.zeros(allowed.shape, dtype=bool)
+        if sensitive_opt_in is not None:
+            opted = np.asarray(sensitive_opt_in, dtype=bool)
+            if opted.shape != (n,):
+                raise ValueError(f"sensitive_opt_in has shape {opted.shape}, expected ({n},)")
+            for i in np.flatnonzero(opted & consent):
+                own = history.indices[history.indptr[i]:history.indptr[i + 1]]
+                own_sensitive = own[sensitive[own]]
+                if len(own_sensitive):
+                    related[i] = self.co_use.supported[own_sensitive].any(axis=0) & sensitive
+        return allowed & (~sensitive[None, :] | related)
+
     def _explain(
         self,
         rows: np.ndarray,
@@ -443,39 +529,77 @@ class Signposter:
         service_idx: np.ndarray,
         scores: np.ndarray,
     ) -> list[list[Suggestion]]:
-        """Suggestions with reasons; the contributing own services come from one batch call."""
-        own_idx = np.full((*service_idx.shape, 2), -1, dtype=np.int64)
+        """Suggestions with reasons; the contributing own services come from one batch call.
+
+        A model's suggestion names the own services that contributed most *and* whose co-use
+        with it is above the threshold (at most two); with none, it gets the popularity reason
+        where that is true of the citizen's segment, else the reason that it is open to them.
+        """
+        n, k = service_idx.shape
+        own_idx = np.full((n, k, EVIDENCE_CANDIDATES), -1, dtype=np.int64)
         members = np.flatnonzero(personalised)
         if len(members):
             batch = history if len(members) == len(rows) else history[members]
-            own_idx[members] = self.model.explain_batch(batch, service_idx[members], top=2)[0]
-        model_is_fallback = self.model is self.fallback
+            own_idx[members] = self.model.explain_batch(batch, service_idx[members], top=EVIDENCE_CANDIDATES)[0]
+        target = np.maximum(service_idx, 0)
+        supported = (own_idx >= 0) & self.co_use.supported[np.maximum(own_idx, 0), target[:, :, None]]
+        named = np.where(supported & (np.cumsum(supported, axis=2) <= NAMED_AT_MOST), own_idx, -1)
         backs_off = self.fallback.backs_off(segments)
+        popular_here = self._popular_in_segment(segments, backs_off, target)
         out = []
-        for row, segment, backs, is_personal, services, values, owns in zip(
+        for row, segment, backs, is_personal, services, values, names, popular_row in zip(
             rows.tolist(), segments.tolist(), backs_off.tolist(), personalised.tolist(),
-            service_idx.tolist(), scores.tolist(), own_idx.tolist(), strict=True,
+            service_idx.tolist(), scores.tolist(), named.tolist(), popular_here.tolist(), strict=True,
         ):
-            popular = None
             suggestions = []
-            for service, score, own in zip(services, values, owns, strict=True):
+            for service, score, own, popular in zip(services, values, names, popular_row, strict=True):
                 if service < 0:
                     continue
-                if is_personal and (own[0] >= 0 or model_is_fallback):
-                    reason = self._because_you_use(tuple(own) if min(own) >= 0 else tuple(j for j in own if j >= 0))
+                evidence = tuple(j for j in own if j >= 0)
+                if is_personal and evidence:
+                    full, shareable = self._because_you_use(evidence)
+                elif not is_personal or popular:
+                    # ranked by popularity, or popular with the citizen's segment in fact
+                    full = shareable = self._popularity_reason(row, segment, backs)
                 else:
-                    # not personalised, or ranked up by a blend's demographic prior rather
-                    # than by own services
-                    popular = popular or self._popularity_reason(row, segment, backs)
-                    reason = popular
-                suggestions.append(self._suggestion(service, score, reason, is_personal, len(suggestions) + 1))
+                    full = shareable = self._open_to_you(row, segment)
+                suggestions.append(self._suggestion(
+                    service, score, shareable, is_personal, len(suggestions) + 1,
+                    full_reason=full, named=evidence if is_personal else (),
+                ))
             out.append(suggestions)
         return out
 
-    def _because_you_use(self, own: tuple[int, ...]) -> str:
-        reason = self._reasons.get(own)
+    def _popular_in_segment(self, segments: np.ndarray, backs_off: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """(n, k) bool: the service is used by at least POPULAR_MIN_SHARE of the citizen's
+        segment and by a larger share there than across the county."""
+        fallback = self.fallback
+        known = ~backs_off & (segments >= 0) & (segments < fallback.segment_share_.shape[0])
+        here = fallback.segment_share_[np.where(known, segments, 0)[:, None], target]
+        county = fallback.overall_share_[target]
+        return known[:, None] & (here >= POPULAR_MIN_SHARE) & (here > county)
+
+    def _because_you_use(self, own: tuple[int, ...]) -> tuple[str, str]:
+        """(full, shareable) reason naming these own services, strongest first."""
+        reasons = self._reasons.get(own)
+        if reasons is None:
+            names = [self._names[j] for j in own]
+            reasons = self._reasons[own] = (
+                explanations.because_you_use(names),
+                explanations.shareable_because_you_use(names, [bool(self._sensitive[j]) for j in own]),
+            )
+        return reasons
+
+    def _band_and_place(self, row: int, segment: int) -> tuple[str | None, str | None]:
+        band = self.segment_vocabulary.keys[segment].split("|")[0] or None if segment >= 0 else None
+        place_code = int(self.citizen_place[row]) if row >= 0 else -1
+        return band, self.places[place_code] if place_code >= 0 else None
+
+    def _open_to_you(self, row: int, segment: int) -> str:
+        key = ("open", segment, int(self.citizen_place[row]) if row >= 0 else -1)
+        reason = self._reasons.get(key)
         if reason is None:
-            reason = self._reasons[own] = explanations.because_you_use([self._names[j] for j in own])
+            reason = self._reasons[key] = explanations.open_to_you(*self._band_and_place(row, segment))
         return reason
 
     def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> str:
@@ -485,12 +609,13 @@ class Signposter:
         key = ("popular", segment, place_code)
         reason = self._reasons.get(key)
         if reason is None:
-            band = self.segment_vocabulary.keys[segment].split("|")[0] or None
-            place = self.places[place_code] if place_code >= 0 else None
-            reason = self._reasons[key] = explanations.popular_with(band, place)
+            reason = self._reasons[key] = explanations.popular_with(*self._band_and_place(row, segment))
         return reason
 
-    def _suggestion(self, service: int, score: float, reason: str, personalised: bool, rank: int) -> Suggestion:
+    def _suggestion(
+        self, service: int, score: float, reason: str, personalised: bool, rank: int, *,
+        full_reason: str | None = None, named: tuple[int, ...] = (),
+    ) -> Suggestion:
         return Suggestion(
             service_id=self._service_ids[service],
             name=self._names[service],
@@ -499,7 +624,14 @@ class Signposter:
             means_tested=self._means_tested[service],
             personalised=bool(personalised),
             rank=rank,
+            full_reason=reason if full_reason is None else full_reason,
+            named=tuple(self._service_ids[j] for j in named),
+            sensitive=bool(self._sensitive[service]),
         )
+
+
+#: Optional catalogue columns a service page shows (DATA_CONTRACT v2), kept when present.
+CONTACT_COLUMNS = ("phone", "contact", "opening_hours")
 
 
 def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
@@ -528,6 +660,8 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
         "means_tested": flag("means_tested"),
         "intervention": flag("intervention"),
         "active": flag("active"),
+        **({"sensitive": flag("sensitive")} if "sensitive" in services else {}),
+        **{column: obj(column) for column in CONTACT_COLUMNS if column in services},
     }
 
 
