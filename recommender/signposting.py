@@ -64,16 +64,27 @@ class UnknownCitizenError(KeyError):
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    """One suggested service for one citizen, with its reason in both forms.
+class Reason:
+    """Why a service was suggested, in the two forms a screen may show.
 
-    ``reason`` is the shareable form: it never names a sensitive service, so any viewer, list,
-    API response or log may carry it. ``full_reason`` may name the person's own sensitive
-    services; serving shows it only to the person, on their own signed-in page, when they ask
-    "why" (:meth:`reason_for`). ``named`` holds the ids of the person's own services the full
-    reason names (each supported by co-use above the threshold); empty for a general reason.
-    ``sensitive`` is true for a sensitive service suggested because the person opted in: such a
-    suggestion belongs on the person's own page only.
+    ``shareable`` never names a sensitive service: any viewer, list, API response or log may
+    carry it. ``full`` may name the person's own sensitive services: only the person, on their
+    own signed-in page, after "show why". ``named`` holds the ids of the person's own services
+    ``full`` names, each supported by co-use above the threshold; empty for a general reason.
+    """
+
+    shareable: str
+    full: str
+    named: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One suggested service for one citizen.
+
+    ``reason`` is the shareable form of ``why`` (kept as a plain field: it is what every list
+    shows); :meth:`reason_for` picks the form for a viewer. ``sensitive`` is true for a
+    sensitive service suggested because the person opted in: it belongs on their own page only.
     """
 
     service_id: str
@@ -83,13 +94,20 @@ class Suggestion:
     means_tested: bool
     personalised: bool
     rank: int
-    full_reason: str = ""
-    named: tuple[str, ...] = ()
+    why: Reason | None = None
     sensitive: bool = False
+
+    @property
+    def full_reason(self) -> str:
+        return self.why.full if self.why is not None else self.reason
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        return self.why.named if self.why is not None else ()
 
     def reason_for(self, *, own_page: bool, show_why: bool) -> str:
         """The form a viewer may see: full only on the person's own page after "show why"."""
-        return (self.full_reason or self.reason) if own_page and show_why else self.reason
+        return self.full_reason if own_page and show_why else self.reason
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,7 +178,8 @@ class Signposter:
 
     # Per-request look-ups derived from the state above: rebuilt on unpickling rather than
     # stored, so artifacts written before they existed load unchanged.
-    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons", "_sensitive")
+    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons", "_sensitive",
+                "_sensitive_flags")
 
     def _derive(self) -> None:
         # canonical stored history (no explicit zeros, sorted), so a batch is a plain row gather
@@ -174,9 +193,10 @@ class Signposter:
             np.asarray(self.catalogue["sensitive"], dtype=bool) if "sensitive" in self.catalogue
             else np.zeros(self.n_services, dtype=bool)
         )
+        self._sensitive_flags = [bool(f) for f in self._sensitive.tolist()]
         if getattr(self, "co_use", None) is None:  # an artifact from before honest reasons
             self.co_use = CoUse.fit(self.history)
-        self._reasons: dict[tuple, Any] = {}  # reason sentences by contributing services / place
+        self._reasons: dict[tuple, Reason | None] = {}  # reasons by contributing services / place
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -555,18 +575,15 @@ class Signposter:
             for service, score, own, popular in zip(services, values, names, popular_row, strict=True):
                 if service < 0:
                     continue
-                evidence = tuple(j for j in own if j >= 0)
-                if is_personal and evidence:
-                    full, shareable = self._because_you_use(evidence)
-                elif not is_personal or popular:
-                    # ranked by popularity, or popular with the citizen's segment in fact
-                    full = shareable = self._popularity_reason(row, segment, backs)
-                else:
-                    full = shareable = self._open_to_you(row, segment)
-                suggestions.append(self._suggestion(
-                    service, score, shareable, is_personal, len(suggestions) + 1,
-                    full_reason=full, named=evidence if is_personal else (),
-                ))
+                why = self._because_you_use(tuple(own)) if is_personal else None
+                if why is None:
+                    if not is_personal or popular:
+                        # ranked by popularity, or popular with the citizen's segment in fact
+                        why = self._popularity_reason(row, segment, backs)
+                    else:
+                        why = self._open_to_you(row, segment)
+                suggestions.append(self._suggestion(service, score, why.shareable, is_personal,
+                                                    len(suggestions) + 1, why))
             out.append(suggestions)
         return out
 
@@ -579,42 +596,45 @@ class Signposter:
         county = fallback.overall_share_[target]
         return known[:, None] & (here >= POPULAR_MIN_SHARE) & (here > county)
 
-    def _because_you_use(self, own: tuple[int, ...]) -> tuple[str, str]:
-        """(full, shareable) reason naming these own services, strongest first."""
-        reasons = self._reasons.get(own)
-        if reasons is None:
-            names = [self._names[j] for j in own]
-            reasons = self._reasons[own] = (
-                explanations.because_you_use(names),
-                explanations.shareable_because_you_use(names, [bool(self._sensitive[j]) for j in own]),
-            )
-        return reasons
+    def _because_you_use(self, own: tuple[int, ...]) -> Reason | None:
+        """The reason naming the own services in ``own`` (strongest first, -1 for none), or
+        None when there are none; cached per tuple."""
+        key = ("because", own)
+        if key not in self._reasons:
+            evidence = [j for j in own if j >= 0]
+            names = [self._names[j] for j in evidence]
+            self._reasons[key] = Reason(
+                shareable=explanations.shareable_because_you_use(names, [self._sensitive_flags[j] for j in evidence]),
+                full=explanations.because_you_use(names),
+                named=tuple(self._service_ids[j] for j in evidence),
+            ) if evidence else None
+        return self._reasons[key]
 
     def _band_and_place(self, row: int, segment: int) -> tuple[str | None, str | None]:
-        band = self.segment_vocabulary.keys[segment].split("|")[0] or None if segment >= 0 else None
+        band = (self.segment_vocabulary.keys[segment].split("|")[0] or None) if segment >= 0 else None
         place_code = int(self.citizen_place[row]) if row >= 0 else -1
         return band, self.places[place_code] if place_code >= 0 else None
 
-    def _open_to_you(self, row: int, segment: int) -> str:
-        key = ("open", segment, int(self.citizen_place[row]) if row >= 0 else -1)
+    def _general(self, key: tuple, sentence: str) -> Reason:
         reason = self._reasons.get(key)
         if reason is None:
-            reason = self._reasons[key] = explanations.open_to_you(*self._band_and_place(row, segment))
+            reason = self._reasons[key] = Reason(shareable=sentence, full=sentence)
         return reason
 
-    def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> str:
+    def _open_to_you(self, row: int, segment: int) -> Reason:
+        key = ("open", segment, int(self.citizen_place[row]) if row >= 0 else -1)
+        return self._reasons.get(key) or self._general(
+            key, explanations.open_to_you(*self._band_and_place(row, segment)))
+
+    def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> Reason:
         if row < 0 or segment < 0 or backs_off:
-            return explanations.ACROSS_THE_COUNTY
-        place_code = int(self.citizen_place[row])
-        key = ("popular", segment, place_code)
-        reason = self._reasons.get(key)
-        if reason is None:
-            reason = self._reasons[key] = explanations.popular_with(*self._band_and_place(row, segment))
-        return reason
+            return self._general(("county",), explanations.ACROSS_THE_COUNTY)
+        key = ("popular", segment, int(self.citizen_place[row]))
+        return self._reasons.get(key) or self._general(
+            key, explanations.popular_with(*self._band_and_place(row, segment)))
 
     def _suggestion(
-        self, service: int, score: float, reason: str, personalised: bool, rank: int, *,
-        full_reason: str | None = None, named: tuple[int, ...] = (),
+        self, service: int, score: float, reason: str, personalised: bool, rank: int, why: Reason | None = None
     ) -> Suggestion:
         return Suggestion(
             service_id=self._service_ids[service],
@@ -624,9 +644,8 @@ class Signposter:
             means_tested=self._means_tested[service],
             personalised=bool(personalised),
             rank=rank,
-            full_reason=reason if full_reason is None else full_reason,
-            named=tuple(self._service_ids[j] for j in named),
-            sensitive=bool(self._sensitive[service]),
+            why=why,
+            sensitive=self._sensitive_flags[service],
         )
 
 
