@@ -341,6 +341,33 @@ class Signposter:
         except KeyError:
             raise KeyError(f"service_id {service_id!r} is not in the catalogue") from None
 
+    def eligible_services(self, pseudonyms: Sequence[str]) -> np.ndarray:
+        """Which services each citizen could take up, for search and browse.
+
+        Eligibility only (age band inside the range, offered in the district, active): unlike
+        :meth:`suggest`, sensitive and intervention services are included, since a person who
+        looks for one should find it. Unknown or erased citizens get the services open to
+        everyone.
+
+        Parameters
+        ----------
+        pseudonyms : sequence of str, length n
+
+        Returns
+        -------
+        ndarray of shape (n, n_services), bool, in catalogue (column) order.
+        """
+        rows = self.rows_of(pseudonyms)
+        segments = np.where(rows >= 0, self.segments[np.maximum(rows, 0)], UNKNOWN_SEGMENT)
+        everyone = eligible(
+            np.array([np.nan]), np.array([np.nan]), [None], self.catalogue["min_age"],
+            self.catalogue["max_age"], self.catalogue["districts"], self.catalogue["active"],
+        )[0]
+        out = np.tile(everyone, (len(rows), 1))
+        known = segments >= 0
+        out[known] = self.segment_allowed[segments[known]]
+        return out
+
     def services(self) -> list[dict[str, Any]]:
         """The catalogue as records, in column order (``pandas.DataFrame(records)`` for a table)."""
         columns = list(self.catalogue)

@@ -434,6 +434,8 @@ def train(
             "n_citizens": data.train.shape[0],
             "n_services": data.n_services,
             "train_nnz": data.train.nnz,
+            "reason_min_co_use_lift": settings.reason_min_co_use_lift,
+            "reason_min_co_users": settings.reason_min_co_users,
             "test_citizens_with_new_services": int((np.diff(test_relevant.indptr) > 0).sum()),
         })
         total = sum(len(candidate_configs(n, budget)) for n in singles) + len(names)

@@ -206,3 +206,22 @@ def test_property_sensitive_rules_hold_for_any_request(signposter, county) -> No
                 assert all(signposter.co_use.supported[ids.index(o), col] for o in s.named)
 
     check()
+
+
+def test_eligible_services_for_search_include_sensitive_ones(signposter, county) -> None:
+    pseudonyms = county.citizens["pseudonym"].tolist()[:100]
+    mask = signposter.eligible_services(pseudonyms)
+    assert np.array_equal(mask, county.allowed[:100])
+    assert mask[:, county.services["sensitive"].to_numpy()].any()
+    unknown = signposter.eligible_services(["f" * 64])[0]
+    records = signposter.services()
+    assert all(records[j]["districts"] == ["*"] and records[j]["min_age"] is None and records[j]["max_age"] is None
+               for j in np.flatnonzero(unknown))
+
+
+def test_configured_thresholds_default_to_the_recommender_defaults() -> None:
+    from signpost.settings import Settings
+
+    config = Settings()
+    assert config.reason_min_co_use_lift == explanations.DEFAULT_MIN_LIFT
+    assert config.reason_min_co_users == explanations.DEFAULT_MIN_CO_USERS
