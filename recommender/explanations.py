@@ -166,23 +166,3 @@ def shareable_because_you_use(service_names: Sequence[str], sensitive: Sequence[
 def often_used_alongside(service_name: str) -> str:
     """Reason for a similar service: ``"Often used alongside Rhymetime"``."""
     return f"Often used alongside {service_name}"
-
-
-def reason_for(
-    contributions: Sequence[tuple[int, float]], service_names: Sequence[str], *, top: int = 2
-) -> str:
-    """Turn a model's ``explain`` output into a sentence.
-
-    Parameters
-    ----------
-    contributions : sequence of (own service_idx, contribution), largest first
-    service_names : sequence of str indexed by service_idx
-    top : int
-        At most this many services are named, so the sentence stays short.
-
-    Returns
-    -------
-    str
-    """
-    names = [service_names[idx] for idx, value in contributions[:top] if value > 0]
-    return because_you_use(names)
