@@ -225,3 +225,36 @@ def test_configured_thresholds_default_to_the_recommender_defaults() -> None:
     config = Settings()
     assert config.reason_min_co_use_lift == explanations.DEFAULT_MIN_LIFT
     assert config.reason_min_co_users == explanations.DEFAULT_MIN_CO_USERS
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), min_lift=st.floats(1.0, 3.0), min_co_users=st.integers(1, 8),
+       opt_in=st.booleans())
+def test_property_over_generated_counties(seed, min_lift, min_co_users, opt_in) -> None:
+    """Every citizen of a freshly generated tiny county, under random thresholds."""
+    county = make_county(n_citizens=300, n_services=20, seed=seed)
+    signposter = Signposter.from_processed_tables(
+        county.citizens, county.services, county.all, model=EASE(l2=10.0).fit(county.all),
+        reason_min_lift=min_lift, reason_min_co_users=min_co_users,
+    )
+    sensitive = county.services["sensitive"].to_numpy()
+    names = county.services["name"].tolist()
+    col = {sid: j for j, sid in enumerate(county.services["service_id"])}
+    sensitive_names = [n for n, s in zip(names, sensitive, strict=True) if s]
+    used = county.all.toarray() > 0
+    users = used.sum(axis=0)
+    people = int(used.any(axis=1).sum())
+    result = signposter.suggest(county.citizens["pseudonym"].tolist(), k=8,
+                                sensitive_opt_in=np.full(len(county.citizens), opt_in))
+    for i, suggestions in enumerate(result):
+        for s in suggestions:
+            target = col[s.service_id]
+            if sensitive[target]:  # only on opt-in, and related to an own sensitive service
+                assert opt_in and any(signposter.co_use.supported[j, target] for j in np.flatnonzero(used[i] & sensitive))
+            assert not names_in(s.reason, sensitive_names)
+            for own in s.named:  # own use, and co-use recounted here above both thresholds
+                j = col[own]
+                assert used[i, j]
+                both = int((used[:, j] & used[:, target]).sum())
+                assert both >= min_co_users
+                assert both * people >= min_lift * users[j] * users[target] * (1 - 1e-9)
