@@ -131,15 +131,13 @@ def popular_with(age_band: str | None, place: str | None) -> str:
     return ACROSS_THE_COUNTY
 
 
-def open_to_you(age_band: str | None, place: str | None) -> str:
-    """The general reason that is always true of an eligible service: who it is open to."""
-    if age_band and place:
-        return f"Open to people of your age in {place}"
+def open_to_you(age_band: str | None) -> str:
+    """The general reason that is always true of an eligible service: it is open to the
+    citizen's whole age band in their postcode district ("where you live": a district
+    council's area may hold districts where it is not offered)."""
     if age_band:
-        return "Open to people of your age"
-    if place:
-        return f"Open to residents in {place}"
-    return "Open to residents across the county"
+        return "Open to people of your age where you live"
+    return "Open to residents where you live"
 
 
 def shareable_because_you_use(service_names: Sequence[str], sensitive: Sequence[bool]) -> str:

@@ -649,9 +649,8 @@ class Signposter:
         return reason
 
     def _open_to_you(self, row: int, segment: int) -> Reason:
-        key = ("open", segment, int(self.citizen_place[row]) if row >= 0 else -1)
-        return self._reasons.get(key) or self._general(
-            key, explanations.open_to_you(*self._band_and_place(row, segment)))
+        band = self._band_and_place(row, segment)[0]
+        return self._general(("open", band), explanations.open_to_you(band))
 
     def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> Reason:
         if row < 0 or segment < 0 or backs_off:

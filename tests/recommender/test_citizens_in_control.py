@@ -131,7 +131,7 @@ def test_named_services_have_co_use_above_the_threshold(county) -> None:
 
 def test_general_reasons_are_true_of_the_segment_or_say_who_it_is_open_to(county) -> None:
     pattern = re.compile(r"^(Popular with (people of your age|residents) (in .+|across the county)"
-                         r"|Popular with people of your age|Open to (people of your age|residents)( in .+| across the county)?)$")
+                         r"|Popular with people of your age|Open to (people of your age|residents) where you live)$")
     for row in county["unprompted"]:
         for s in row:
             if not s.named:

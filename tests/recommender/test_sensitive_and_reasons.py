@@ -85,7 +85,7 @@ def test_shareable_wording_never_names_sensitive_services() -> None:
     assert explanations.because_you_use(names) == "Because you use Library loans and Sexual health clinic"
     assert explanations.shareable_because_you_use(names, sensitive) == "Because you use Library loans"
     assert explanations.shareable_because_you_use(names[1:], sensitive[1:]) == explanations.BASED_ON_YOUR_SERVICES
-    assert explanations.open_to_you("25-34", "Havant") == "Open to people of your age in Havant"
+    assert explanations.open_to_you("25-34") == "Open to people of your age where you live"
 
 
 # ---------------------------------------------------------------- the Signposter --
