@@ -60,7 +60,13 @@ from features.extracts import ExtractFile, load_text_table, locate, sha256_file
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
-from features.validate import CheckContext, Reference, checked_sql, duplicates_update_sql
+from features.validate import (
+    CheckContext,
+    Reference,
+    checked_sql,
+    duplicates_update_sql,
+    quote_literal,
+)
 from signpost.errors import UserError
 from signpost.progress import make_progress
 from signpost.settings import Settings
@@ -385,6 +391,11 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
                            "outcomes_present": "outcomes" in extracts,
                            "people_denied": eh_allowed},
             "research": research_summary,
+            "sensitive_services": {
+                "default_categories": sorted({c.strip().lower() for c in settings.sensitive_categories}),
+                "sensitive": _scalar(con, "SELECT count(*) FROM services_ok WHERE sensitive"),
+                "defaulted_by_category": _scalar(con, "SELECT count(*) FROM services_ok WHERE sensitive_by_category"),
+            },
             "erasure": erasure,
             "engine": "duckdb",
             "engine_version": duckdb.__version__,
@@ -660,6 +671,9 @@ SELECT p.pseudonym, s.row, p.household, s.age_band, CAST(s.age_min AS INTEGER) A
   s.early_intervention AS consent_early_intervention, s.research AS consent_research
 FROM snap s JOIN people p USING (cid) ORDER BY s.row""", stage_dir / "citizens.parquet")
     end = plan.as_of + timedelta(days=1)
+    sensitive_categories = ", ".join(
+        quote_literal(c.strip().lower()) for c in plan.settings.sensitive_categories
+    ) or "NULL"
     con.execute(f"""
 CREATE TABLE services_ok AS
 SELECT m.col, c.t_service_id AS service_id, c.t_name AS name, c.t_description AS description,
@@ -667,7 +681,10 @@ SELECT m.col, c.t_service_id AS service_id, c.t_name AS name, c.t_description AS
   CASE WHEN c.t_districts = '*' THEN ['*']
        ELSE list_transform(string_split(c.t_districts, ';'), lambda d: upper(trim(d))) END AS districts,
   c.t_means_tested AS means_tested, c.t_intervention AS intervention, c.t_url AS url,
-  c.t_active AS active, s.source
+  c.t_active AS active, s.source,
+  COALESCE(c.t_sensitive, lower(c.t_category) IN ({sensitive_categories})) AS sensitive,
+  c.t_sensitive IS NULL AS sensitive_by_category,
+  c.t_phone AS phone, c.t_contact AS contact, c.t_opening_hours AS opening_hours
 FROM checked_services c JOIN service_map m ON m.value = c.t_service_id
 LEFT JOIN (
   SELECT col, first(source ORDER BY n DESC, source) AS source
@@ -676,7 +693,8 @@ LEFT JOIN (
   GROUP BY col
 ) s ON s.col = m.col
 WHERE c.reason IS NULL ORDER BY m.col""")
-    _copy(con, "SELECT * FROM services_ok ORDER BY col", stage_dir / "services.parquet")
+    _copy(con, "SELECT * EXCLUDE (sensitive_by_category) FROM services_ok ORDER BY col",
+          stage_dir / "services.parquet")
     n_citizens = _scalar(con, "SELECT count(*) FROM snap")
     n_services = _scalar(con, "SELECT count(*) FROM services_ok")
     frame = con.execute("SELECT col, name, source, intervention FROM services_ok ORDER BY col").df()

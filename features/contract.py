@@ -1,4 +1,4 @@
-"""The partner extract format, version 1 (``docs/DATA_CONTRACT.md``) as data.
+"""The partner extract format (``docs/DATA_CONTRACT.md``: version 1 and the v2 additions) as data.
 
 One place says which tables exist, their columns, which are required and which enum values
 are allowed. The synthetic county writes to it; the pipeline validates against it.
@@ -30,6 +30,11 @@ CONSENT_STATUS = ("granted", "withdrawn", "objected")
 CONSENT_METHODS = ("portal", "paper", "phone", "caseworker", "import")
 OUTCOMES = ("early_help_assessment", "child_in_need", "child_protection_plan")
 BOOLEAN = ("true", "false")
+#: Longest accepted services.phone / contact / opening_hours, in characters: enough for a
+#: number with an extension, two sentences of "how to apply", a week of opening times.
+PHONE_MAX_LENGTH = 40
+CONTACT_MAX_LENGTH = 300
+OPENING_HOURS_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Column:
     values: tuple[str, ...] = ()  # allowed values for enum columns
     minimum: int | None = None
     maximum: int | None = None
+    max_length: int | None = None  # characters, for free-text columns
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,12 @@ SERVICES = Table(
         Column("intervention", "boolean", values=BOOLEAN),
         Column("url", "string", required=False),
         Column("active", "boolean", values=BOOLEAN),
+        # version 2 (issue 16): blank `sensitive` = the default by category
+        # (Settings.sensitive_categories); contact details are free text, checked for shape only
+        Column("sensitive", "boolean", required=False, values=BOOLEAN),
+        Column("phone", "string", required=False, max_length=PHONE_MAX_LENGTH),
+        Column("contact", "string", required=False, max_length=CONTACT_MAX_LENGTH),
+        Column("opening_hours", "string", required=False, max_length=OPENING_HOURS_MAX_LENGTH),
     ),
     key=("service_id",),
 )

@@ -8,7 +8,8 @@ reason is the first rule it breaks, in this order:
    ``false``); an enum value is not allowed; an integer is out of range; a date or timestamp
    is after the extract date (a future date is a fault); then table rules (postcode format
    and county, implausible birth dates, ``min_age`` > ``max_age``, malformed service
-   districts, a start date after its end date, an event source missing from the
+   districts, a service phone number that is not shaped like one or contact text on more
+   than one line, a start date after its end date, an event source missing from the
    data-sharing policy).
 2. **References**: an id that is not in the table it refers to, or whose row there was
    quarantined (the reason then names that row and its reason, so a rejected citizen takes
@@ -49,6 +50,9 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$"
 OFFSET_PATTERN = r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
 INTEGER_PATTERN = r"^[+-]?\d{1,9}$"
+#: A phone number's shape (services.phone): digits and the separators people write.
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]*[0-9]$"
+PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 3, 15  # 101 / 111 up to the E.164 maximum
 UK_TIME_ZONE = "Europe/London"
 #: Oldest plausible age in years; older birth dates are typos (1825 for 1925).
 MAX_AGE_YEARS = 120
@@ -129,6 +133,11 @@ def column_rules(column: Column, value: str, typed: str, extract_date: date) -> 
             f"CASE WHEN {value} IS NOT NULL AND {typed} IS NULL THEN "
             f"{_message(name + ' ')} || {_show(value)} || {_message(f' is not {what}')} END"
         )
+    if column.max_length is not None:
+        rules.append(
+            f"CASE WHEN length({value}) > {column.max_length} THEN "
+            f"{_message(f'{name} is longer than {column.max_length} characters (')} || length({value}) || ')' END"
+        )
     if column.type == "integer" and (column.minimum is not None or column.maximum is not None):
         low = column.minimum if column.minimum is not None else -(2**31)
         high = column.maximum if column.maximum is not None else 2**31 - 1
@@ -185,6 +194,7 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
             "THEN 'districts ' || " + _show("v_districts")
             + " || ' is not * or a ;-separated list of postcode districts (e.g. SO23;SO22)' END"
         )
+        rules += contact_rules()
     elif table.name == "events":
         known = ", ".join(quote_literal(s) for s in ctx.sources) or "NULL"
         rules.append(
@@ -196,6 +206,28 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
         rules.append(
             "CASE WHEN t_end_date < t_start_date THEN 'end_date ' || strftime(t_end_date, '%Y-%m-%d') || "
             "' is before start_date ' || strftime(t_start_date, '%Y-%m-%d') END"
+        )
+    return rules
+
+
+def contact_rules() -> list[str]:
+    """Shape rules of the optional services contact columns (version 2): free text, so only
+    what a page can show safely is checked — one line each, and a phone number that looks
+    like one (digits with spaces, hyphens, brackets, a leading +; 3 to 15 digits, so 101
+    and 111 pass and an email address does not)."""
+    rules = [
+        f"CASE WHEN v_phone IS NOT NULL AND NOT regexp_full_match(v_phone, '{PHONE_PATTERN}') THEN "
+        "'phone ' || " + _show("v_phone") + " || ' is not a phone number (digits, spaces, hyphens, brackets, "
+        "a leading +)' END",
+        "CASE WHEN v_phone IS NOT NULL AND length(regexp_replace(v_phone, '[^0-9]', '', 'g')) NOT BETWEEN "
+        f"{PHONE_MIN_DIGITS} AND {PHONE_MAX_DIGITS} THEN 'phone ' || " + _show("v_phone")
+        + f" || ' has ' || length(regexp_replace(v_phone, '[^0-9]', '', 'g')) || ' digits "
+        f"(a phone number has {PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS})' END",
+    ]
+    for column in ("phone", "contact", "opening_hours"):
+        rules.append(
+            f"CASE WHEN regexp_matches(v_{column}, '[[:cntrl:]]') THEN "
+            f"'{column} contains a line break or control character (one line of text expected)' END"
         )
     return rules
 

@@ -10,7 +10,17 @@ It enforces the product rules in one place:
 - citizens with no history or without personalisation consent — at request time when serving
   passes it — get demographic popularity, labelled not personalised, and their history is not
   read;
-- every suggestion carries a plain-English reason built only from the citizen's own data.
+- sensitive services (``services.sensitive``: sexual health, substance use, mental health,
+  domestic abuse, SEND, social care) are never suggested unprompted: only to a person who
+  has opted in to such suggestions (``sensitive_opt_in``, per request) and uses a related
+  sensitive service (co-use above the reason threshold), with personalisation consent;
+- every suggestion carries a plain-English reason built only from the citizen's own data, in
+  two forms (:class:`Suggestion`): ``reason`` never names a sensitive service and is what any
+  screen, staff view, API response or log may carry; ``full_reason`` may name the person's own
+  sensitive services and is for the person alone, on their own page, when they ask why
+  (:meth:`Suggestion.reason_for`). A reason names an own service only when co-use really
+  supports the suggestion (:class:`recommender.explanations.CoUse`); otherwise it is a
+  general reason that is true of the citizen's age band and area.
 
 The interface serving relies on: README, "The registered model (MLflow pyfunc)".
 """
@@ -28,8 +38,16 @@ from scipy import sparse
 from recommender import explanations, pickles
 from recommender.base import Recommender
 from recommender.eligibility import eligible
+from recommender.explanations import DEFAULT_MIN_CO_USERS, DEFAULT_MIN_LIFT, CoUse
 from recommender.popularity import DemographicPopularity
 from recommender.segments import UNKNOWN_SEGMENT, SegmentVocabulary
+
+#: Own services asked of the model per suggestion; the first two that co-use supports are named.
+EVIDENCE_CANDIDATES = 5
+NAMED_AT_MOST = 2
+#: "Popular with people of your age in …" for a model's suggestion only when at least this
+#: share of the citizen's segment (age band × district) uses it, and more than county-wide.
+POPULAR_MIN_SHARE = 0.01
 
 
 class UnknownCitizenError(KeyError):
@@ -44,8 +62,28 @@ class UnknownCitizenError(KeyError):
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why a service was suggested, in the two forms a screen may show.
+
+    ``shareable`` never names a sensitive service: any viewer, list, API response or log may
+    carry it. ``full`` may name the person's own sensitive services: only the person, on their
+    own signed-in page, after "show why". ``named`` holds the ids of the person's own services
+    ``full`` names, each supported by co-use above the threshold; empty for a general reason.
+    """
+
+    shareable: str
+    full: str
+    named: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Suggestion:
-    """One suggested service for one citizen."""
+    """One suggested service for one citizen.
+
+    ``reason`` is the shareable form of ``why`` (kept as a plain field: it is what every list
+    shows); :meth:`reason_for` picks the form for a viewer. ``sensitive`` is true for a
+    sensitive service suggested because the person opted in: it belongs on their own page only.
+    """
 
     service_id: str
     name: str
@@ -54,6 +92,20 @@ class Suggestion:
     means_tested: bool
     personalised: bool
     rank: int
+    why: Reason | None = None
+    sensitive: bool = False
+
+    @property
+    def full_reason(self) -> str:
+        return self.why.full if self.why is not None else self.reason
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        return self.why.named if self.why is not None else ()
+
+    def reason_for(self, *, own_page: bool, show_why: bool) -> str:
+        """The form a viewer may see: full only on the person's own page after "show why"."""
+        return self.full_reason if own_page and show_why else self.reason
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +142,7 @@ class Signposter:
         consent: np.ndarray,
         history: sparse.csr_matrix,
         include_interventions: bool = False,
+        co_use: CoUse | None = None,
     ) -> None:
         self.model = model
         self.fallback = fallback
@@ -108,6 +161,7 @@ class Signposter:
         self.history = sparse.csr_matrix(history, dtype=np.float32)
         self.erased = np.zeros(len(pseudonyms), dtype=bool)
         self.include_interventions = include_interventions
+        self.co_use = co_use if co_use is not None else CoUse.fit(self.history)
         self._service_col = {sid: col for col, sid in enumerate(catalogue["service_id"].tolist())}
         offered = catalogue["active"].copy()
         if not include_interventions:
@@ -122,7 +176,8 @@ class Signposter:
 
     # Per-request look-ups derived from the state above: rebuilt on unpickling rather than
     # stored, so artifacts written before they existed load unchanged.
-    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons")
+    _DERIVED = ("_service_ids", "_names", "_means_tested", "_segment_offered", "_reasons", "_sensitive",
+                "_sensitive_flags")
 
     def _derive(self) -> None:
         # canonical stored history (no explicit zeros, sorted), so a batch is a plain row gather
@@ -132,7 +187,14 @@ class Signposter:
         self._names = [str(n) for n in self.catalogue["name"].tolist()]
         self._means_tested = [bool(m) for m in self.catalogue["means_tested"].tolist()]
         self._segment_offered = self.segment_allowed & self._offered[None, :]
-        self._reasons: dict[tuple, str] = {}  # reason sentences by contributing services / place
+        self._sensitive = (
+            np.asarray(self.catalogue["sensitive"], dtype=bool) if "sensitive" in self.catalogue
+            else np.zeros(self.n_services, dtype=bool)
+        )
+        self._sensitive_flags = [bool(f) for f in self._sensitive.tolist()]
+        if getattr(self, "co_use", None) is None:  # an artifact from before honest reasons
+            self.co_use = CoUse.fit(self.history)
+        self._reasons: dict[tuple, Reason | None] = {}  # reasons by contributing services / place
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -154,6 +216,8 @@ class Signposter:
         fallback: DemographicPopularity | None = None,
         model_name: str | None = None,
         include_interventions: bool = False,
+        reason_min_lift: float = DEFAULT_MIN_LIFT,
+        reason_min_co_users: int = DEFAULT_MIN_CO_USERS,
     ) -> Signposter:
         """Assemble from the processed folder's tables (pandas frames) and ``interactions_all``.
 
@@ -165,8 +229,10 @@ class Signposter:
             ``consent_personalisation``.
         services : DataFrame
             ``services.parquet``: ``col``, ``service_id``, ``name``, ``min_age``, ``max_age``,
-            ``districts``, ``means_tested``, ``intervention``, ``active`` (+ optional
-            ``category``, ``url``).
+            ``districts``, ``means_tested``, ``intervention``, ``active``, ``sensitive``
+            (+ optional ``category``, ``url``, ``phone``, ``contact``, ``opening_hours``).
+            Without ``sensitive`` (a folder built before contract v2) no service counts as
+            sensitive: rebuild the folder (:attr:`knows_sensitivity` is False until then).
         history : csr_matrix of shape (n_citizens, n_services)
             ``interactions_all``: what personalised suggestions start from.
         model : fitted Recommender, optional
@@ -175,6 +241,9 @@ class Signposter:
             Fitted here on ``history`` when not given.
         model_name : str, optional
         include_interventions : bool, default False
+        reason_min_lift, reason_min_co_users : float, int
+            The co-use a reason needs to name an own service (``Settings.reason_min_co_use_lift``,
+            ``Settings.reason_min_co_users``), counted over ``history``.
 
         Returns
         -------
@@ -234,6 +303,7 @@ class Signposter:
             consent=citizens["consent_personalisation"].fillna(False).to_numpy(dtype=bool).copy(),
             history=history,
             include_interventions=include_interventions,
+            co_use=CoUse.fit(history, min_lift=reason_min_lift, min_co_users=reason_min_co_users),
         )
 
     # ------------------------------------------------------------------- lookups --
@@ -254,6 +324,11 @@ class Signposter:
         rows[(rows >= 0) & self.erased[np.maximum(rows, 0)]] = -1
         return rows
 
+    @property
+    def knows_sensitivity(self) -> bool:
+        """False for a model built from a catalogue without ``sensitive`` (retrain it)."""
+        return "sensitive" in self.catalogue
+
     def knows(self, pseudonym: str) -> bool:
         return bool(self.rows_of([pseudonym])[0] >= 0)
 
@@ -263,6 +338,33 @@ class Signposter:
             return self._service_col[service_id]
         except KeyError:
             raise KeyError(f"service_id {service_id!r} is not in the catalogue") from None
+
+    def eligible_services(self, pseudonyms: Sequence[str]) -> np.ndarray:
+        """Which services each citizen could take up, for search and browse.
+
+        Eligibility only (age band inside the range, offered in the district, active): unlike
+        :meth:`suggest`, sensitive and intervention services are included, since a person who
+        looks for one should find it. Unknown or erased citizens get the services open to
+        everyone.
+
+        Parameters
+        ----------
+        pseudonyms : sequence of str, length n
+
+        Returns
+        -------
+        ndarray of shape (n, n_services), bool, in catalogue (column) order.
+        """
+        rows = self.rows_of(pseudonyms)
+        segments = np.where(rows >= 0, self.segments[np.maximum(rows, 0)], UNKNOWN_SEGMENT)
+        everyone = eligible(
+            np.array([np.nan]), np.array([np.nan]), [None], self.catalogue["min_age"],
+            self.catalogue["max_age"], self.catalogue["districts"], self.catalogue["active"],
+        )[0]
+        out = np.tile(everyone, (len(rows), 1))
+        known = segments >= 0
+        out[known] = self.segment_allowed[segments[known]]
+        return out
 
     def services(self) -> list[dict[str, Any]]:
         """The catalogue as records, in column order (``pandas.DataFrame(records)`` for a table)."""
@@ -283,6 +385,7 @@ class Signposter:
         extra_history: sparse.csr_matrix | None = None,
         exclude: Sequence[Sequence[str]] | None = None,
         unknown: Literal["raise", "popular"] = "raise",
+        sensitive_opt_in: np.ndarray | Sequence[bool] | None = None,
     ) -> list[list[Suggestion]]:
         """Ranked, eligible, explained suggestions for a batch of citizens.
 
@@ -297,6 +400,11 @@ class Signposter:
             The same as ``extra_events`` in matrix form; both may be given.
         exclude : per citizen, service ids never to suggest, optional
         unknown : "raise" (UnknownCitizenError) or "popular" (services open to everyone)
+        sensitive_opt_in : array-like of shape (n,), bool, optional
+            True where the person has chosen to be suggested sensitive services related to
+            sensitive ones they use. Pass it only for the person's own view; None = nobody.
+            Even then a sensitive service is suggested only with personalisation consent and
+            when co-use with one of their own sensitive services is above the threshold.
 
         Returns
         -------
@@ -319,6 +427,7 @@ class Signposter:
             known[:, None], self._segment_offered[np.maximum(segments, 0)] if len(self._segment_offered) else False,
             self._open_to_all[None, :],
         )
+        allowed = self._without_unprompted_sensitive(allowed, history, consent, sensitive_opt_in, n)
         if exclude is not None:
             for i, service_ids in enumerate(exclude):
                 for service_id in service_ids or ():
@@ -424,6 +533,31 @@ class Signposter:
         history.sort_indices()
         return history
 
+    def _without_unprompted_sensitive(
+        self,
+        allowed: np.ndarray,
+        history: sparse.csr_matrix,
+        consent: np.ndarray,
+        sensitive_opt_in: np.ndarray | Sequence[bool] | None,
+        n: int,
+    ) -> np.ndarray:
+        """``allowed`` without sensitive services, except those related to an own sensitive
+        service of a person who opted in (and consented: their history is read for it)."""
+        sensitive = self._sensitive
+        if not sensitive.any():
+            return allowed
+        related = np.zeros(allowed.shape, dtype=bool)
+        if sensitive_opt_in is not None:
+            opted = np.asarray(sensitive_opt_in, dtype=bool)
+            if opted.shape != (n,):
+                raise ValueError(f"sensitive_opt_in has shape {opted.shape}, expected ({n},)")
+            for i in np.flatnonzero(opted & consent):
+                own = history.indices[history.indptr[i]:history.indptr[i + 1]]
+                own_sensitive = own[sensitive[own]]
+                if len(own_sensitive):
+                    related[i] = self.co_use.supported[own_sensitive].any(axis=0) & sensitive
+        return allowed & (~sensitive[None, :] | related)
+
     def _explain(
         self,
         rows: np.ndarray,
@@ -433,54 +567,92 @@ class Signposter:
         service_idx: np.ndarray,
         scores: np.ndarray,
     ) -> list[list[Suggestion]]:
-        """Suggestions with reasons; the contributing own services come from one batch call."""
-        own_idx = np.full((*service_idx.shape, 2), -1, dtype=np.int64)
+        """Suggestions with reasons; the contributing own services come from one batch call.
+
+        A model's suggestion names the own services that contributed most *and* whose co-use
+        with it is above the threshold (at most two); with none, it gets the popularity reason
+        where that is true of the citizen's segment, else the reason that it is open to them.
+        """
+        n, k = service_idx.shape
+        own_idx = np.full((n, k, EVIDENCE_CANDIDATES), -1, dtype=np.int64)
         members = np.flatnonzero(personalised)
         if len(members):
             batch = history if len(members) == len(rows) else history[members]
-            own_idx[members] = self.model.explain_batch(batch, service_idx[members], top=2)[0]
-        model_is_fallback = self.model is self.fallback
+            own_idx[members] = self.model.explain_batch(batch, service_idx[members], top=EVIDENCE_CANDIDATES)[0]
+        target = np.maximum(service_idx, 0)
+        supported = (own_idx >= 0) & self.co_use.supported[np.maximum(own_idx, 0), target[:, :, None]]
+        named = np.where(supported & (np.cumsum(supported, axis=2) <= NAMED_AT_MOST), own_idx, -1)
         backs_off = self.fallback.backs_off(segments)
+        popular_here = self._popular_in_segment(segments, backs_off, target)
         out = []
-        for row, segment, backs, is_personal, services, values, owns in zip(
+        for row, segment, backs, is_personal, services, values, names, popular_row in zip(
             rows.tolist(), segments.tolist(), backs_off.tolist(), personalised.tolist(),
-            service_idx.tolist(), scores.tolist(), own_idx.tolist(), strict=True,
+            service_idx.tolist(), scores.tolist(), named.tolist(), popular_here.tolist(), strict=True,
         ):
-            popular = None
             suggestions = []
-            for service, score, own in zip(services, values, owns, strict=True):
+            for service, score, own, popular in zip(services, values, names, popular_row, strict=True):
                 if service < 0:
                     continue
-                if is_personal and (own[0] >= 0 or model_is_fallback):
-                    reason = self._because_you_use(tuple(own) if min(own) >= 0 else tuple(j for j in own if j >= 0))
-                else:
-                    # not personalised, or ranked up by a blend's demographic prior rather
-                    # than by own services
-                    popular = popular or self._popularity_reason(row, segment, backs)
-                    reason = popular
-                suggestions.append(self._suggestion(service, score, reason, is_personal, len(suggestions) + 1))
+                why = self._because_you_use(tuple(own)) if is_personal else None
+                if why is None:
+                    if not is_personal or popular:
+                        # ranked by popularity, or popular with the citizen's segment in fact
+                        why = self._popularity_reason(row, segment, backs)
+                    else:
+                        why = self._open_to_you(row, segment)
+                suggestions.append(self._suggestion(service, score, why.shareable, is_personal,
+                                                    len(suggestions) + 1, why))
             out.append(suggestions)
         return out
 
-    def _because_you_use(self, own: tuple[int, ...]) -> str:
-        reason = self._reasons.get(own)
-        if reason is None:
-            reason = self._reasons[own] = explanations.because_you_use([self._names[j] for j in own])
-        return reason
+    def _popular_in_segment(self, segments: np.ndarray, backs_off: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """(n, k) bool: the service is used by at least POPULAR_MIN_SHARE of the citizen's
+        segment and by a larger share there than across the county."""
+        fallback = self.fallback
+        known = ~backs_off & (segments >= 0) & (segments < fallback.segment_share_.shape[0])
+        here = fallback.segment_share_[np.where(known, segments, 0)[:, None], target]
+        county = fallback.overall_share_[target]
+        return known[:, None] & (here >= POPULAR_MIN_SHARE) & (here > county)
 
-    def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> str:
-        if row < 0 or segment < 0 or backs_off:
-            return explanations.ACROSS_THE_COUNTY
-        place_code = int(self.citizen_place[row])
-        key = ("popular", segment, place_code)
+    def _because_you_use(self, own: tuple[int, ...]) -> Reason | None:
+        """The reason naming the own services in ``own`` (strongest first, -1 for none), or
+        None when there are none; cached per tuple."""
+        key = ("because", own)
+        if key not in self._reasons:
+            evidence = [j for j in own if j >= 0]
+            names = [self._names[j] for j in evidence]
+            self._reasons[key] = Reason(
+                shareable=explanations.shareable_because_you_use(names, [self._sensitive_flags[j] for j in evidence]),
+                full=explanations.because_you_use(names),
+                named=tuple(self._service_ids[j] for j in evidence),
+            ) if evidence else None
+        return self._reasons[key]
+
+    def _band_and_place(self, row: int, segment: int) -> tuple[str | None, str | None]:
+        band = (self.segment_vocabulary.keys[segment].split("|")[0] or None) if segment >= 0 else None
+        place_code = int(self.citizen_place[row]) if row >= 0 else -1
+        return band, self.places[place_code] if place_code >= 0 else None
+
+    def _general(self, key: tuple, sentence: str) -> Reason:
         reason = self._reasons.get(key)
         if reason is None:
-            band = self.segment_vocabulary.keys[segment].split("|")[0] or None
-            place = self.places[place_code] if place_code >= 0 else None
-            reason = self._reasons[key] = explanations.popular_with(band, place)
+            reason = self._reasons[key] = Reason(shareable=sentence, full=sentence)
         return reason
 
-    def _suggestion(self, service: int, score: float, reason: str, personalised: bool, rank: int) -> Suggestion:
+    def _open_to_you(self, row: int, segment: int) -> Reason:
+        band = self._band_and_place(row, segment)[0]
+        return self._general(("open", band), explanations.open_to_you(band))
+
+    def _popularity_reason(self, row: int, segment: int, backs_off: bool) -> Reason:
+        if row < 0 or segment < 0 or backs_off:
+            return self._general(("county",), explanations.ACROSS_THE_COUNTY)
+        key = ("popular", segment, int(self.citizen_place[row]))
+        return self._reasons.get(key) or self._general(
+            key, explanations.popular_with(*self._band_and_place(row, segment)))
+
+    def _suggestion(
+        self, service: int, score: float, reason: str, personalised: bool, rank: int, why: Reason | None = None
+    ) -> Suggestion:
         return Suggestion(
             service_id=self._service_ids[service],
             name=self._names[service],
@@ -489,7 +661,13 @@ class Signposter:
             means_tested=self._means_tested[service],
             personalised=bool(personalised),
             rank=rank,
+            why=why,
+            sensitive=self._sensitive_flags[service],
         )
+
+
+#: Optional catalogue columns a service page shows (DATA_CONTRACT v2), kept when present.
+CONTACT_COLUMNS = ("phone", "contact", "opening_hours")
 
 
 def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
@@ -518,6 +696,8 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
         "means_tested": flag("means_tested"),
         "intervention": flag("intervention"),
         "active": flag("active"),
+        **({"sensitive": flag("sensitive")} if "sensitive" in services else {}),
+        **{column: obj(column) for column in CONTACT_COLUMNS if column in services},
     }
 
 

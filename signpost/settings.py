@@ -121,6 +121,28 @@ class Settings(BaseSettings):
         "schools": ["early_intervention"],
     }
 
+    # --- sensitive services (DATA_CONTRACT v2 `services.sensitive`) -------------------------
+    #: Service categories (case-insensitive) treated as sensitive when an extract leaves
+    #: `sensitive` blank or out (a version 1 extract). It errs towards sensitive: the
+    #: contract's coarse `health`, `care` and `safety` hold the special category services
+    #: (sexual health, substance use, mental health, domestic abuse, social care), and the
+    #: finer names cover councils that categorise more precisely. A sensitive service is never
+    #: suggested unprompted and never named in a reason anyone else may see; SEND advice filed
+    #: under `family` or `learning` needs the column set explicitly.
+    sensitive_categories: tuple[str, ...] = (
+        "health", "care", "safety",
+        "sexual_health", "substance_use", "mental_health", "domestic_abuse", "send", "social_care",
+    )
+
+    # --- honest reasons (recommender/explanations.py) -------------------------------------
+    #: "Because you use X" for a suggested service S only when people who use X are at least
+    #: this many times as likely to use S as residents in general (co-use lift) …
+    reason_min_co_use_lift: float = Field(default=2.0, ge=1.0)
+    #: … and at least this many people used both, so a reason never rests on a handful of
+    #: others' records. Otherwise the reason is a true general one ("Popular with people of
+    #: your age in Havant").
+    reason_min_co_users: int = Field(default=10, ge=1)
+
     # --- recommendation matrices -----------------------------------------------------------
     #: Implicit-feedback strength per event type. `declined` is 0: a declined offer is not
     #: evidence of need, and negative weights break ALS/BPR's confidence model.

@@ -10,7 +10,7 @@ indicator it is. Age bounds sit on the age-band edges used downstream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -88,6 +88,11 @@ class Service:
     season: str = "flat"
     habit: float = 0.5
     indicator: str | None = None
+    # DATA_CONTRACT v2 (issue 16): filled in by `catalogue()` from SENSITIVE and CONTACT_DETAILS
+    sensitive: bool = False
+    phone: str | None = None
+    contact: str | None = None
+    opening_hours: str | None = None
 
 
 HCC = "Hampshire County Council"
@@ -449,7 +454,96 @@ def catalogue() -> list[Service]:
     services = _county() + _shared_district_services()
     for authority in AUTHORITIES:
         services += _district(authority)
-    return services
+    return [_published(s) for s in services]
+
+
+#: Services whose use is special category data (UK GDPR Art. 9) or otherwise sensitive
+#: (DATA_CONTRACT v2 `sensitive`); every other service is written `false` explicitly.
+#: District services are matched by suffix (`*-ARREARS`).
+SENSITIVE: dict[str, tuple[str, ...]] = {
+    "sexual health": ("PH-SEXHEALTH",),
+    "substance use": ("PH-SUBSTANCE", "PH-YOUNGSUBST"),
+    "mental health": ("NHS-TALKING", "NHS-CMHT", "NHS-CAMHS", "NHS-MATERNITY", "NHS-MEMORY", "SCH-ELSA"),
+    "domestic abuse": ("VOL-DASUPPORT", "POL-DAVICTIM", "POL-ENCOMPASS"),
+    "SEND": ("HCC-SENDIASS",),
+    "social care": ("HCC-ADULTCARE", "HCC-CARERS", "HCC-REABLE", "HCC-TELECARE", "HCC-DAYCENTRE",
+                    "CSC-CONTACT", "HCC-FAMSUPPORT", "HCC-SUPPORTEDFAM", "HCC-YOUNGCARERS"),
+    # records about a person that would embarrass or endanger them if seen on a shared screen
+    "police, school and debt records": ("POL-MISSING", "POL-YOUTHASB", "SCH-ABSENCE", "SCH-EXCLUSION",
+                                        "SCH-ATTENDSUP", "FIRE-FIRESETTER", "*-ARREARS", "DC-RENTARREARS",
+                                        "*-HOMELESS"),
+}
+
+WEEKDAYS = "Monday to Friday, 9am to 5pm"
+HANTSDIRECT = "0306 999 0101"  # phone numbers are from Ofcom's ranges reserved for drama: they ring no one
+ADULT_SERVICES = "0306 999 0102"
+
+#: Phone, how to apply or get in touch, and opening hours, where a council would publish them
+#: (DATA_CONTRACT v2 `phone`, `contact`, `opening_hours`); services not listed have none. A
+#: phone of "{council}" is the district council's own number (`_council_phone`).
+CONTACT_DETAILS: dict[str, tuple[str | None, str | None, str | None]] = {
+    "HCC-LIB-LOAN": (None, "Join at any Hampshire library or online", "Most libraries open Monday to Saturday; times vary"),
+    "HCC-LIB-IT": (None, "Book a computer at the library desk or online", "During library opening hours"),
+    "HCC-BLUEBADGE": (HANTSDIRECT, "Apply online at GOV.UK, or call for a paper form", "Monday to Friday, 8am to 6pm; Saturday, 9am to 1pm"),
+    "HCC-CONCESSION": (HANTSDIRECT, "Apply online or at your local library", "Monday to Friday, 8am to 6pm; Saturday, 9am to 1pm"),
+    "HCC-CARERS": (ADULT_SERVICES, "Ask for an assessment online or by phone", "Monday to Friday, 8am to 6pm"),
+    "HCC-ADULTCARE": (ADULT_SERVICES, "Call Adult Services to ask for an assessment", "Monday to Friday, 8am to 6pm"),
+    "HCC-TELECARE": ("0306 999 0103", "Call to arrange a free home assessment", WEEKDAYS),
+    "HCC-HSF": ("0306 999 0104", "Apply online; call if you cannot get online", WEEKDAYS),
+    "HCC-LWA": ("0306 999 0104", "Apply online or by phone", WEEKDAYS),
+    "HCC-ADMISSIONS": ("0306 999 0105", "Apply online by the national closing date", WEEKDAYS),
+    "HCC-FSM": ("0306 999 0105", "Apply online; the check takes a few minutes", WEEKDAYS),
+    "HCC-SENDIASS": ("0808 157 0106", "Call the helpline or ask online for impartial advice", "Monday to Thursday, 9am to 4pm; Friday, 9am to 3pm"),
+    "HCC-REGISTRATION": ("0306 999 0107", "Book an appointment online or by phone", "Monday to Friday, 9am to 4:30pm"),
+    "HCC-FAMHUB": (None, "Drop in to your nearest Family Hub", "Monday to Friday, 9am to 4pm"),
+    "NHS-TALKING": ("0306 999 0201", "Refer yourself online or by phone; you do not need to see your GP first", "Monday to Friday, 8am to 8pm"),
+    "NHS-CMHT": (None, "Ask your GP for a referral", None),
+    "NHS-CAMHS": ("0306 999 0202", "Refer yourself online if you are 14 or over, or ask your GP or school nurse", WEEKDAYS),
+    "NHS-FALLS": (None, "Ask your GP or physiotherapist for a referral", None),
+    "NHS-SOCIALPRESC": (None, "Ask at your GP practice reception", None),
+    "NHS-MEMORY": (None, "Ask your GP for a referral", None),
+    "NHS-FLU": ("0306 999 0203", "Book online or by phone, or ask at a pharmacy", "Every day, 8am to 8pm"),
+    "PH-SEXHEALTH": ("0306 999 0204", "Book online or by phone; some clinics have walk-in sessions", "Monday to Friday, 8:30am to 6pm"),
+    "PH-SUBSTANCE": ("0808 157 0205", "Refer yourself by phone or online; it is confidential", WEEKDAYS),
+    "PH-YOUNGSUBST": ("0808 157 0206", "Call or text, or ask a teacher or youth worker to refer you", WEEKDAYS),
+    "PH-SMOKING": ("0808 157 0207", "Sign up online or by phone", "Monday to Friday, 9am to 5pm; Saturday, 9am to 1pm"),
+    "PH-HEALTHCHECK": (None, "Your GP practice will invite you, or you can ask for one", None),
+    "VOL-FOODBANK": (None, "Ask Citizens Advice, your GP or a support worker for a food bank voucher", "Opening times vary by food bank"),
+    "VOL-DEBT": ("0808 157 0301", "Call the Adviceline or chat online", WEEKDAYS),
+    "VOL-BENEFITS": ("0808 157 0301", "Call the Adviceline or use the online benefits calculator", WEEKDAYS),
+    "VOL-ENERGY": ("0808 157 0302", "Call the free energy advice line", WEEKDAYS),
+    "VOL-BEFRIEND": ("01632 960303", "Call to refer yourself or someone you know", "Monday to Friday, 9am to 4pm"),
+    "VOL-CARERSCENTRE": ("01632 960304", "Call or drop in to a group", "Monday to Friday, 9am to 4pm"),
+    "VOL-DASUPPORT": ("0808 157 0305", "Call the helpline for confidential support; in an emergency call 999", "Every day, 24 hours"),
+    "VOL-JOBCLUB": (None, "Drop in; no appointment needed", "Tuesday and Thursday, 10am to 12 noon"),
+    "FIRE-SAFEWELL": ("0306 999 0401", "Book a free visit online or by phone", WEEKDAYS),
+    "*-CTS": ("{council}", "Apply online or call the council tax team", WEEKDAYS),
+    "*-ARREARS": ("{council}", "Call the council tax team to agree a payment plan", WEEKDAYS),
+    "*-HOMELESS": ("{council}", "Call the housing options team as early as you can; out of hours, use the emergency line", WEEKDAYS),
+    "*-LEISURE": (None, "Join online or at reception", "Monday to Friday, 6:30am to 10pm; weekends, 8am to 6pm"),
+}
+
+
+def _matches(service_id: str, pattern: str) -> bool:
+    return service_id.endswith(pattern[1:]) if pattern.startswith("*") else service_id == pattern
+
+
+def _council_phone(service_id: str) -> str:
+    """A district council's number (Ofcom's drama range 01632 960xxx), one per council."""
+    codes = [code for code, _, _ in DISTRICT_COUNCILS.values()]
+    return f"01632 960{500 + 10 * codes.index(service_id.split('-')[0]):03d}"
+
+
+def _published(service: Service) -> Service:
+    """The service with the sensitivity and contact details a council would publish for it."""
+    sid = service.service_id
+    sensitive = any(_matches(sid, p) for patterns in SENSITIVE.values() for p in patterns)
+    phone, contact, hours = next(
+        (details for pattern, details in CONTACT_DETAILS.items() if _matches(sid, pattern)), (None, None, None)
+    )
+    if phone == "{council}":
+        phone = _council_phone(sid)
+    return replace(service, sensitive=sensitive, phone=phone, contact=contact, opening_hours=hours)
 
 
 #: Co-use: an episode of the first service raises the next quarter's rate of the second by

@@ -3,7 +3,8 @@
 The flow behind `signpost train recommender`:
 
 1. Load the processed folder (matrices, citizens, catalogue) and the rules that serving
-   applies (eligibility, no intervention services, popularity for citizens without history).
+   applies (eligibility, no intervention or sensitive services, popularity for citizens
+   without history).
 2. Per candidate model, a budgeted hyper-parameter search on a *validation* split carved from
    the training matrix (each citizen's services held out at random; see
    :func:`recommender.evaluation.validation_split`). The temporal test matrix is never used to
@@ -109,6 +110,8 @@ def load_processed(directory: Path) -> ProcessedData:
     allowed = eligible_from_frames(citizens, services)
     if "intervention" in services:
         allowed &= ~services["intervention"].fillna(False).to_numpy(dtype=bool)[None, :]
+    if "sensitive" in services:  # never suggested unprompted, so never in a ranking as served
+        allowed &= ~services["sensitive"].fillna(False).to_numpy(dtype=bool)[None, :]
     return ProcessedData(
         directory=directory,
         manifest=json.loads((directory / "manifest.json").read_text()),
@@ -431,6 +434,8 @@ def train(
             "n_citizens": data.train.shape[0],
             "n_services": data.n_services,
             "train_nnz": data.train.nnz,
+            "reason_min_co_use_lift": settings.reason_min_co_use_lift,
+            "reason_min_co_users": settings.reason_min_co_users,
             "test_citizens_with_new_services": int((np.diff(test_relevant.indptr) > 0).sum()),
         })
         total = sum(len(candidate_configs(n, budget)) for n in singles) + len(names)
@@ -460,7 +465,8 @@ def train(
         from recommender.signposting import Signposter
 
         signposter = Signposter.from_processed_tables(
-            data.citizens, data.services, data.all, model=final, fallback=fallback, model_name=best.name
+            data.citizens, data.services, data.all, model=final, fallback=fallback, model_name=best.name,
+            reason_min_lift=settings.reason_min_co_use_lift, reason_min_co_users=settings.reason_min_co_users,
         )
         mlflow.set_tags({"recommender.best": best.name, "recommender.config": json.dumps(best.config)})
         with tempfile.TemporaryDirectory() as workdir:

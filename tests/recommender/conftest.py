@@ -1,7 +1,8 @@
 """A tiny random county built in memory: citizens, a catalogue with rules, and usage matrices.
 
 Small enough that every model fits in well under a second; real enough (age bands, districts,
-inactive and intervention services, citizens without consent or history) to exercise the rules.
+inactive, intervention and sensitive services, citizens without consent or history) to exercise
+the rules.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def make_county(n_citizens: int = 400, n_services: int = 30, seed: int = 0) -> T
         "means_tested": rng.random(n_services) < 0.2,
         "intervention": np.arange(n_services) % 10 == 9,
         "active": np.arange(n_services) % 13 != 12,
+        "sensitive": np.arange(n_services) % 7 == 3,
         "url": None,
     })
     allowed = eligible_from_frames(citizens, services)

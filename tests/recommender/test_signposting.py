@@ -51,9 +51,9 @@ def test_personalised_reason_names_only_own_services(signposter, tiny) -> None:
     suggestions = signposter.suggest([pseudonym(i)], k=5)[0]
     assert suggestions and all(s.personalised for s in suggestions)
     for s in suggestions:
-        assert s.reason.startswith(("Because you use", "Popular with")) or s.reason == "Suggested from the services you use"
-        named = s.reason.removeprefix("Because you use ").replace(" and ", ", ").split(", ")
-        if s.reason.startswith("Because"):
+        assert s.full_reason.startswith(("Because you use", "Popular with", "Open to"))
+        named = s.full_reason.removeprefix("Because you use ").replace(" and ", ", ").split(", ")
+        if s.full_reason.startswith("Because"):
             assert set(named) <= own
 
 
