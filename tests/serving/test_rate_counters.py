@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from serving.infra.rate_counters import InMemoryCounters, RedisCounters, rate_counters
-from serving.limits import DistinctPeople, SlidingWindow
+from serving.infra.limits import DistinctPeople, SlidingWindow
 from signpost.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
