@@ -56,11 +56,12 @@ from features.contract import (
     SERVICES,
     Table,
 )
-from features.extracts import ExtractFile, load_text_table, locate, sha256_file
+from features.extracts import ExtractFile, load_text_table, locate
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
 from features.validate import CheckContext, Reference, checked_sql, duplicates_update_sql
+from signpost.digests import sha256_file
 from signpost.errors import UserError
 from signpost.progress import make_progress
 from signpost.settings import Settings

@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert
 from serving import consent
 from serving.db import Database
 from serving.models import Caseload, Seed
-from serving.processed import ProcessedData, file_sha256
+from serving.processed import ProcessedData
+from signpost.digests import sha256_file
 
 log = logging.getLogger("signpost.seeding")
 
@@ -25,13 +26,13 @@ def seed(database: Database, processed: ProcessedData) -> dict[str, int]:
     added: dict[str, int] = {}
     consents = processed.folder / "consents.parquet"
     if consents.exists():
-        sha = file_sha256(consents)
+        sha = sha256_file(consents)
         with database.write_session() as session:
             if session.get(Seed, ("consents", sha)) is None:
                 added["consents"] = consent.seed(session, pd.read_parquet(consents), sha256=sha)
     caseloads = processed.folder / "caseloads.parquet"
     if caseloads.exists():
-        sha = file_sha256(caseloads)
+        sha = sha256_file(caseloads)
         with database.write_session() as session:
             if session.get(Seed, ("caseloads", sha)) is None:
                 frame = pd.read_parquet(caseloads)
