@@ -36,13 +36,14 @@ ABSENT = ("signpost", "serving", "features", "synthetic", "training.tracking", "
 #: Run by the fresh venv's python in isolated mode (-I: no cwd, no PYTHONPATH, no user site).
 PREDICT = textwrap.dedent(
     """
-    import importlib.util, json, sys
+    import importlib.util, io, json, sys
     import mlflow.pyfunc
     import pandas as pd
 
     model_path, input_path, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     model = mlflow.pyfunc.load_model(model_path)
-    frame = pd.read_json(input_path, orient="split", dtype=False)
+    given = json.loads(open(input_path).read())
+    frame = pd.read_json(io.StringIO(given["frame"]), orient="split", dtype=False).astype(given["dtypes"])
     prediction = model.predict(frame, params=params)
 
     def importable(name):
@@ -105,16 +106,17 @@ def _clean_environment() -> dict[str, str]:
 def _predict_fresh(python: Path, model_uri: str, frame: pd.DataFrame, params: dict | None, tmp_path: Path):
     """(prediction records, importable names) from the fresh venv; the expected records here."""
     model_dir = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp_path / "model"))
+    # JSON, not Parquet: pyarrow is not a requirement; the numeric dtypes travel beside it
     inputs = tmp_path / "input.json"
-    frame.to_json(inputs, orient="split", index=False)
+    numeric = {column: str(dtype) for column, dtype in frame.dtypes.items() if dtype.kind in "biuf"}
+    inputs.write_text(json.dumps({"frame": frame.to_json(orient="split", index=False), "dtypes": numeric}))
     completed = subprocess.run(
         [str(python), "-I", "-c", PREDICT, model_dir, str(inputs), json.dumps(params), json.dumps(ABSENT)],
         check=False, capture_output=True, text=True, cwd=tmp_path, env=_clean_environment(),
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
-    same_input = pd.read_json(inputs, orient="split", dtype=False)
-    expected = mlflow.pyfunc.load_model(model_dir).predict(same_input, params=params)
+    expected = mlflow.pyfunc.load_model(model_dir).predict(frame, params=params)
     return answer, json.loads(expected.to_json(orient="records"))
 
 
