@@ -85,39 +85,44 @@ def model_code(pyfunc_module: str, staging: Path) -> ModelCode:
     (serving, features, the settings…): the model would load only where Signpost is installed.
     """
     distributions = packages_distributions()
-    shipped: dict[str, Path] = {}  # module name -> source file, walked one by one
+    shipped: dict[str, Path] = {}  # module name -> source file, of the modules travelling singly
     whole: set[str] = set()
     third_party: dict[str, str] = {}  # import name -> first module that imports it
+
+    def ours_to_follow(imported: str, importer: str, *, singles: bool) -> str | None:
+        """Record ``imported``; return it when it is one of ours to ship singly."""
+        top = imported.split(".")[0]
+        if top in sys.stdlib_module_names:
+            return None
+        if set(distributions.get(top, ())) != {SIGNPOST_DISTRIBUTION}:
+            third_party.setdefault(top, importer)
+            return None
+        if top in WHOLE_PACKAGES:
+            whole.add(top)
+            return None
+        if singles and top in MODULE_PACKAGES:
+            return imported if _source_or_none(imported) is not None else None
+        raise ValueError(
+            f"{importer} imports {imported}, which does not travel with the model "
+            f"(only {', '.join(WHOLE_PACKAGES)} and single modules of "
+            f"{', '.join(MODULE_PACKAGES)} do); move what the model needs there"
+        )
+
     pending = [pyfunc_module]
     while pending:
         module = pending.pop()
-        if module in shipped:
-            continue
-        shipped[module] = _source(module)
-        for imported in _imports(shipped[module], module):
-            top = imported.split(".")[0]
-            if top in sys.stdlib_module_names:
-                continue
-            if not _ours(top, distributions):
-                third_party.setdefault(top, module)
-            elif top in WHOLE_PACKAGES:
-                whole.add(top)
-            elif top in MODULE_PACKAGES:
-                if _source_or_none(imported) is not None:
-                    pending.append(imported)
-            else:
-                raise ValueError(
-                    f"{module} imports {imported}, which does not travel with the model "
-                    f"(only {', '.join(WHOLE_PACKAGES)} and single modules of "
-                    f"{', '.join(MODULE_PACKAGES)} do); move what the model needs there"
-                )
-    folders = [_source(package).parent for package in sorted(whole)]
-    for package in sorted(whole):
-        for path in sorted(_source(package).parent.rglob("*.py")):
-            for imported in _imports(path, package):
-                top = imported.split(".")[0]
-                if top not in sys.stdlib_module_names and not _ours(top, distributions):
-                    third_party.setdefault(top, f"{package} ({path.name})")
+        if module not in shipped:
+            shipped[module] = _source(module)
+            for imported in _imports(shipped[module], module):
+                if (follow := ours_to_follow(imported, module, singles=True)) is not None:
+                    pending.append(follow)
+    for package in sorted(whole):  # a whole package imports only itself and third parties
+        root = _source(package).parent
+        for path in sorted(root.rglob("*.py")):
+            parts = [package, *path.relative_to(root).with_suffix("").parts]
+            module = ".".join(parts[:-1] if path.name == "__init__.py" else parts)
+            for imported in _imports(path, module):
+                ours_to_follow(imported, module, singles=False)
     for module, source in shipped.items():
         parts = module.split(".")
         if source.name == "__init__.py":
@@ -127,6 +132,7 @@ def model_code(pyfunc_module: str, staging: Path) -> ModelCode:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     tops = sorted({module.split(".")[0] for module in shipped})
+    folders = [_source(package).parent for package in sorted(whole)]
     folders += [Path(staging, top) if Path(staging, top).is_dir() else Path(staging, f"{top}.py") for top in tops]
     return ModelCode(folders, pinned(third_party, distributions))
 
@@ -146,10 +152,6 @@ def pinned(imports: dict[str, str], distributions: dict[str, list[str]]) -> list
             )
         pins.add(f"{candidates[0]}=={version(candidates[0])}")
     return sorted(pins, key=str.lower)
-
-
-def _ours(top: str, distributions: dict[str, list[str]]) -> bool:
-    return set(distributions.get(top, ())) == {SIGNPOST_DISTRIBUTION}
 
 
 def _imports(path: Path, module: str) -> set[str]:
