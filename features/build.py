@@ -56,7 +56,7 @@ from features.contract import (
     SERVICES,
     Table,
 )
-from features.extracts import ExtractFile, load_text_table, locate, sha256_file
+from features.extracts import ExtractFile, load_text_table, locate
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
@@ -67,6 +67,7 @@ from features.validate import (
     duplicates_update_sql,
     quote_literal,
 )
+from signpost.digests import sha256_file
 from signpost.errors import UserError
 from signpost.progress import make_progress
 from signpost.settings import Settings

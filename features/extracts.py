@@ -13,7 +13,6 @@ content of a line: it may hold personal data, and console output is not protecte
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,14 +178,6 @@ def _read_error(extract: ExtractFile, error: duckdb.Error) -> str:
     else:
         problem, fix = "the file cannot be parsed as CSV", "export it as comma-separated UTF-8 with a header row"
     return f"{extract.path}{where}: {problem}; {fix}"
-
-
-def sha256_file(path: Path, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sql_str(value: str) -> str:

@@ -50,6 +50,7 @@ from training.early_help_report import (
     transparency_markdown,
     transparency_record,
 )
+from training.portable_pyfunc import log_portable_pyfunc
 
 EXPERIMENT = "signpost-early-help"
 MODEL_KINDS = ("logistic", "boosting")
@@ -359,13 +360,7 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
     # quantiles over the training table: aggregate, synthetic-looking rows, no real child
     example = input_example(pd.DataFrame(train_table.X, columns=names), names)
     signature = infer_signature(example, score_frame(scorer, example))
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=EarlyHelpPyfunc(scorer),
-        signature=signature,
-        input_example=example,
-        pip_requirements=_requirements(),
-    )
+    info = log_portable_pyfunc(EarlyHelpPyfunc(scorer), signature=signature, input_example=example)
     facts = {
         "model_name": settings.early_help_model_name,
         "kind": best.kind,
@@ -404,13 +399,6 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
     )
     tracking.client().update_model_version(settings.early_help_model_name, version.version, description=card)
     return version
-
-
-def _requirements() -> list[str]:
-    """Pinned requirements of the pyfunc (skips MLflow's slow inference in a subprocess)."""
-    import importlib.metadata as md
-
-    return [f"{name}=={md.version(name)}" for name in ("mlflow", "scikit-learn", "numpy", "scipy", "pandas")]
 
 
 # --------------------------------------------------------------------------- promote -------

@@ -17,6 +17,7 @@ import pandas as pd
 
 import mlflow
 from recommender.signposting import Signposter
+from training.portable_pyfunc import log_portable_pyfunc
 
 OUTPUT_COLUMNS = ("pseudonym", "rank", "service_id", "name", "score", "reason", "means_tested", "personalised")
 #: A made-up pseudonym for the logged input example: no real person's data leaves the store.
@@ -65,19 +66,11 @@ def log_signposter(signposter: Signposter, workdir: Path, *, name: str = "model"
     example = pd.DataFrame({"pseudonym": [EXAMPLE_PSEUDONYM]})
     output = suggestions_frame([EXAMPLE_PSEUDONYM], signposter.suggest([EXAMPLE_PSEUDONYM], k=10, unknown="popular"))
     signature = infer_signature(example, output, params={"k": 10})
-    info = mlflow.pyfunc.log_model(
+    info = log_portable_pyfunc(
+        SignpostModel(),
         name=name,
-        python_model=SignpostModel(),
         artifacts={ARTIFACT: str(path)},
         signature=signature,
         input_example=example,
-        pip_requirements=_requirements(),
     )
     return info.model_uri
-
-
-def _requirements() -> list[str]:
-    """Pinned runtime requirements (skips MLflow's slow inference by re-importing the model)."""
-    from importlib.metadata import version
-
-    return [f"{p}=={version(p)}" for p in ("mlflow", "numpy", "scipy", "pandas", "implicit", "threadpoolctl", "scikit-learn")]

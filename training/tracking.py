@@ -10,7 +10,6 @@ models are logged with ``name=`` and registry stages are replaced by aliases
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -25,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import mlflow
+from signpost.digests import sha256_file
 from signpost.errors import UserError
 from signpost.settings import Settings, get_settings
 
@@ -154,7 +154,7 @@ def data_tags(processed_dir: Path) -> dict[str, str]:
     path = Path(processed_dir) / "manifest.json"
     manifest = read_manifest(processed_dir)
     return {
-        "data.manifest_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "data.manifest_sha256": sha256_file(path),
         "data.consent_snapshot_id": str(manifest.get("consent_snapshot_id", "")),
         "data.pseudonym_key_id": str(manifest.get("pseudonym_key_id", "")),
         "data.as_of": str(manifest.get("as_of", "")),

@@ -6,7 +6,6 @@ every person and household appears only as a pseudonym.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,6 @@ from scipy import sparse
 from signpost.errors import UserError
 
 REQUIRED = ("manifest.json", "citizens.parquet", "services.parquet", "interactions_all.npz")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)

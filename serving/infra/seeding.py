@@ -17,7 +17,8 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from serving.infra.db import Database
-from serving.infra.processed import ProcessedData, file_sha256
+from serving.infra.processed import ProcessedData
+from signpost.digests import sha256_file
 from serving.infra.tables import Caseload, ConsentRecord, ConsentState, Erasure, Seed, utc_text
 
 log = logging.getLogger("signpost.seeding")
@@ -28,13 +29,13 @@ def seed(database: Database, processed: ProcessedData) -> dict[str, int]:
     added: dict[str, int] = {}
     consents = processed.folder / "consents.parquet"
     if consents.exists():
-        sha = file_sha256(consents)
+        sha = sha256_file(consents)
         with database.write_session() as session:
             if session.get(Seed, ("consents", sha)) is None:
                 added["consents"] = seed_consents(session, pd.read_parquet(consents), sha256=sha)
     caseloads = processed.folder / "caseloads.parquet"
     if caseloads.exists():
-        sha = file_sha256(caseloads)
+        sha = sha256_file(caseloads)
         with database.write_session() as session:
             if session.get(Seed, ("caseloads", sha)) is None:
                 frame = pd.read_parquet(caseloads)
