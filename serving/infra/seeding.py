@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from serving.infra.db import Database
 from serving.infra.processed import ProcessedData
-from signpost.digests import sha256_file
 from serving.infra.tables import Caseload, ConsentRecord, ConsentState, Erasure, Seed, utc_text
+from signpost.digests import sha256_file
 
 log = logging.getLogger("signpost.seeding")
 
