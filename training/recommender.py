@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from features.processed import WINDOWS, read_processed
 from recommender.base import Recommender, mask_scores, top_k
 from recommender.blend import Blend, standardise_rows
 from recommender.candidates import CANDIDATES, config_of, from_config, make
@@ -66,8 +67,9 @@ BLEND_WEIGHTS = {"runner_up": [0.0, 0.25, 0.5, 1.0], "prior": [0.0, 0.05, 0.1, 0
 
 
 @dataclass
-class ProcessedData:
-    """The processed folder, in memory, plus the serving rules as arrays."""
+class TrainingData:
+    """A processed folder (:func:`features.processed.read_processed`) plus the serving rules
+    as arrays: each citizen's segment and the services a ranking may show them."""
 
     directory: Path
     manifest: dict[str, Any]
@@ -77,34 +79,17 @@ class ProcessedData:
     test: sparse.csr_matrix
     all: sparse.csr_matrix
     segments: np.ndarray = field(repr=False)
-    allowed: np.ndarray = field(repr=False)  # eligible, active, not an intervention
+    allowed: np.ndarray = field(repr=False)  # eligible, active, not an intervention, not sensitive
 
     @property
     def n_services(self) -> int:
         return int(self.train.shape[1])
 
 
-def load_processed(directory: Path) -> ProcessedData:
+def load_processed(directory: Path) -> TrainingData:
     """Read what training needs from `signpost features` output; UserError if incomplete."""
-    directory = Path(directory)
-    needed = ["manifest.json", "citizens.parquet", "services.parquet"] + [
-        f"interactions_{w}.npz" for w in ("train", "test", "all")
-    ]
-    missing = [name for name in needed if not (directory / name).is_file()]
-    if missing:
-        raise UserError(
-            f"{directory} lacks {', '.join(missing)}: build it with "
-            "`signpost features --raw RAW --out DIR --as-of DATE`"
-        )
-    citizens = pd.read_parquet(directory / "citizens.parquet").sort_values("row").reset_index(drop=True)
-    services = pd.read_parquet(directory / "services.parquet").sort_values("col").reset_index(drop=True)
-    matrices = {w: sparse.load_npz(directory / f"interactions_{w}.npz").tocsr().astype(np.float32) for w in ("train", "test", "all")}
-    for window, matrix in matrices.items():
-        if matrix.shape != (len(citizens), len(services)):
-            raise UserError(
-                f"interactions_{window}.npz has shape {matrix.shape} but there are {len(citizens)} "
-                f"citizens and {len(services)} services: rebuild the processed folder"
-            )
+    folder = read_processed(directory, windows=WINDOWS)
+    citizens, services = folder.citizens, folder.services
     vocabulary = SegmentVocabulary.fit(_nullable(citizens["age_band"]), _nullable(citizens["postcode_district"]))
     segments = vocabulary.codes(_nullable(citizens["age_band"]), _nullable(citizens["postcode_district"]))
     allowed = eligible_from_frames(citizens, services)
@@ -112,14 +97,14 @@ def load_processed(directory: Path) -> ProcessedData:
         allowed &= ~services["intervention"].fillna(False).to_numpy(dtype=bool)[None, :]
     if "sensitive" in services:  # never suggested unprompted, so never in a ranking as served
         allowed &= ~services["sensitive"].fillna(False).to_numpy(dtype=bool)[None, :]
-    return ProcessedData(
-        directory=directory,
-        manifest=json.loads((directory / "manifest.json").read_text()),
+    return TrainingData(
+        directory=folder.folder,
+        manifest=folder.manifest,
         citizens=citizens,
         services=services,
-        train=matrices["train"],
-        test=matrices["test"],
-        all=matrices["all"],
+        train=folder.matrices["train"],
+        test=folder.matrices["test"],
+        all=folder.matrices["all"],
         segments=segments,
         allowed=allowed,
     )
@@ -144,7 +129,7 @@ def evaluate(
     model: Recommender,
     history: sparse.csr_matrix,
     relevant: sparse.csr_matrix,
-    data: ProcessedData,
+    data: TrainingData,
     *,
     fallback: Recommender | None,
     ks: Sequence[int] = K_VALUES,
@@ -166,7 +151,7 @@ def evaluate(
     return Evaluation(metrics=metrics, groups=groups)
 
 
-def oracle_metrics(probabilities: np.ndarray, relevant: sparse.csr_matrix, data: ProcessedData, history: sparse.csr_matrix, ks: Sequence[int] = K_VALUES) -> dict[str, float]:
+def oracle_metrics(probabilities: np.ndarray, relevant: sparse.csr_matrix, data: TrainingData, history: sparse.csr_matrix, ks: Sequence[int] = K_VALUES) -> dict[str, float]:
     """Metrics of a ranking by true probabilities (n, n_services), under the same rules."""
     rows = np.flatnonzero(np.diff(relevant.indptr) > 0)
     scores = np.array(probabilities[rows], dtype=np.float32)
@@ -208,14 +193,14 @@ class Split:
     fallback: DemographicPopularity
 
 
-def make_split(data: ProcessedData, seed: int = 0) -> Split:
+def make_split(data: TrainingData, seed: int = 0) -> Split:
     fit, valid = validation_split(data.train, fraction=0.2, seed=seed)
     return Split(fit=fit, valid=valid, fallback=DemographicPopularity().fit(fit, segments=data.segments))
 
 
 def search(
     name: str,
-    data: ProcessedData,
+    data: TrainingData,
     split: Split,
     *,
     budget: int,
@@ -241,7 +226,7 @@ def search(
 
 
 def search_blend(
-    results: dict[str, SearchResult], data: ProcessedData, split: Split, *, on_trial: Callable[[], None] | None = None
+    results: dict[str, SearchResult], data: TrainingData, split: Split, *, on_trial: Callable[[], None] | None = None
 ) -> SearchResult | None:
     """Blend the best personalised model, the runner-up and a demographic prior.
 
@@ -493,7 +478,7 @@ def train(
 def _fit_evaluate_log(
     name: str,
     result: SearchResult,
-    data: ProcessedData,
+    data: TrainingData,
     test_relevant: sparse.csr_matrix,
     fallback: DemographicPopularity,
     tags: dict[str, str],

@@ -21,12 +21,12 @@ from recommender.evaluation import new_services
 from recommender.popularity import DemographicPopularity, Popularity
 from signpost.errors import UserError
 from signpost.settings import Settings, get_settings
-from training.recommender import ProcessedData, evaluate, load_processed, oracle_metrics
+from training.recommender import TrainingData, evaluate, load_processed, oracle_metrics
 
 SHOWN = ("recall@10", "ndcg@10", "precision@10", "hit_rate@10")
 
 
-def true_probabilities(truth: Path, data: ProcessedData, key: bytes) -> np.ndarray:
+def true_probabilities(truth: Path, data: TrainingData, key: bytes) -> np.ndarray:
     """The truth's usage probabilities re-indexed to the processed rows and columns, (n, m)."""
     truth = Path(truth)
     if (truth / "truth").is_dir() and not (truth / "usage_probability.npy").is_file():

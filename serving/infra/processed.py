@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from signpost.errors import UserError
-
-REQUIRED = ("manifest.json", "citizens.parquet", "services.parquet", "interactions_all.npz")
+from features.processed import read_processed
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,19 +65,12 @@ class ProcessedData:
 
 def load(folder: Path) -> ProcessedData:
     """Read what serving needs from `folder`; a UserError says what to run if it is missing."""
-    folder = Path(folder)
-    missing = [name for name in REQUIRED if not (folder / name).exists()]
-    if missing:
-        raise UserError(
-            f"the processed folder {folder} lacks {', '.join(missing)}: run `signpost features` "
-            "(or set SIGNPOST_PROCESSED_DIR to the folder it wrote)"
-        )
-    manifest = json.loads((folder / "manifest.json").read_text())
-    citizens = pd.read_parquet(folder / "citizens.parquet").set_index("pseudonym", drop=False)
+    read = read_processed(folder, windows=("all",))
+    folder, manifest, interactions = read.folder, read.manifest, read.matrices["all"]
+    citizens = read.citizens.set_index("pseudonym", drop=False)
     citizens.index.name = None
-    services = pd.read_parquet(folder / "services.parquet").set_index("service_id", drop=False)
+    services = read.services.set_index("service_id", drop=False)
     services.index.name = None
-    interactions = sparse.load_npz(folder / "interactions_all.npz").tocsr()
     early_help = None
     if (folder / "early_help_score.parquet").exists():
         early_help = pd.read_parquet(folder / "early_help_score.parquet").set_index("pseudonym", drop=False)
