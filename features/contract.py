@@ -30,6 +30,18 @@ CONSENT_STATUS = ("granted", "withdrawn", "objected")
 CONSENT_METHODS = ("portal", "paper", "phone", "caseworker", "import")
 OUTCOMES = ("early_help_assessment", "child_in_need", "child_protection_plan")
 BOOLEAN = ("true", "false")
+#: Needs an intervention addresses (services ``needs``, DATA_CONTRACT v2); for an early-help
+#: indicator service, the needs it points to.
+NEEDS = (
+    "domestic_abuse",
+    "school_attendance",
+    "youth_safety",
+    "money_housing",
+    "health_wellbeing",
+    "family_support",
+    "caring",
+    "learning",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ SERVICES = Table(
         Column("intervention", "boolean", values=BOOLEAN),
         Column("url", "string", required=False),
         Column("active", "boolean", values=BOOLEAN),
+        Column("early_help_indicator", "boolean", required=False, values=BOOLEAN),
+        Column("needs", "string", required=False),
     ),
     key=("service_id",),
 )

@@ -8,7 +8,7 @@ reason is the first rule it breaks, in this order:
    ``false``); an enum value is not allowed; an integer is out of range; a date or timestamp
    is after the extract date (a future date is a fault); then table rules (postcode format
    and county, implausible birth dates, ``min_age`` > ``max_age``, malformed service
-   districts, a start date after its end date, an event source missing from the
+   districts, a service ``need`` outside the contract's vocabulary, a start date after its end date, an event source missing from the
    data-sharing policy).
 2. **References**: an id that is not in the table it refers to, or whose row there was
    quarantined (the reason then names that row and its reason, so a rejected citizen takes
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from features.contract import Column, Table
+from features.contract import NEEDS, Column, Table
 from features.generalise import (
     DISTRICT_PATTERN,
     POSTCODE_PATTERN,
@@ -184,6 +184,12 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
             f"list_transform(string_split(v_districts, ';'), lambda d: regexp_full_match(trim(d), '{DISTRICT_PATTERN}'))) "
             "THEN 'districts ' || " + _show("v_districts")
             + " || ' is not * or a ;-separated list of postcode districts (e.g. SO23;SO22)' END"
+        )
+        known_needs = "[" + ", ".join(quote_literal(n) for n in NEEDS) + "]"
+        rules.append(
+            "CASE WHEN v_needs IS NOT NULL AND NOT list_bool_and(list_transform(string_split(v_needs, ';'), "
+            f"lambda n: list_contains({known_needs}, trim(n)))) THEN 'needs ' || " + _show("v_needs")
+            + f" || {_message(' has a need outside the vocabulary (' + ', '.join(NEEDS) + '; separated by ;)')} END"
         )
     elif table.name == "events":
         known = ", ".join(quote_literal(s) for s in ctx.sources) or "NULL"

@@ -133,6 +133,8 @@ def _services_table(services: list[Service]) -> pa.Table:
             "intervention": [flag(s.intervention) for s in services],
             "url": [s.url for s in services],
             "active": [flag(s.active) for s in services],
+            "early_help_indicator": [flag(s.early_help_indicator) for s in services],
+            "needs": [";".join(s.addresses) or None for s in services],
             "source": [s.source for s in services],
         },
         schema=pa.schema([(c, pa.string()) for c in (*TABLES["services"].column_names, "source")]),

@@ -25,7 +25,10 @@ from mlflow.tracking import MlflowClient
 
 import mlflow
 from features.consent import consent_as_of, early_help_allowed
+from features.early_help import DEFAULT_GROUPS, OPT_IN_GROUPS
 from recommender import early_help_metrics as ehm
+from recommender.early_help import BAND_NAMES, band
+from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
 from recommender.early_help import (
     BoostedEarlyHelp,
     CalibratedEarlyHelp,
@@ -100,6 +103,23 @@ def allowed_as_of(citizens: pd.DataFrame, consents: pd.DataFrame, day: date, set
     state = consent_as_of(records, as_of=day, defaults=settings.consent_defaults, people=citizens["pseudonym"])
     household = citizens.set_index("pseudonym")["household"]
     return early_help_allowed(state["early_intervention"], household)
+
+
+def model_features(features: tuple[FeatureSpec, ...], opt_in: tuple[str, ...] | list[str]) -> tuple[FeatureSpec, ...]:
+    """The features a model may use: concern indicators, composition and age, plus opt-ins.
+
+    Asking for help is never a risk factor unless the council says so: every other group
+    (``features.early_help.OPT_IN_GROUPS``) stays out unless ``opt_in`` names it.
+    """
+    unknown = sorted(set(opt_in) - set(OPT_IN_GROUPS))
+    if unknown:
+        raise UserError(f"unknown early-help opt-in feature group(s) {unknown}: choose from {', '.join(OPT_IN_GROUPS)}")
+    ungrouped = [f.name for f in features if not f.group]
+    if ungrouped:
+        raise UserError(f"early_help_features.json names no group for {ungrouped[:3]}: rebuild the processed "
+                        "folder with `signpost features`")
+    allowed = set(DEFAULT_GROUPS) | set(opt_in)
+    return tuple(f for f in features if f.group in allowed)
 
 
 def load_table(processed: Path, which: str, features: tuple[FeatureSpec, ...], *, settings: Settings,
@@ -262,7 +282,7 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
     processed = Path(processed)
     manifest = tracking.read_manifest(processed)
     as_of = date.fromisoformat(str(manifest["as_of"]))
-    features = load_features(processed)
+    features = model_features(load_features(processed), settings.early_help_opt_in_features)
     train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
     valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
     for name, table in (("training", train_table), ("evaluation", valid_table)):
@@ -312,6 +332,8 @@ def _data_params(train_table: EarlyHelpTable, valid_table: EarlyHelpTable,
         "excluded_for_objection_since_snapshot": train_table.excluded_for_objection
         + valid_table.excluded_for_objection,
         "n_features": len(features),
+        "feature_groups": ",".join(sorted({f.group for f in features})),
+        "opt_in_feature_groups": ",".join(settings.early_help_opt_in_features) or "none",
         "capacity": capacity(settings),
         "bands": json.dumps(list(settings.early_help_bands)),
         "min_group_outcomes": settings.early_help_min_group_outcomes,
@@ -346,7 +368,8 @@ def _log_candidate(kind: str, model: CalibratedEarlyHelp, evaluation: Evaluation
 def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: EarlyHelpTable,
               valid_table: EarlyHelpTable, manifest: dict, data_tags: dict[str, str], settings: Settings,
               run_id: str):
-    scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands))
+    meaning = meaning_of(best.evaluation, valid_table, settings)
+    scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands), meaning=meaning)
     names = scorer.feature_names
     # quantiles over the training table: aggregate, synthetic-looking rows, no real child
     example = input_example(pd.DataFrame(train_table.X, columns=names), names)
@@ -380,11 +403,14 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
         "gap_confidence": settings.early_help_gap_confidence,
         "code_version": tracking.code_version(), "run_id": run_id,
         "n_features": len(features),
+        "feature_groups": sorted({f.group for f in features}),
+        "opt_in_groups": list(settings.early_help_opt_in_features),
         "sources": [s for s, purposes in settings.sharing_policy.items() if "early_intervention" in purposes],
     }
     metrics, groups = best.evaluation.metrics, best.evaluation.groups
-    card = model_card(facts, metrics, groups.gaps, groups.per_group)
+    card = model_card(facts, metrics, groups.gaps, groups.per_group, meaning)
     record = transparency_record(facts, metrics, groups.gaps)
+    mlflow.log_dict(meaning.as_dict(), "indicator_meaning.json")
     mlflow.log_text(card, "model_card.md")
     mlflow.log_dict(record, "transparency_record.json")
     mlflow.log_text(transparency_markdown(record), "transparency_record.md")
@@ -396,6 +422,16 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
     )
     MlflowClient().update_model_version(settings.early_help_model_name, version.version, description=card)
     return version
+
+
+def meaning_of(evaluation: Evaluation, table: EarlyHelpTable, settings: Settings) -> IndicatorMeaning:
+    """What the bands, probabilities and capacity figures meant on the evaluation snapshot."""
+    thresholds = tuple(settings.early_help_bands)
+    return indicator_meaning(
+        table.y, evaluation.probability, band(evaluation.probability, thresholds), thresholds=thresholds,
+        band_names=BAND_NAMES, capacity=capacity(settings), evaluated_on=table.snapshot.isoformat(),
+        label_months=LABEL_MONTHS,
+    )
 
 
 def _requirements() -> list[str]:

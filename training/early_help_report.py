@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from recommender.early_help_meaning import IndicatorMeaning
 from recommender.early_help_metrics import reliability
 
 #: The bar the 2020 council models did not reach (What Works for Children's Social Care, 2020).
@@ -125,9 +126,14 @@ def _fmt(metrics: dict[str, float], name: str) -> str:
 
 
 def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame,
-               per_group: pd.DataFrame) -> str:
-    """The model card (Markdown) for one registered version."""
+               per_group: pd.DataFrame, meaning: IndicatorMeaning | None = None) -> str:
+    """The model card (Markdown) for one registered version.
+
+    Its "What the indicator means" section is :func:`meaning_lines` of the same
+    ``IndicatorMeaning`` the registered scorer carries, so the card says what the screen says.
+    """
     bands = facts["bands"]
+    opt_in = list(facts.get("opt_in_groups", ()))
     lines = [
         f"# Model card: {facts['model_name']} (early-help indicator)",
         "",
@@ -155,6 +161,14 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"children whose household objected are excluded (re-checked at training: "
         f"{facts['excluded_at_training']} more excluded for objections since the snapshot).",
         "- Sources: only partner sources whose data-sharing agreement allows early intervention.",
+        "- Features: concern indicators only (records of services marked `early_help_indicator`, such as "
+        "Operation Encompass notifications, missing-child reports and exclusions), household composition "
+        "and age. Asking for help is never a risk factor: use of universal or supportive services, "
+        "benefits, health services and area deprivation are "
+        + (f"**used because the council opted in to: {', '.join(opt_in)}**."
+           if opt_in else "not used (the council has not opted in to any of them)."),
+        f"- Feature groups used: {', '.join(facts.get('feature_groups', ())) or 'unknown'} "
+        f"({facts['n_features']} features).",
         f"- Training rows: {facts['train_rows']:,} children ({facts['train_positives']:,} with an outcome); "
         f"evaluation rows: {facts['valid_rows']:,} ({facts['valid_positives']:,}).",
         "",
@@ -179,6 +193,7 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"| recall at capacity | {metrics['recall_at_capacity']:.3f} |",
         f"| base rate | {metrics['base_rate']:.3f} |",
         "",
+        *meaning_lines(meaning),
         "## Calibration",
         "Reliability diagram: `figures/reliability.png`. ECE is the count-weighted mean gap between "
         "mean predicted probability and observed rate over 10 equal-mass bins; the noise floor is "
@@ -218,6 +233,45 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"- Code version `{facts['code_version']}`; MLflow run `{facts['run_id']}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def meaning_lines(meaning: IndicatorMeaning | None) -> list[str]:
+    """The card's "What the indicator means" section: exactly what a caseworker is shown."""
+    if meaning is None:
+        return []
+    lines = [
+        "## What the indicator means (shown to caseworkers with every band)",
+        f"Computed on the evaluation snapshot {meaning.evaluated_on} ({meaning.children:,} children, "
+        f"{meaning.outcomes:,} with an outcome). A band is a suggestion to review, never a fact about a family.",
+        "",
+        "| band | calibrated probability | children | with an outcome | outcome rate (95% interval) | "
+        "what the caseworker reads |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in meaning.bands:
+        lines.append(
+            f"| {b.band} | {b.probability_from:.0%} to {b.probability_to:.0%} | {b.children:,} | {b.outcomes:,} "
+            f"| {_rate(b.outcome_rate)} ({_rate(b.outcome_rate_low)}–{_rate(b.outcome_rate_high)}) "
+            f"| {b.sentence(meaning.label_months)} |"
+        )
+    lines += [
+        "",
+        "Each child's calibrated probability is shown with the 95% interval of the outcome rate observed "
+        "among children with similar probabilities (10 equal-mass bins):",
+        "",
+        "| probabilities | children | outcome rate (95% interval) |",
+        "|---|---|---|",
+        *[f"| {c.probability_from:.1%} to {c.probability_to:.1%} | {c.children:,} | {_rate(c.outcome_rate)} "
+          f"({_rate(c.outcome_rate_low)}–{_rate(c.outcome_rate_high)}) |" for c in meaning.calibration],
+        "",
+        f"At the team's capacity: {meaning.capacity_sentence()}",
+        "",
+    ]
+    return lines
+
+
+def _rate(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.1%}"
 
 
 def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame) -> dict:
