@@ -514,6 +514,11 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
             return np.zeros(len(services), dtype=bool)
         return services[column].fillna(False).to_numpy(dtype=bool)
 
+    # contract v2: the needs an intervention addresses (early-help suggestions match on them)
+    needs = np.empty(len(services), dtype=object)
+    for i, value in enumerate(obj("needs")):
+        listed = value.split(";") if isinstance(value, str) else ([] if value is None else list(value))
+        needs[i] = tuple(str(n).strip() for n in listed if str(n).strip())
     districts = np.empty(len(services), dtype=object)
     for i, value in enumerate(services["districts"].tolist()):
         districts[i] = [str(d) for d in value] if value is not None and not _isna(value) else []
@@ -528,6 +533,7 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
         "means_tested": flag("means_tested"),
         "intervention": flag("intervention"),
         "active": flag("active"),
+        "needs": needs,
     }
 
 
