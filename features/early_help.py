@@ -35,8 +35,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import get_args
 from datetime import date, timedelta
+from typing import get_args
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta

@@ -126,7 +126,7 @@ class FeatureSpec:
                 sentinel, wording = float(found.group(1)), found.group(2).strip()
             if sentinel is not None and value >= sentinel:
                 return f"{label}: {wording}"
-            days = int(round(value))
+            days = round(value)
             return f"{label}: {days} day{'' if days == 1 else 's'} ago"
         shown = f"{value:g}"
         return label.replace("{value}", shown) if "{value}" in label else f"{label}: {shown}"

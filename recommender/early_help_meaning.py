@@ -37,7 +37,7 @@ def one_in(rate: float) -> int | None:
     """``rate`` as "about 1 in N" (N ≥ 1), None when the rate is 0 or unknown."""
     if not np.isfinite(rate) or rate <= 0:
         return None
-    return max(1, int(round(1 / rate)))
+    return max(1, round(1 / rate))
 
 
 def _percent(value: float) -> str:

@@ -27,16 +27,17 @@ import mlflow
 from features.consent import consent_as_of, early_help_allowed
 from features.early_help import DEFAULT_GROUPS, OPT_IN_GROUPS
 from recommender import early_help_metrics as ehm
-from recommender.early_help import BAND_NAMES, band
-from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
 from recommender.early_help import (
+    BAND_NAMES,
     BoostedEarlyHelp,
     CalibratedEarlyHelp,
     EarlyHelpScorer,
     FeatureSpec,
     LogisticEarlyHelp,
+    band,
     tune,
 )
+from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
 from signpost.errors import UserError
 from signpost.progress import console, make_progress
 from signpost.settings import Settings

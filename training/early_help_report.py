@@ -241,11 +241,11 @@ def meaning_lines(meaning: IndicatorMeaning | None) -> list[str]:
         return []
     lines = [
         "## What the indicator means (shown to caseworkers with every band)",
-        f"Computed on the evaluation snapshot {meaning.evaluated_on} ({meaning.children:,} children, "
-        f"{meaning.outcomes:,} with an outcome). A band is a suggestion to review, never a fact about a family.",
+        (f"Computed on the evaluation snapshot {meaning.evaluated_on} ({meaning.children:,} children, "
+         f"{meaning.outcomes:,} with an outcome). A band is a suggestion to review, never a fact about a family."),
         "",
-        "| band | calibrated probability | children | with an outcome | outcome rate (95% interval) | "
-        "what the caseworker reads |",
+        ("| band | calibrated probability | children | with an outcome | outcome rate (95% interval) | "
+         "what the caseworker reads |"),
         "|---|---|---|---|---|---|",
     ]
     for b in meaning.bands:
@@ -256,8 +256,8 @@ def meaning_lines(meaning: IndicatorMeaning | None) -> list[str]:
         )
     lines += [
         "",
-        "Each child's calibrated probability is shown with the 95% interval of the outcome rate observed "
-        "among children with similar probabilities (10 equal-mass bins):",
+        ("Each child's calibrated probability is shown with the 95% interval of the outcome rate observed "
+         "among children with similar probabilities (10 equal-mass bins):"),
         "",
         "| probabilities | children | outcome rate (95% interval) |",
         "|---|---|---|",

@@ -275,7 +275,7 @@ def test_services_version_2_columns_are_read_and_drive_the_feature_groups(run_bu
     tiny_tables["services"][3].update(needs="family_support")  # family support: an intervention, not a concern
     built = run_build(tiny_tables)
     services = built.parquet("services.parquet").set_index("service_id")
-    assert services.loc["FAM-1", "early_help_indicator"] == False  # noqa: E712
+    assert services.loc["FAM-1", "early_help_indicator"] == False
     assert list(services.loc["POL-DA", "needs"]) == ["domestic_abuse", "family_support"]
     assert list(services.loc["FAM-1", "needs"]) == ["family_support"]
     described = pd.read_json(built.out / "early_help_features.json").set_index("name")
