@@ -410,7 +410,7 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
     }
     metrics, groups = best.evaluation.metrics, best.evaluation.groups
     card = model_card(facts, metrics, groups.gaps, groups.per_group, meaning)
-    record = transparency_record(facts, metrics, groups.gaps)
+    record = transparency_record(facts, metrics, groups.gaps, meaning)
     mlflow.log_dict(meaning.as_dict(), "indicator_meaning.json")
     mlflow.log_text(card, "model_card.md")
     mlflow.log_dict(record, "transparency_record.json")
@@ -534,17 +534,10 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     Returns a table with rows ROC AUC, ECE, precision at capacity, recall at capacity, Brier
     and columns ``model``, ``bayes_optimal``, ``bar_2020``.
     """
-    from features.pseudonym import key_id, load_key, pseudonymise
-
     processed = Path(processed)
     manifest = tracking.read_manifest(processed)
     as_of = date.fromisoformat(str(manifest["as_of"]))
-    path = Path(truth) / "early_help.parquet"
-    if not path.is_file():
-        path = Path(truth) / "truth" / "early_help.parquet"
-    if not path.is_file():
-        raise UserError(f"{Path(truth) / 'early_help.parquet'} is missing: point --truth at the generator's "
-                        "truth/ folder (written by `signpost generate`)")
+    path = truth_path(truth)
     tracking.configure(settings)
     name = settings.early_help_model_name
     chosen = (tracking.version_by_alias(name, alias) if alias else
@@ -556,16 +549,7 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     features = scorer.features
     valid = load_table(processed, "valid", features, settings=settings, as_of=as_of)
 
-    key = key if key is not None else load_key(settings, create=False)
-    if manifest.get("pseudonym_key_id") and key_id(key) != manifest["pseudonym_key_id"]:
-        raise UserError("the pseudonym key is not the one that built this processed folder: set "
-                        "SIGNPOST_PSEUDONYM_KEY (or the key file) to the key `signpost features` used")
-    true = pd.read_parquet(path)
-    true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
-    p_true = valid.frame["pseudonym"].map(true.set_index("pseudonym")["p_window_2"])
-    if p_true.isna().mean() > 0.01:
-        raise UserError(f"{p_true.isna().sum()} of {len(p_true)} children have no true probability: is "
-                        "--truth from the same county, and the pseudonym key the one used by `features`?")
+    p_true = true_probabilities(path, valid.frame["pseudonym"], manifest, settings, key=key)
     known = p_true.notna().to_numpy()
     y, p_model = valid.y[known], scorer.model.predict_proba(valid.X[known])[:, 1]
     p_bayes = p_true.to_numpy(dtype=float)[known]
@@ -595,6 +579,123 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     table.attrs.update(version=str(chosen.version), children=int(known.sum()), outcomes=int(y.sum()),
                        ece_noise_floor=ehm.ece_noise_floor(p_model))
     return table
+
+
+def truth_path(truth: Path) -> Path:
+    """The generator's ``early_help.parquet`` under ``truth`` (or ``truth/truth``)."""
+    path = Path(truth) / "early_help.parquet"
+    if not path.is_file():
+        path = Path(truth) / "truth" / "early_help.parquet"
+    if not path.is_file():
+        raise UserError(f"{Path(truth) / 'early_help.parquet'} is missing: point --truth at the generator's "
+                        "truth/ folder (written by `signpost generate`)")
+    return path
+
+
+def true_probabilities(path: Path, pseudonyms: pd.Series, manifest: dict, settings: Settings, *,
+                       key: bytes | None = None) -> pd.Series:
+    """The generator's true probability for each child of an evaluation table (NaN where unknown)."""
+    from features.pseudonym import key_id, load_key, pseudonymise
+
+    key = key if key is not None else load_key(settings, create=False)
+    if manifest.get("pseudonym_key_id") and key_id(key) != manifest["pseudonym_key_id"]:
+        raise UserError("the pseudonym key is not the one that built this processed folder: set "
+                        "SIGNPOST_PSEUDONYM_KEY (or the key file) to the key `signpost features` used")
+    true = pd.read_parquet(path)
+    true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
+    p_true = pseudonyms.map(true.set_index("pseudonym")["p_window_2"])
+    if p_true.isna().mean() > 0.01:
+        raise UserError(f"{p_true.isna().sum()} of {len(p_true)} children have no true probability: is "
+                        "--truth from the same county, and the pseudonym key the one used by `features`?")
+    return p_true
+
+
+#: The two feature sets `evaluate early-help` sets side by side: the default, and every opt-in.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "default (concern indicators, composition, age)": (),
+    "opt-in (+ " + ", ".join(OPT_IN_GROUPS) + ")": OPT_IN_GROUPS,
+}
+
+
+def figures(y: np.ndarray, p: np.ndarray, frame: pd.DataFrame, settings: Settings) -> dict[str, float]:
+    """AUC, calibration, capacity and per-group gaps of probabilities ``p`` on one table."""
+    n = capacity(settings)
+    precision, recall = ehm.precision_recall_at(y, p, n)
+    groups = by_group(frame.reset_index(drop=True), y, p, ehm.top_n(p, n),
+                      min_positives=settings.early_help_min_group_outcomes,
+                      confidence=settings.early_help_gap_confidence)
+    gated = tuple(settings.early_help_gated_attributes)
+    out = {
+        "ROC AUC": ehm.roc_auc(y, p),
+        "ECE": ehm.expected_calibration_error(y, p),
+        "ECE noise floor": ehm.ece_noise_floor(p),
+        "Brier": ehm.brier(y, p),
+        f"precision at capacity (N={n})": precision,
+        f"recall at capacity (N={n})": recall,
+        "largest TPR gap, gated attributes (beyond noise)": groups.max_gap("tpr", gated, beyond_noise=True),
+        "largest FPR gap, gated attributes (beyond noise)": groups.max_gap("fpr", gated, beyond_noise=True),
+    }
+    for row in groups.gaps.itertuples():
+        out[f"TPR gap, {row.attribute}"] = float(row.tpr_gap)
+        out[f"FPR gap, {row.attribute}"] = float(row.fpr_gap)
+        out[f"selection-rate gap, {row.attribute}"] = float(row.selection_gap)
+    return out
+
+
+def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | None = None,
+                         key: bytes | None = None, kinds: tuple[str, ...] = MODEL_KINDS,
+                         seed: int = 0) -> pd.DataFrame:
+    """The default feature set and every opt-in group side by side, on the evaluation snapshot.
+
+    Each set is fitted exactly as ``train`` fits (every kind tuned, calibrated, the lowest
+    out-of-fold Brier chosen) on the training snapshot and evaluated on the later one; with
+    ``truth`` the Bayes-optimal figures (the generator's true probabilities) are a third
+    column and every column is computed on the children that have a true probability.
+    Nothing is logged or registered: this measures what an opt-in would change.
+    """
+    processed = Path(processed)
+    manifest = tracking.read_manifest(processed)
+    as_of = date.fromisoformat(str(manifest["as_of"]))
+    every = load_features(processed)
+    fitted: dict[str, tuple[EarlyHelpTable, np.ndarray, str, int]] = {}
+    for label, opt_in in FEATURE_SETS.items():
+        features = model_features(every, opt_in)
+        train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
+        valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
+        models = {kind: fit_candidate(kind, train_table, features, seed=seed)[0] for kind in kinds}
+        kind = min(models, key=lambda k: models[k].calibration_report_[models[k].calibration_]["brier"])
+        fitted[label] = (valid_table, models[kind].predict_proba(valid_table.X)[:, 1], kind, len(features))
+    valid = next(iter(fitted.values()))[0]
+    known = np.ones(len(valid.y), dtype=bool)
+    columns = {}
+    if truth is not None:
+        p_true = true_probabilities(truth_path(truth), valid.frame["pseudonym"], manifest, settings, key=key)
+        known = p_true.notna().to_numpy()
+    frame = valid.frame.loc[known].reset_index(drop=True)
+    for label, (_, p, kind, n_features) in fitted.items():
+        columns[label] = figures(valid.y[known], p[known], frame, settings)
+    if truth is not None:
+        columns["Bayes-optimal"] = figures(valid.y[known], p_true.to_numpy(dtype=float)[known], frame, settings)
+    table = pd.DataFrame(columns)
+    table.attrs.update(children=int(known.sum()), outcomes=int(valid.y[known].sum()),
+                       chosen={label: f"{kind}, {n} features" for label, (_, _, kind, n) in fitted.items()})
+    return table
+
+
+def print_feature_sets(table: pd.DataFrame) -> None:
+    """The side-by-side table of `evaluate early-help`."""
+    from rich.table import Table
+
+    out = Table(title=f"early help, default vs opt-in features: {table.attrs['children']:,} children, "
+                      f"{table.attrs['outcomes']:,} outcomes (evaluation snapshot)")
+    out.add_column("metric")
+    for column in table.columns:
+        chosen = table.attrs["chosen"].get(column)
+        out.add_column(f"{column}\n[{chosen}]" if chosen else column, justify="right")
+    for metric, row in table.iterrows():
+        digits = 4 if metric.startswith("ECE") else 3
+        out.add_row(metric, *["" if pd.isna(v) else f"{v:.{digits}f}" for v in row])
+    console.print(out)
 
 
 def print_comparison(table: pd.DataFrame) -> None:

@@ -274,9 +274,11 @@ def _rate(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.1%}"
 
 
-def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame) -> dict:
+def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame,
+                        meaning: IndicatorMeaning | None = None) -> dict:
     """A transparency record in the structure of the UK Algorithmic Transparency Recording Standard."""
-    return {
+    opt_in = list(facts.get("opt_in_groups", ()))
+    record = {
         "standard": "UK Algorithmic Transparency Recording Standard (structure)",
         "tier_1": {
             "name": "Signpost early-help indicator",
@@ -304,7 +306,9 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
         },
         "decision_making_process": {
             "process_integration": "Scores appear on the caseworker's caseload page as a band with "
-            "the probability behind it, the top factors and suggested interventions.",
+            "what it meant in the last evaluation (how many children with that band had an early-help "
+            "outcome), the calibrated probability with its 95% interval, the model's precision and recall "
+            "at the team's capacity, the top factors and suggested interventions.",
             "human_review": "Every band is reviewed by a caseworker, who records a decision and a "
             "reason; the tool never contacts a family, opens a case or closes one.",
             "frequency_and_scale": f"Re-scored when new data are built; about "
@@ -317,6 +321,12 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             + ", ".join(facts.get("sources", [])),
             "data_window": f"features: 12 months before the snapshot; labels: 6 months after; "
             f"training snapshot {facts['train_snapshot']}, evaluation snapshot {facts['valid_snapshot']}",
+            "features": "Concern indicators only (records of services marked as early-help indicators, "
+            "such as Operation Encompass notifications, missing-child reports and exclusions), household "
+            "composition and age. Use of universal or supportive services, benefits, health services and "
+            "area deprivation: " + (f"used, because the council opted in to {', '.join(opt_in)}."
+                                    if opt_in else "not used."),
+            "opt_in_feature_groups": opt_in,
             "personal_data": "Pseudonymised (keyed HMAC); age band and postcode district only; "
             "protected characteristics are used for fairness evaluation, not as model inputs.",
             "lawful_basis": "Public task (UK GDPR Art. 6(1)(e)) with the right to object honoured.",
@@ -355,7 +365,12 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
              "gaps are reported: they are genuine risk factors, and equalising error rates across them "
              "would contradict calibration."},
             {"risk": "Automation bias: a band read as a verdict.", "mitigation": "Band shown with "
-             "probability and reasons; a recorded human decision is required; no automated action."},
+             "what it meant in the last evaluation, the calibrated probability with its interval, "
+             "precision and recall at capacity, and the reasons; a recorded human decision is required; "
+             "no automated action."},
+            {"risk": "Deterring families from asking for help.", "mitigation": "Only concern indicators, "
+             "household composition and age are model inputs unless the council opts in to more; an "
+             "opt-in is recorded in the manifest, the model card and this record."},
             {"risk": "Stigma and privacy harm.", "mitigation": "Pseudonymised data, purpose-limited "
              "sources, objections honoured at build, train and request time, audited access limited "
              "to the caseworker's caseload."},
@@ -363,6 +378,13 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
              "calibration are no worse than the champion's; every version carries this record."},
         ],
     }
+    if meaning is not None:
+        record["indicator_meaning"] = {
+            "evaluated_on": meaning.evaluated_on,
+            "bands": {b.band: b.sentence(meaning.label_months) for b in meaning.bands},
+            "capacity": meaning.capacity_sentence(),
+        }
+    return record
 
 
 def _gap(value: float, beyond: float | None = None) -> str:
@@ -387,7 +409,11 @@ def transparency_markdown(record: dict) -> str:
             lines += [f"- **{item['risk']}** Mitigation: {item['mitigation']}" for item in content]
         else:
             for key, value in content.items():
-                lines.append(f"- **{key.replace('_', ' ')}**: {value}")
+                if isinstance(value, dict):
+                    lines.append(f"- **{key.replace('_', ' ')}**:")
+                    lines += [f"  - {name}: {text}" for name, text in value.items()]
+                else:
+                    lines.append(f"- **{key.replace('_', ' ')}**: {value}")
         lines.append("")
     lines.append(f"_Structure: {record['standard']}._")
     return "\n".join(lines) + "\n"
