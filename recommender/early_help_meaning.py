@@ -68,16 +68,14 @@ class BandMeaning:
         """The band in plain words, never as a fact about the family."""
         if self.children == 0:
             return "In the last evaluation no child had this band, so what it means has not been measured."
+        interval = f"95% interval {_percent(self.outcome_rate_low)} to {_percent(self.outcome_rate_high)}"
+        within = f"had an early-help outcome within {_months(label_months)}"
         if self.outcomes == 0:
-            share = "none of the"
-        else:
-            n = self.one_in
-            share = f"about 1 in {n}" if n and n > 1 else "nearly all"
-        return (
-            f"In the last evaluation, {share} {self.children:,} children with this band had an early-help "
-            f"outcome within {_months(label_months)} ({self.outcomes:,}; 95% interval "
-            f"{_percent(self.outcome_rate_low)} to {_percent(self.outcome_rate_high)})."
-        )
+            return f"In the last evaluation, none of the {self.children:,} children with this band {within} ({interval})."
+        n = self.one_in
+        share = f"about 1 in {n} children" if n and n > 1 else f"nearly all of the {self.children:,} children"
+        return (f"In the last evaluation, {share} with this band {within} "
+                f"({self.outcomes:,} of {self.children:,}; {interval}).")
 
 
 @dataclass(frozen=True)
