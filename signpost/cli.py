@@ -344,7 +344,12 @@ def evaluate_early_help(
     seed: Annotated[int, typer.Option(help="Random seed for the feature-set comparison's folds and trees.")] = 0,
 ) -> None:
     """Default vs opt-in features side by side (AUC, ECE, group gaps), and the registered model vs Bayes-optimal."""
-    from training.early_help import compare_feature_sets, compare_with_truth, print_comparison, print_feature_sets
+    from training.early_help import (
+        compare_feature_sets,
+        compare_with_truth,
+        print_comparison,
+        print_feature_sets,
+    )
 
     settings = get_settings()
     processed = processed or settings.processed_dir

@@ -684,6 +684,7 @@ def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | N
 
 def print_feature_sets(table: pd.DataFrame) -> None:
     """The side-by-side table of `evaluate early-help`."""
+    from rich.markup import escape
     from rich.table import Table
 
     out = Table(title=f"early help, default vs opt-in features: {table.attrs['children']:,} children, "
@@ -691,7 +692,7 @@ def print_feature_sets(table: pd.DataFrame) -> None:
     out.add_column("metric")
     for column in table.columns:
         chosen = table.attrs["chosen"].get(column)
-        out.add_column(f"{column}\n[{chosen}]" if chosen else column, justify="right")
+        out.add_column(escape(f"{column}\n[{chosen}]") if chosen else column, justify="right")
     for metric, row in table.iterrows():
         digits = 4 if metric.startswith("ECE") else 3
         out.add_row(metric, *["" if pd.isna(v) else f"{v:.{digits}f}" for v in row])
