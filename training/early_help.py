@@ -691,6 +691,7 @@ def print_feature_sets(table: pd.DataFrame) -> None:
                       f"{table.attrs['outcomes']:,} outcomes (evaluation snapshot)")
     out.add_column("metric")
     for column in table.columns:
+        chosen = table.attrs["chosen"].get(column)
         out.add_column(escape(f"{column}\n[{chosen}]") if chosen else column, justify="right")
     for metric, row in table.iterrows():
         digits = 4 if metric.startswith("ECE") else 3
