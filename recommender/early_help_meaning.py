@@ -80,7 +80,7 @@ class BandMeaning:
 
 @dataclass(frozen=True)
 class CalibrationBin:
-    """An equal-mass bin of calibrated probabilities and the outcome rate observed in it."""
+    """A bin of calibrated probabilities and the outcome rate observed in it."""
 
     probability_from: float
     probability_to: float
@@ -95,13 +95,17 @@ class ProbabilityRange:
     """A calibrated probability with the interval the last evaluation supports around it."""
 
     probability: float
-    low: float
+    low: float  # 95% interval of the outcome rate among children with similar probabilities
     high: float
+    similar_from: float = float("nan")  # the probabilities counted as similar
+    similar_to: float = float("nan")
+    outcome_rate: float = float("nan")
 
     def sentence(self) -> str:
-        return (f"Calibrated probability {_percent(self.probability)}; in the last evaluation children with "
-                f"similar probabilities had outcomes at a rate between {_percent(self.low)} and "
-                f"{_percent(self.high)} (95% interval).")
+        return (f"Calibrated probability {_percent(self.probability)}. In the last evaluation, children with "
+                f"probabilities from {_percent(self.similar_from)} to {_percent(self.similar_to)} had an "
+                f"early-help outcome at a rate of {_percent(self.outcome_rate)} (95% interval "
+                f"{_percent(self.low)} to {_percent(self.high)}).")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class IndicatorMeaning:
     bands : tuple of BandMeaning
         In band order (low, medium, high).
     calibration : tuple of CalibrationBin
-        Equal-mass bins of the calibrated probability, for :meth:`probability_range`.
+        Bins of the calibrated probability (:func:`calibration_bins`), for :meth:`probability_range`.
     capacity : int
         Children the team can review in the label window.
     precision_at_capacity, recall_at_capacity : float
@@ -148,13 +152,14 @@ class IndicatorMeaning:
         raise KeyError(f"no band {name!r}: the bands are {', '.join(b.band for b in self.bands)}")
 
     def probability_range(self, probability: float) -> ProbabilityRange:
-        """The outcome-rate interval of the calibration bin holding ``probability``."""
+        """The outcome rate and its interval in the calibration bin holding ``probability``."""
         if not self.calibration:
             return ProbabilityRange(float(probability), float("nan"), float("nan"))
         tops = np.array([b.probability_to for b in self.calibration])
         index = min(int(np.searchsorted(tops, probability, side="left")), len(self.calibration) - 1)
         chosen = self.calibration[index]
-        return ProbabilityRange(float(probability), chosen.outcome_rate_low, chosen.outcome_rate_high)
+        return ProbabilityRange(float(probability), chosen.outcome_rate_low, chosen.outcome_rate_high,
+                                chosen.probability_from, chosen.probability_to, chosen.outcome_rate)
 
     def capacity_sentence(self) -> str:
         """Precision and recall at capacity in plain words."""
@@ -204,6 +209,34 @@ def _months(months: int) -> str:
     return words.get(months, f"{months} months")
 
 
+def calibration_bins(probability: np.ndarray, *, min_expected: float = 15.0, min_children: int = 30
+                     ) -> list[np.ndarray]:
+    """Indices of consecutive probability bins, each expecting at least ``min_expected`` outcomes.
+
+    Equal-mass bins put a few percent of children — everyone above the 90th percentile,
+    from 10% to 80% — into one top bin, so a child at 64% would be told the rate of children
+    at 20%. Bins formed from the top down until their probabilities add up to
+    ``min_expected`` outcomes (and hold ``min_children``) stay narrow where probabilities are
+    high and the interval can still be measured. Bins depend on the probabilities only, never
+    on the outcomes, so each bin's Wilson interval stays valid.
+    """
+    probability = np.asarray(probability, dtype=float)
+    order = np.argsort(-probability, kind="stable")
+    bins: list[np.ndarray] = []
+    start, expected = 0, 0.0
+    for position, index in enumerate(order):
+        expected += probability[index]
+        if expected >= min_expected and position + 1 - start >= min_children:
+            bins.append(order[start:position + 1])
+            start, expected = position + 1, 0.0
+    if start < len(order):
+        if bins:  # a remainder too small to measure joins the bin above it
+            bins[-1] = np.concatenate([bins[-1], order[start:]])
+        else:
+            bins.append(order[start:])
+    return [b[::-1] for b in reversed(bins)]  # lowest probabilities first
+
+
 def indicator_meaning(
     y: np.ndarray,
     probability: np.ndarray,
@@ -214,7 +247,8 @@ def indicator_meaning(
     capacity: int,
     evaluated_on: str,
     label_months: int = 6,
-    n_bins: int = 10,
+    min_expected: float = 15.0,
+    min_children: int = 30,
 ) -> IndicatorMeaning:
     """Compute the indicator's meaning from an evaluation snapshot.
 
@@ -233,8 +267,9 @@ def indicator_meaning(
     capacity : int
     evaluated_on : str
     label_months : int
-    n_bins : int
-        Equal-mass calibration bins for :meth:`IndicatorMeaning.probability_range`.
+    min_expected, min_children : float, int
+        How the calibration bins behind :meth:`IndicatorMeaning.probability_range` are cut
+        (:func:`calibration_bins`).
     """
     y = np.asarray(y).astype(int)
     probability = np.asarray(probability, dtype=float)
@@ -251,15 +286,11 @@ def indicator_meaning(
             mean_probability=float(probability[inside].mean()) if n else float("nan"),
         ))
     calibration = []
-    if len(probability):
-        order = np.argsort(probability, kind="stable")
-        for chunk in np.array_split(order, min(n_bins, len(order))):
-            if not len(chunk):
-                continue
-            n, k = len(chunk), int(y[chunk].sum())
-            low, high = wilson(k, n)
-            calibration.append(CalibrationBin(float(probability[chunk].min()), float(probability[chunk].max()), n,
-                                              k / n, low, high))
+    for chunk in calibration_bins(probability, min_expected=min_expected, min_children=min_children):
+        n, k = len(chunk), int(y[chunk].sum())
+        low, high = wilson(k, n)
+        calibration.append(CalibrationBin(float(probability[chunk].min()), float(probability[chunk].max()), n,
+                                          k / n, low, high))
     flagged = top_n(probability, capacity) if len(probability) else np.zeros(0, dtype=bool)
     hits, n_flagged, positives = int(y[flagged].sum()), int(flagged.sum()), int(y.sum())
     precision_low, precision_high = wilson(hits, n_flagged)

@@ -256,8 +256,9 @@ def meaning_lines(meaning: IndicatorMeaning | None) -> list[str]:
         )
     lines += [
         "",
-        ("Each child's calibrated probability is shown with the 95% interval of the outcome rate observed "
-         "among children with similar probabilities (10 equal-mass bins):"),
+        ("Each child's calibrated probability is shown with the outcome rate, and its 95% interval, observed "
+         "among children with similar probabilities (bins cut from the top, each expecting at least 15 "
+         "outcomes):"),
         "",
         "| probabilities | children | outcome rate (95% interval) |",
         "|---|---|---|",

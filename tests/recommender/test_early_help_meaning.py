@@ -78,3 +78,15 @@ def test_every_child_counted_once_and_intervals_hold_their_rate(rows, capacity) 
     for value in p:
         interval = meaning.probability_range(float(value))
         assert interval.low <= interval.high
+
+
+def test_a_high_probability_is_compared_with_children_of_high_probabilities() -> None:
+    rng = np.random.default_rng(1)
+    p = np.concatenate([rng.random(4000) * 0.08, 0.2 + rng.random(300) * 0.6])
+    y = (rng.random(len(p)) < p).astype(int)
+    meaning = meaning_of(y, p, capacity=300)
+    similar = meaning.probability_range(0.7)
+    assert similar.similar_from > 0.4 and similar.low > 0.3  # not lumped in with the 10% children
+    assert "Calibrated probability 70%" in similar.sentence()
+    expected = [p[(p >= c.probability_from) & (p <= c.probability_to)].sum() for c in meaning.calibration]
+    assert min(expected) >= 15 - 1e-9
