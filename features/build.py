@@ -390,6 +390,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "personalisation_citizens": _scalar(con, "SELECT count(*) FROM snap WHERE personalisation"),
             "early_help": {"rows": early_help_rows, "features": len(catalogue),
                            "outcomes_present": "outcomes" in extracts,
+                           "feature_groups": {g: sum(f.group == g for f in catalogue) for g in early_help.FEATURE_GROUPS},
+                           "default_groups": list(early_help.DEFAULT_GROUPS),
+                           "opt_in_groups": list(settings.early_help_opt_in_features),
                            "people_denied": eh_allowed},
             "research": research_summary,
             "sensitive_services": {
@@ -675,6 +678,7 @@ FROM snap s JOIN people p USING (cid) ORDER BY s.row""", stage_dir / "citizens.p
     sensitive_categories = ", ".join(
         quote_literal(c.strip().lower()) for c in plan.settings.sensitive_categories
     ) or "NULL"
+    indicator_sources = ", ".join(f"'{_sql_str(s)}'" for s in plan.indicator_sources) or "NULL"
     con.execute(f"""
 CREATE TABLE services_ok AS
 SELECT m.col, c.t_service_id AS service_id, c.t_name AS name, c.t_description AS description,
@@ -685,7 +689,11 @@ SELECT m.col, c.t_service_id AS service_id, c.t_name AS name, c.t_description AS
   c.t_active AS active, s.source,
   COALESCE(c.t_sensitive, lower(c.t_category) IN ({sensitive_categories})) AS sensitive,
   c.t_sensitive IS NULL AS sensitive_by_category,
-  c.t_phone AS phone, c.t_contact AS contact, c.t_opening_hours AS opening_hours
+  c.t_phone AS phone, c.t_contact AS contact, c.t_opening_hours AS opening_hours,
+  -- DATA_CONTRACT v2: absent means "recorded by a source that serves early intervention alone"
+  COALESCE(c.t_early_help_indicator, COALESCE(s.source IN ({indicator_sources}), false)) AS early_help_indicator,
+  COALESCE(list_filter(list_transform(string_split(c.t_needs, ';'), lambda n: trim(n)), lambda n: n <> ''),
+           []::VARCHAR[]) AS needs
 FROM checked_services c JOIN service_map m ON m.value = c.t_service_id
 LEFT JOIN (
   SELECT col, first(source ORDER BY n DESC, source) AS source
@@ -698,7 +706,9 @@ WHERE c.reason IS NULL ORDER BY m.col""")
           stage_dir / "services.parquet")
     n_citizens = _scalar(con, "SELECT count(*) FROM snap")
     n_services = _scalar(con, "SELECT count(*) FROM services_ok")
-    frame = con.execute("SELECT col, name, source, intervention FROM services_ok ORDER BY col").df()
+    frame = con.execute(
+        "SELECT col, name, category, source, intervention, early_help_indicator, needs FROM services_ok ORDER BY col"
+    ).df()
     return n_citizens, n_services, frame
 
 
@@ -733,11 +743,7 @@ def _interaction_matrices(con, plan: _Plan, stage_dir: Path, shape: tuple[int, i
 
 
 def _early_help_tables(con, plan: _Plan, stage_dir: Path, services: pd.DataFrame, has_outcomes: bool):
-    catalogue = early_help.feature_catalogue(
-        services,
-        sources=plan.for_purpose["early_intervention"],
-        indicator_sources=plan.indicator_sources,
-    )
+    catalogue = early_help.feature_catalogue(services, sources=plan.for_purpose["early_intervention"])
     listed = ", ".join(f"'{_sql_str(s)}'" for s in plan.for_purpose["early_intervention"]) or "NULL"
     con.execute(f"""
 CREATE TABLE eh_events AS

@@ -35,6 +35,18 @@ BOOLEAN = ("true", "false")
 PHONE_MAX_LENGTH = 40
 CONTACT_MAX_LENGTH = 300
 OPENING_HOURS_MAX_LENGTH = 200
+#: Needs an intervention addresses (services ``needs``, DATA_CONTRACT v2); for an early-help
+#: indicator service, the needs it points to.
+NEEDS = (
+    "domestic_abuse",
+    "school_attendance",
+    "youth_safety",
+    "money_housing",
+    "health_wellbeing",
+    "family_support",
+    "caring",
+    "learning",
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ SERVICES = Table(
         Column("phone", "string", required=False, max_length=PHONE_MAX_LENGTH),
         Column("contact", "string", required=False, max_length=CONTACT_MAX_LENGTH),
         Column("opening_hours", "string", required=False, max_length=OPENING_HOURS_MAX_LENGTH),
+        Column("early_help_indicator", "boolean", required=False, values=BOOLEAN),
+        Column("needs", "string", required=False),
     ),
     key=("service_id",),
 )

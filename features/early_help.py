@@ -6,18 +6,28 @@ adults (18+) of the child's household (``f_hh_`` features). The label is whether
 has any early-help outcome in the 6 months after S. Children are those aged 0–17 on S whose
 own early-intervention state and whole household allow it (see ``features.consent``).
 
-Features (all float32 in the tables; described in ``early_help_features.json``):
+Asking for help is never a risk factor. Every feature belongs to a **group**
+(:data:`FEATURE_GROUPS`); the model uses the default groups only, unless the council opts
+in to more (``Settings.early_help_opt_in_features``):
 
-- per source: event count; per indicator source (see below) also the days since the last
-  event (366 = none in the 12 months);
-- per indicator service — services mostly recorded by a source that serves early
-  intervention only (police, children's social care, school attendance) — an event count;
-- per intervention service: whether it was in use;
-- household composition (members, children, adults, older people, single adult),
-  deprivation decile (5.5 when unknown, with a flag) and age.
+- ``concern`` (default): per concern-indicator service (``early_help_indicator`` true, e.g.
+  an Operation Encompass notification, a missing-child report, an exclusion) the number of
+  records, and the days since the last one;
+- ``composition`` (default): household composition (members, children, adults, older people,
+  single adult) and age;
+- ``supportive_services`` (opt-in): use of universal and supportive services, every
+  intervention among them (family hubs, childcare, libraries, parenting courses, food banks);
+- ``benefits`` (opt-in): use of money and housing services (benefits, council tax support,
+  arrears letters, housing advice);
+- ``health_services`` (opt-in): use of NHS and public-health services;
+- ``deprivation`` (opt-in): the deprivation decile of the home area (missing when unknown).
 
+The tables carry every group, so an analyst can measure what an opt-in would change
+(``signpost evaluate early-help``); which groups a model used is in its run and model card.
 The feature list is fixed once per build from the services catalogue and the policy, so the
-train, validation and scoring tables share their columns.
+train, validation and scoring tables share their columns. Each feature carries the needs
+behind it (from the services' ``needs``), which is how a raising factor finds the
+interventions that answer it.
 """
 
 from __future__ import annotations
@@ -26,12 +36,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import get_args
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from features.generalise import age_band_sql, age_sql
 from features.validate import quote_literal
+from signpost.settings import EarlyHelpOptIn
 
 WINDOW_MONTHS = 12
 LABEL_MONTHS = 6
@@ -39,17 +51,33 @@ LABEL_MONTHS = 6
 NONE_IN_WINDOW_DAYS = 366
 GROUP_COLUMNS = ("sex", "ethnicity", "disability", "imd_decile", "local_authority", "age_band")
 
+#: Feature groups the model always uses: concern indicators, household composition and age.
+DEFAULT_GROUPS: tuple[str, ...] = ("concern", "composition")
+#: Feature groups a council may opt in to (``Settings.early_help_opt_in_features``).
+OPT_IN_GROUPS: tuple[str, ...] = get_args(EarlyHelpOptIn)
+FEATURE_GROUPS: tuple[str, ...] = DEFAULT_GROUPS + OPT_IN_GROUPS
+#: Service categories whose use counts as ``benefits`` / ``health_services`` (else supportive).
+GROUP_OF_CATEGORY = {"money": "benefits", "housing": "benefits", "health": "health_services"}
+#: The need an opt-in group's features point to (concern features take their services' needs).
+NEEDS_OF_GROUP = {"benefits": ("money_housing",), "health_services": ("health_wellbeing",)}
+
 
 @dataclass(frozen=True)
 class Feature:
+    """One early-help feature; ``label`` reads after a count ("3 police notifications ...")."""
+
     name: str
     label: str
     kind: str  # "count" | "days_since" | "flag" | "numeric"
     sql: str = ""  # aggregate over (cid, col, source_code, n, occurred_at = latest) rows
     level: str = "child"  # "child" | "household" | "person"
+    group: str = "concern"
+    singular: str = ""  # the label after "1", when it differs
+    absent: str = ""  # the words for 0 or "no", when "no <label>" does not read
+    needs: tuple[str, ...] = ()
 
     def describe(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k in ("name", "label", "kind")}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if k != "sql"}
 
 
 def slug(text: str) -> str:
@@ -57,34 +85,55 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "x"
 
 
-#: How a caseworker names each partner source; unlisted sources read with spaces for "_".
-SOURCE_LABELS = {
-    "childrens_social_care": "children's social care",
-    "nhs": "the NHS",
-    "public_health": "public health",
-    "revenues": "council tax and benefits",
+#: How a caseworker names a record of each partner source: (one, several). Unlisted sources
+#: read "record from <source>".
+SOURCE_LABELS: dict[str, tuple[str, str]] = {
+    "police": ("police notification", "police notifications"),
+    "childrens_social_care": ("contact with children's social care", "contacts with children's social care"),
+    "schools": ("school record", "school records"),
+    "nhs": ("NHS contact", "NHS contacts"),
+    "public_health": ("public health contact", "public health contacts"),
+    "revenues": ("council tax or benefits record", "council tax or benefits records"),
+    "housing": ("housing record", "housing records"),
+    "libraries": ("library record", "library records"),
+    "leisure": ("leisure record", "leisure records"),
+    "voluntary": ("voluntary sector record", "voluntary sector records"),
+    "council": ("council service record", "council service records"),
+    "fire": ("fire service record", "fire service records"),
 }
 
 
-def source_label(source: str) -> str:
-    """The partner source as a caseworker would say it ("children's social care")."""
-    return SOURCE_LABELS.get(source, source.replace("_", " "))
+def source_label(source: str, n: int = 2) -> str:
+    """A record of the partner source as a caseworker says it, for ``n`` records."""
+    one, several = SOURCE_LABELS.get(source, (f"record from {source.replace('_', ' ')}",
+                                              f"records from {source.replace('_', ' ')}"))
+    return one if n == 1 else several
 
 
-def feature_catalogue(
-    services: pd.DataFrame, *, sources: Sequence[str], indicator_sources: Sequence[str]
-) -> list[Feature]:
-    """The early-help features of a build.
+def service_group(early_help_indicator: bool, category: str | None) -> str:
+    """The feature group a service's use falls in (:data:`FEATURE_GROUPS`)."""
+    if early_help_indicator:
+        return "concern"
+    return GROUP_OF_CATEGORY.get(str(category or "").lower(), "supportive_services")
+
+
+def _needs(value) -> tuple[str, ...]:
+    if value is None or isinstance(value, float):
+        return ()
+    return tuple(str(n) for n in value)
+
+
+def feature_catalogue(services: pd.DataFrame, *, sources: Sequence[str]) -> list[Feature]:
+    """The early-help features of a build, every group included.
 
     Parameters
     ----------
     services : DataFrame
-        Columns ``col``, ``name``, ``source`` (dominant source, may be missing),
-        ``intervention`` (bool).
+        Columns ``col``, ``name``, ``category``, ``source`` (dominant source, may be missing),
+        ``intervention`` (bool), ``early_help_indicator`` (bool), ``needs`` (list of str).
     sources : sequence of str
-        Sources whose policy allows early intervention.
-    indicator_sources : sequence of str
-        Sources that serve early intervention only; their services become indicators.
+        Sources whose policy allows early intervention; other sources' events never reach
+        these features.
 
     Returns
     -------
@@ -93,47 +142,66 @@ def feature_catalogue(
     features: list[Feature] = []
     taken: set[str] = set()
 
-    def add(name: str, label: str, kind: str, sql: str = "", level: str = "child") -> None:
+    def add(name: str, label: str, kind: str, sql: str = "", level: str = "child", **more) -> None:
         base, n = name, 2
         while name in taken:
             name, n = f"{base}_{n}", n + 1
         taken.add(name)
-        features.append(Feature(name, label, kind, sql, level))
+        features.append(Feature(name, label, kind, sql, level, **more))
 
-    whose = {"child": "for the child", "household": "for adults in the household"}
+    window = f"last {WINDOW_MONTHS} months"
+    about = {"child": "about the child", "household": "about adults in the household"}
     prefix = {"child": "f_", "household": "f_hh_"}
-    indicators = services[services["source"].isin(list(indicator_sources))].sort_values("col")
+    used = services[services["source"].isin(list(sources))].sort_values("col")
+    group = [service_group(bool(i), c) for i, c in zip(used["early_help_indicator"], used["category"], strict=True)]
+    used = used.assign(group=group)
+    concern = used[used["group"] == "concern"]
     interventions = services[services["intervention"].astype(bool)].sort_values("col")
+    concern_cols = ", ".join(str(int(c)) for c in concern["col"]) or "NULL"
     for level in ("child", "household"):
-        p = prefix[level]
-        for code, source in enumerate(sorted(sources)):
-            s = code  # events carry source_code = index of the source in sorted(sources)
-            add(f"{p}{slug(source)}_events", f"events recorded by {source_label(source)} {whose[level]} in the last "
-                f"{WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE source_code = {s})", level)
-            if source not in indicator_sources:
-                continue
-            add(f"{p}days_since_{slug(source)}", f"days since the last {source_label(source)} event {whose[level]} "
-                f"({NONE_IN_WINDOW_DAYS} = none in the last {WINDOW_MONTHS} months)", "days_since",
-                f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE source_code = {s}) AS DATE), __DAY__)", level)
-        for service in indicators.itertuples():
-            add(f"{p}svc_{slug(service.name)}", f"{service.name} ({source_label(service.source)}) {whose[level]} in the "
-                f"last {WINDOW_MONTHS} months", "count", f"sum(n) FILTER (WHERE col = {int(service.col)})", level)
+        p, whom = prefix[level], about[level]
+        for service in concern.itertuples():
+            add(f"{p}svc_{slug(service.name)}", f"{source_label(service.source)} {whom} ({service.name}, {window})",
+                "count", f"sum(n) FILTER (WHERE col = {int(service.col)})", level, group="concern",
+                singular=f"{source_label(service.source, 1)} {whom} ({service.name}, {window})",
+                needs=_needs(service.needs))
+        if len(concern):
+            add(f"{p}days_since_concern", f"last concern record {whom} ({NONE_IN_WINDOW_DAYS} = none in the "
+                f"{window})", "days_since",
+                f"date_diff('day', CAST(max(occurred_at) FILTER (WHERE col IN ({concern_cols})) AS DATE), __DAY__)",
+                level, group="concern",
+                needs=tuple(sorted({n for v in concern["needs"] for n in _needs(v)})))
+        for group_name in ("supportive_services", "benefits", "health_services"):
+            chosen = used[used["group"] == group_name]
+            what = {"supportive_services": "universal or supportive services", "benefits": "money and housing "
+                    "services", "health_services": "health services"}[group_name]
+            whose = "for the child" if level == "child" else "for adults in the household"
+            for code, source in enumerate(sorted(sources)):
+                cols = chosen.loc[chosen["source"] == source, "col"]
+                if cols.empty:
+                    continue
+                listed = ", ".join(str(int(c)) for c in cols)
+                add(f"{p}{group_name}_{slug(source)}", f"{source_label(source)} {whose} ({what}, {window})", "count",
+                    f"sum(n) FILTER (WHERE source_code = {code} AND col IN ({listed}))", level, group=group_name,
+                    singular=f"{source_label(source, 1)} {whose} ({what}, {window})",
+                    needs=NEEDS_OF_GROUP.get(group_name, ()))
         for service in interventions.itertuples():
-            add(f"{p}uses_{slug(service.name)}", f"using {service.name} ({whose[level]}) in the last "
-                f"{WINDOW_MONTHS} months", "flag",
-                f"CAST(sum(n) FILTER (WHERE col = {int(service.col)}) > 0 AS INTEGER)", level)
-    for name, label in (
-        ("f_hh_members", "people in the household"),
-        ("f_hh_children", "children (0-17) in the household"),
-        ("f_hh_adults", "working-age adults (18-64) in the household"),
-        ("f_hh_older", "older people (65+) in the household"),
+            who = "the child" if level == "child" else "an adult in the household"
+            add(f"{p}uses_{slug(service.name)}", f"{who} used {service.name} in the {window}", "flag",
+                f"CAST(sum(n) FILTER (WHERE col = {int(service.col)}) > 0 AS INTEGER)", level,
+                group="supportive_services", absent=f"{who} did not use {service.name} in the {window}")
+    for name, label, singular in (
+        ("f_hh_members", "people in the household", "person in the household"),
+        ("f_hh_children", "children (0-17) in the household", "child (0-17) in the household"),
+        ("f_hh_adults", "working-age adults (18-64) in the household", "working-age adult (18-64) in the household"),
+        ("f_hh_older", "older people (65+) in the household", "older person (65+) in the household"),
     ):
-        add(name, label, "count", level="person")
-    add("f_hh_single_adult", "one adult (18+) in the household", "flag", level="person")
-    add("f_imd_decile", "deprivation decile of the home area (1 = most deprived; 5.5 when unknown)",
-        "numeric", level="person")
-    add("f_imd_unknown", "deprivation decile of the home area is unknown", "flag", level="person")
-    add("f_age", "age in years", "numeric", level="person")
+        add(name, label, "count", level="person", group="composition", singular=singular)
+    add("f_hh_single_adult", "one adult (18+) in the household", "flag", level="person", group="composition",
+        absent="more than one adult (18+) in the household")
+    add("f_imd_decile", "deprivation decile of the home area (1 = most deprived)", "numeric", level="person",
+        group="deprivation")
+    add("f_age", "aged {value}", "numeric", level="person", group="composition")
     return features
 
 
@@ -193,8 +261,7 @@ def snapshot_sql(
         "f_hh_adults": "COALESCE(hc.adults, 0)",
         "f_hh_older": "COALESCE(hc.older, 0)",
         "f_hh_single_adult": "CAST(COALESCE(hc.adults + hc.older, 0) = 1 AS INTEGER)",
-        "f_imd_decile": "COALESCE(pp.imd_decile, 5.5)",
-        "f_imd_unknown": "CAST(pp.imd_decile IS NULL AS INTEGER)",
+        "f_imd_decile": "pp.imd_decile",  # missing when unknown: the models handle it
         "f_age": "k.age",
     }
     selected = (

@@ -9,7 +9,7 @@ reason is the first rule it breaks, in this order:
    is after the extract date (a future date is a fault); then table rules (postcode format
    and county, implausible birth dates, ``min_age`` > ``max_age``, malformed service
    districts, a service phone number that is not shaped like one or contact text on more
-   than one line, a start date after its end date, an event source missing from the
+   than one line, a service ``need`` outside the contract's vocabulary, a start date after its end date, an event source missing from the
    data-sharing policy).
 2. **References**: an id that is not in the table it refers to, or whose row there was
    quarantined (the reason then names that row and its reason, so a rejected citizen takes
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from features.contract import Column, Table
+from features.contract import NEEDS, Column, Table
 from features.generalise import (
     DISTRICT_PATTERN,
     POSTCODE_PATTERN,
@@ -195,6 +195,12 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
             + " || ' is not * or a ;-separated list of postcode districts (e.g. SO23;SO22)' END"
         )
         rules += contact_rules()
+        known_needs = "[" + ", ".join(quote_literal(n) for n in NEEDS) + "]"
+        rules.append(
+            "CASE WHEN v_needs IS NOT NULL AND NOT list_bool_and(list_transform(string_split(v_needs, ';'), "
+            f"lambda n: list_contains({known_needs}, trim(n)))) THEN 'needs ' || " + _show("v_needs")
+            + f" || {_message(' has a need outside the vocabulary (' + ', '.join(NEEDS) + '; separated by ;)')} END"
+        )
     elif table.name == "events":
         known = ", ".join(quote_literal(s) for s in ctx.sources) or "NULL"
         rules.append(

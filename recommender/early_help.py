@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from recommender.early_help_meaning import IndicatorMeaning
 from recommender.early_help_metrics import expected_calibration_error
 
 FeatureKind = Literal["count", "days_since", "flag", "numeric"]
@@ -65,41 +66,69 @@ class FeatureSpec:
     name : str
         Column name in the early-help tables (``f_...``).
     label : str
-        Plain-English label, e.g. ``"police domestic-abuse notifications in the last 12 months"``.
+        Plain-English label that reads after a count, e.g. ``"police notifications about the
+        child (Operation Encompass notification, last 12 months)"``; a numeric label may hold
+        ``{value}`` (``"aged {value}"``).
     kind : {"count", "days_since", "flag", "numeric"}
+    singular : str
+        The label after "1" when it differs ("police notification about the child ...").
+    absent : str
+        The words for a count of 0 or a flag that is off, when "no <label>" would not read.
+    group : str
+        Feature group (``features.early_help.FEATURE_GROUPS``): ``concern``, ``composition``
+        or an opt-in group.
+    needs : tuple of str
+        Needs behind the feature (contract ``needs``): what an intervention must address to
+        answer it.
     """
 
     name: str
     label: str
     kind: FeatureKind = "numeric"
+    singular: str = ""
+    absent: str = ""
+    group: str = ""
+    needs: tuple[str, ...] = ()
 
     @classmethod
     def from_records(cls, records: list[dict]) -> tuple[FeatureSpec, ...]:
         """Specs from the JSON records the feature pipeline writes."""
-        return tuple(cls(r["name"], r.get("label", r["name"]), r.get("kind", "numeric")) for r in records)
+        return tuple(
+            cls(r["name"], r.get("label", r["name"]), r.get("kind", "numeric"), r.get("singular", ""),
+                r.get("absent", ""), r.get("group", ""), tuple(r.get("needs", ())))
+            for r in records
+        )
 
     def describe(self, value: float) -> str:
-        """The feature's value in words: ``"3 police domestic-abuse notifications in ..."``."""
+        """The feature's value in a caseworker's words: ``"1 police notification about the child ..."``."""
+        label = self.label
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if self.kind == "days_since":
-                return f"{_SENTINEL.sub('', self.label).rstrip()}: none in the window"
-            return f"{self.label}: not recorded"
+                return f"{_SENTINEL.sub('', label).rstrip()}: none in the window"
+            return f"{label.replace('{value}', 'age')}: not recorded" if "{value}" in label else f"{label}: not recorded"
         if self.kind == "count":
-            n = round(value)
-            return f"no {self.label}" if n == 0 else f"{n} {self.label}"
+            n = int(round(value))
+            if n == 0:
+                return self.absent or f"no {label}"
+            return f"1 {self.singular or label}" if n == 1 else f"{n} {label}"
         if self.kind == "flag":
-            return f"{self.label}: {'yes' if value >= 0.5 else 'no'}"
+            on = value >= 0.5
+            if self.absent:
+                return label if on else self.absent
+            return f"{label}: {'yes' if on else 'no'}"
         if self.kind == "days_since":
-            # labels may name a sentinel, e.g. "days since ... (366 = none in the last 12 months)"
-            label, sentinel, wording = self.label, None, "none in the window"
-            found = _SENTINEL.search(self.label)
+            # labels may name a sentinel, e.g. "last concern record ... (366 = none in the last 12 months)"
+            sentinel, wording = None, "none in the window"
+            found = _SENTINEL.search(label)
             if found:
-                label = self.label[: found.start()].rstrip()
+                label = label[: found.start()].rstrip()
                 sentinel, wording = float(found.group(1)), found.group(2).strip()
             if sentinel is not None and value >= sentinel:
                 return f"{label}: {wording}"
-            return f"{label}: {round(value)}"
-        return f"{self.label}: {value:g}"
+            days = round(value)
+            return f"{label}: {days} day{'' if days == 1 else 's'} ago"
+        shown = f"{value:g}"
+        return label.replace("{value}", shown) if "{value}" in label else f"{label}: {shown}"
 
 
 def band(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -477,6 +506,7 @@ class Factor:
     text: str
     contribution: float  # log-odds
     direction: Literal["raises", "lowers"]
+    needs: tuple[str, ...] = ()  # what an intervention must address to answer this factor
 
     def __str__(self) -> str:
         return f"{self.text} — {self.direction}"
@@ -522,7 +552,8 @@ def top_factors(
             if magnitude[i, j] <= 1e-9:
                 continue
             factors.append(
-                Factor(features[j].name, features[j].describe(float(X[i, j])), c, "raises" if c > 0 else "lowers")
+                Factor(features[j].name, features[j].describe(float(X[i, j])), c, "raises" if c > 0 else "lowers",
+                       features[j].needs)
             )
         out.append(factors)
     return out
@@ -560,6 +591,9 @@ class EarlyHelpScorer:
     features: tuple[FeatureSpec, ...]
     thresholds: tuple[float, float]
     top: int = 3
+    #: What each band, a probability and the capacity figures meant in the last evaluation
+    #: (None for models trained before it was recorded).
+    meaning: IndicatorMeaning | None = None
 
     def __post_init__(self) -> None:
         check_is_fitted(self.model)

@@ -682,6 +682,11 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
             return np.zeros(len(services), dtype=bool)
         return services[column].fillna(False).to_numpy(dtype=bool)
 
+    # contract v2: the needs an intervention addresses (early-help suggestions match on them)
+    needs = np.empty(len(services), dtype=object)
+    for i, value in enumerate(obj("needs")):
+        listed = value.split(";") if isinstance(value, str) else ([] if value is None else list(value))
+        needs[i] = tuple(str(n).strip() for n in listed if str(n).strip())
     districts = np.empty(len(services), dtype=object)
     for i, value in enumerate(services["districts"].tolist()):
         districts[i] = [str(d) for d in value] if value is not None and not _isna(value) else []
@@ -698,6 +703,7 @@ def _catalogue_arrays(services: Any) -> dict[str, np.ndarray]:
         "active": flag("active"),
         **({"sensitive": flag("sensitive")} if "sensitive" in services else {}),
         **{column: obj(column) for column in CONTACT_COLUMNS if column in services},
+        "needs": needs,
     }
 
 

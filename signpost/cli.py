@@ -371,12 +371,25 @@ def evaluate_early_help(
         Path | None, typer.Option(help="Processed folder the model was trained on. Default: settings.processed_dir.")
     ] = None,
     alias: Annotated[str | None, typer.Option(help="Model alias (default: champion, else challenger).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for the feature-set comparison's folds and trees.")] = 0,
 ) -> None:
-    """Compare the model's AUC, ECE and precision at capacity with the Bayes-optimal figures."""
-    from training.early_help import compare_with_truth, print_comparison
+    """Default vs opt-in features side by side (AUC, ECE, group gaps), and the registered model vs Bayes-optimal."""
+    from training.early_help import (
+        compare_feature_sets,
+        compare_with_truth,
+        print_comparison,
+        print_feature_sets,
+    )
 
     settings = get_settings()
-    print_comparison(compare_with_truth(truth, processed or settings.processed_dir, settings, alias=alias))
+    processed = processed or settings.processed_dir
+    print_feature_sets(compare_feature_sets(processed, settings, truth=truth, seed=seed))
+    try:
+        table = compare_with_truth(truth, processed, settings, alias=alias)
+    except UserError as error:  # no registered model yet: the side-by-side table stands alone
+        console.print(f"registered model: {error}")
+        return
+    print_comparison(table)
 
 
 def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:

@@ -17,6 +17,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Purpose = Literal["personalisation", "early_intervention", "research"]
+#: Early-help feature groups a council may opt in to; the model otherwise sees concern
+#: indicators, household composition and age only (see ``features.early_help``).
+EarlyHelpOptIn = Literal["supportive_services", "benefits", "health_services", "deprivation"]
 PURPOSES: tuple[Purpose, ...] = ("personalisation", "early_intervention", "research")
 
 
@@ -167,6 +170,11 @@ class Settings(BaseSettings):
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50
     early_help_bands: tuple[float, float] = (0.05, 0.20)  # low < 5% <= medium < 20% <= high
+    #: Feature groups beyond concern indicators, composition and age that the council has
+    #: decided the model may use. Empty by default: asking for help, benefits, health services
+    #: and where a family lives are never risk factors unless the council opts in (the
+    #: manifest, the run and the model card record it when it does).
+    early_help_opt_in_features: tuple[EarlyHelpOptIn, ...] = ()
     max_tpr_gap: float = 0.10
     max_fpr_gap: float = 0.05
     #: Groups with fewer children with (or without) an outcome are reported but not judged by

@@ -93,6 +93,11 @@ class Service:
     phone: str | None = None
     contact: str | None = None
     opening_hours: str | None = None
+    #: The contract's ``needs`` (``features.contract.NEEDS``): what an intervention addresses,
+    #: or what a concern indicator points to (filled from :data:`CONTRACT_NEEDS`).
+    addresses: tuple[str, ...] = ()
+    #: The contract's ``early_help_indicator`` (filled from :data:`CONCERN_INDICATORS`).
+    early_help_indicator: bool = False
 
 
 HCC = "Hampshire County Council"
@@ -449,12 +454,55 @@ def _shared_district_services() -> list[Service]:
     ]
 
 
+#: Services whose use is a concern indicator for early help (contract ``early_help_indicator``):
+#: what the police, children's social care and schools record *about* a child or family.
+#: Everything else — childcare, family hubs, libraries, parenting courses, food banks,
+#: benefits, arrears letters, housing advice, health services — is false: asking for help,
+#: being poor or being ill is never a concern indicator by default.
+CONCERN_INDICATORS: frozenset[str] = frozenset({
+    "CSC-CONTACT", "POL-ENCOMPASS", "POL-DAVICTIM", "POL-MISSING", "POL-YOUTHASB", "SCH-ABSENCE", "SCH-EXCLUSION",
+})
+
+#: Contract ``needs``: every intervention's needs addressed, and every concern indicator's needs
+#: pointed to (how a raising factor finds the interventions that answer it).
+CONTRACT_NEEDS: dict[str, tuple[str, ...]] = {
+    # interventions
+    "HCC-FAMHUB": ("family_support",),
+    "HCC-FAMSUPPORT": ("family_support",),
+    "HCC-PARENTING": ("family_support",),
+    "HCC-YOUTHWORK": ("youth_safety", "family_support"),
+    "HCC-HAF": ("money_housing",),
+    "HCC-YOUNGCARERS": ("caring",),
+    "HCC-EARLYYEARS": ("learning",),
+    "HCC-SUPPORTEDFAM": ("family_support", "money_housing"),
+    "FIRE-FIRESETTER": ("youth_safety",),
+    "PH-YOUNGSUBST": ("youth_safety", "health_wellbeing"),
+    "SCH-ATTENDSUP": ("school_attendance",),
+    "SCH-ELSA": ("health_wellbeing", "learning"),
+    "VOL-DASUPPORT": ("domestic_abuse",),
+    "VOL-HOMESTART": ("family_support",),
+    "VOL-YOUTHCLUB": ("youth_safety",),
+    # concern indicators
+    "CSC-CONTACT": ("family_support",),
+    "POL-ENCOMPASS": ("domestic_abuse", "family_support"),
+    "POL-DAVICTIM": ("domestic_abuse",),
+    "POL-MISSING": ("youth_safety", "family_support"),
+    "POL-YOUTHASB": ("youth_safety",),
+    "SCH-ABSENCE": ("school_attendance",),
+    "SCH-EXCLUSION": ("school_attendance", "learning"),
+}
+
+
 def catalogue() -> list[Service]:
     """Every service in a fixed order (the `service_idx` order used throughout the generator)."""
     services = _county() + _shared_district_services()
     for authority in AUTHORITIES:
         services += _district(authority)
-    return [_published(s) for s in services]
+    return [
+        _published(replace(s, addresses=CONTRACT_NEEDS.get(s.service_id, ()),
+                           early_help_indicator=s.service_id in CONCERN_INDICATORS))
+        for s in services
+    ]
 
 
 #: Services whose use is special category data (UK GDPR Art. 9) or otherwise sensitive

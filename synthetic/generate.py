@@ -137,6 +137,8 @@ def _services_table(services: list[Service]) -> pa.Table:
             "phone": [s.phone for s in services],
             "contact": [s.contact for s in services],
             "opening_hours": [s.opening_hours for s in services],
+            "early_help_indicator": [flag(s.early_help_indicator) for s in services],
+            "needs": [";".join(s.addresses) or None for s in services],
             "source": [s.source for s in services],
         },
         schema=pa.schema([(c, pa.string()) for c in (*TABLES["services"].column_names, "source")]),

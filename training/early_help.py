@@ -24,15 +24,19 @@ from mlflow.models import infer_signature
 
 import mlflow
 from features.consent import consent_as_of, early_help_allowed
+from features.early_help import DEFAULT_GROUPS, OPT_IN_GROUPS
 from recommender import early_help_metrics as ehm
 from recommender.early_help import (
+    BAND_NAMES,
     BoostedEarlyHelp,
     CalibratedEarlyHelp,
     EarlyHelpScorer,
     FeatureSpec,
     LogisticEarlyHelp,
+    band,
     tune,
 )
+from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
 from signpost.errors import UserError
 from signpost.progress import console, make_progress
 from signpost.settings import Settings
@@ -100,6 +104,23 @@ def allowed_as_of(citizens: pd.DataFrame, consents: pd.DataFrame, day: date, set
     state = consent_as_of(records, as_of=day, defaults=settings.consent_defaults, people=citizens["pseudonym"])
     household = citizens.set_index("pseudonym")["household"]
     return early_help_allowed(state["early_intervention"], household)
+
+
+def model_features(features: tuple[FeatureSpec, ...], opt_in: tuple[str, ...] | list[str]) -> tuple[FeatureSpec, ...]:
+    """The features a model may use: concern indicators, composition and age, plus opt-ins.
+
+    Asking for help is never a risk factor unless the council says so: every other group
+    (``features.early_help.OPT_IN_GROUPS``) stays out unless ``opt_in`` names it.
+    """
+    unknown = sorted(set(opt_in) - set(OPT_IN_GROUPS))
+    if unknown:
+        raise UserError(f"unknown early-help opt-in feature group(s) {unknown}: choose from {', '.join(OPT_IN_GROUPS)}")
+    ungrouped = [f.name for f in features if not f.group]
+    if ungrouped:
+        raise UserError(f"early_help_features.json names no group for {ungrouped[:3]}: rebuild the processed "
+                        "folder with `signpost features`")
+    allowed = set(DEFAULT_GROUPS) | set(opt_in)
+    return tuple(f for f in features if f.group in allowed)
 
 
 def load_table(processed: Path, which: str, features: tuple[FeatureSpec, ...], *, settings: Settings,
@@ -267,7 +288,7 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
     processed = Path(processed)
     manifest = tracking.read_manifest(processed)
     as_of = date.fromisoformat(str(manifest["as_of"]))
-    features = load_features(processed)
+    features = model_features(load_features(processed), settings.early_help_opt_in_features)
     if not any(base_estimator(kind, features).explainable for kind in kinds):
         raise UserError(f"none of {', '.join(kinds)} can explain its scores, so none could be served: "
                         "include logistic (boosting is trained only as a benchmark)")
@@ -321,6 +342,8 @@ def _data_params(train_table: EarlyHelpTable, valid_table: EarlyHelpTable,
         "excluded_for_objection_since_snapshot": train_table.excluded_for_objection
         + valid_table.excluded_for_objection,
         "n_features": len(features),
+        "feature_groups": ",".join(sorted({f.group for f in features})),
+        "opt_in_feature_groups": ",".join(settings.early_help_opt_in_features) or "none",
         "capacity": capacity(settings),
         "bands": json.dumps(list(settings.early_help_bands)),
         "min_group_outcomes": settings.early_help_min_group_outcomes,
@@ -355,7 +378,8 @@ def _log_candidate(kind: str, model: CalibratedEarlyHelp, evaluation: Evaluation
 def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: EarlyHelpTable,
               valid_table: EarlyHelpTable, manifest: dict, data_tags: dict[str, str], settings: Settings,
               run_id: str):
-    scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands))
+    meaning = meaning_of(best.evaluation, valid_table, settings)
+    scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands), meaning=meaning)
     names = scorer.feature_names
     # quantiles over the training table: aggregate, synthetic-looking rows, no real child
     example = input_example(pd.DataFrame(train_table.X, columns=names), names)
@@ -383,11 +407,14 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
         "gap_confidence": settings.early_help_gap_confidence,
         "code_version": tracking.code_version(), "run_id": run_id,
         "n_features": len(features),
+        "feature_groups": sorted({f.group for f in features}),
+        "opt_in_groups": list(settings.early_help_opt_in_features),
         "sources": [s for s, purposes in settings.sharing_policy.items() if "early_intervention" in purposes],
     }
     metrics, groups = best.evaluation.metrics, best.evaluation.groups
-    card = model_card(facts, metrics, groups.gaps, groups.per_group)
-    record = transparency_record(facts, metrics, groups.gaps)
+    card = model_card(facts, metrics, groups.gaps, groups.per_group, meaning)
+    record = transparency_record(facts, metrics, groups.gaps, meaning)
+    mlflow.log_dict(meaning.as_dict(), "indicator_meaning.json")
     mlflow.log_text(card, "model_card.md")
     mlflow.log_dict(record, "transparency_record.json")
     mlflow.log_text(transparency_markdown(record), "transparency_record.md")
@@ -399,6 +426,16 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
     )
     tracking.client().update_model_version(settings.early_help_model_name, version.version, description=card)
     return version
+
+
+def meaning_of(evaluation: Evaluation, table: EarlyHelpTable, settings: Settings) -> IndicatorMeaning:
+    """What the bands, probabilities and capacity figures meant on the evaluation snapshot."""
+    thresholds = tuple(settings.early_help_bands)
+    return indicator_meaning(
+        table.y, evaluation.probability, band(evaluation.probability, thresholds), thresholds=thresholds,
+        band_names=BAND_NAMES, capacity=capacity(settings), evaluated_on=table.snapshot.isoformat(),
+        label_months=LABEL_MONTHS,
+    )
 
 
 # --------------------------------------------------------------------------- promote -------
@@ -493,17 +530,10 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     Returns a table with rows ROC AUC, ECE, precision at capacity, recall at capacity, Brier
     and columns ``model``, ``bayes_optimal``, ``bar_2020``.
     """
-    from features.pseudonym import key_id, load_key, pseudonymise
-
     processed = Path(processed)
     manifest = tracking.read_manifest(processed)
     as_of = date.fromisoformat(str(manifest["as_of"]))
-    path = Path(truth) / "early_help.parquet"
-    if not path.is_file():
-        path = Path(truth) / "truth" / "early_help.parquet"
-    if not path.is_file():
-        raise UserError(f"{Path(truth) / 'early_help.parquet'} is missing: point --truth at the generator's "
-                        "truth/ folder (written by `signpost generate`)")
+    path = truth_path(truth)
     tracking.configure(settings)
     name = settings.early_help_model_name
     chosen = (tracking.version_by_alias(name, alias) if alias else
@@ -515,16 +545,7 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     features = scorer.features
     valid = load_table(processed, "valid", features, settings=settings, as_of=as_of)
 
-    key = key if key is not None else load_key(settings, create=False)
-    if manifest.get("pseudonym_key_id") and key_id(key) != manifest["pseudonym_key_id"]:
-        raise UserError("the pseudonym key is not the one that built this processed folder: set "
-                        "SIGNPOST_PSEUDONYM_KEY (or the key file) to the key `signpost features` used")
-    true = pd.read_parquet(path)
-    true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
-    p_true = valid.frame["pseudonym"].map(true.set_index("pseudonym")["p_window_2"])
-    if p_true.isna().mean() > 0.01:
-        raise UserError(f"{p_true.isna().sum()} of {len(p_true)} children have no true probability: is "
-                        "--truth from the same county, and the pseudonym key the one used by `features`?")
+    p_true = true_probabilities(path, valid.frame["pseudonym"], manifest, settings, key=key)
     known = p_true.notna().to_numpy()
     y, p_model = valid.y[known], scorer.model.predict_proba(valid.X[known])[:, 1]
     p_bayes = p_true.to_numpy(dtype=float)[known]
@@ -554,6 +575,124 @@ def compare_with_truth(truth: Path, processed: Path, settings: Settings, *, alia
     table.attrs.update(version=str(chosen.version), children=int(known.sum()), outcomes=int(y.sum()),
                        ece_noise_floor=ehm.ece_noise_floor(p_model))
     return table
+
+
+def truth_path(truth: Path) -> Path:
+    """The generator's ``early_help.parquet`` under ``truth`` (or ``truth/truth``)."""
+    path = Path(truth) / "early_help.parquet"
+    if not path.is_file():
+        path = Path(truth) / "truth" / "early_help.parquet"
+    if not path.is_file():
+        raise UserError(f"{Path(truth) / 'early_help.parquet'} is missing: point --truth at the generator's "
+                        "truth/ folder (written by `signpost generate`)")
+    return path
+
+
+def true_probabilities(path: Path, pseudonyms: pd.Series, manifest: dict, settings: Settings, *,
+                       key: bytes | None = None) -> pd.Series:
+    """The generator's true probability for each child of an evaluation table (NaN where unknown)."""
+    from features.pseudonym import key_id, load_key, pseudonymise
+
+    key = key if key is not None else load_key(settings, create=False)
+    if manifest.get("pseudonym_key_id") and key_id(key) != manifest["pseudonym_key_id"]:
+        raise UserError("the pseudonym key is not the one that built this processed folder: set "
+                        "SIGNPOST_PSEUDONYM_KEY (or the key file) to the key `signpost features` used")
+    true = pd.read_parquet(path)
+    true["pseudonym"] = pseudonymise(true["person_id"].astype(str).tolist(), key, kind="person")
+    p_true = pseudonyms.map(true.set_index("pseudonym")["p_window_2"])
+    if p_true.isna().mean() > 0.01:
+        raise UserError(f"{p_true.isna().sum()} of {len(p_true)} children have no true probability: is "
+                        "--truth from the same county, and the pseudonym key the one used by `features`?")
+    return p_true
+
+
+#: The two feature sets `evaluate early-help` sets side by side: the default, and every opt-in.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "default (concern indicators, composition, age)": (),
+    "opt-in (+ " + ", ".join(OPT_IN_GROUPS) + ")": OPT_IN_GROUPS,
+}
+
+
+def figures(y: np.ndarray, p: np.ndarray, frame: pd.DataFrame, settings: Settings) -> dict[str, float]:
+    """AUC, calibration, capacity and per-group gaps of probabilities ``p`` on one table."""
+    n = capacity(settings)
+    precision, recall = ehm.precision_recall_at(y, p, n)
+    groups = by_group(frame.reset_index(drop=True), y, p, ehm.top_n(p, n),
+                      min_positives=settings.early_help_min_group_outcomes,
+                      confidence=settings.early_help_gap_confidence)
+    gated = tuple(settings.early_help_gated_attributes)
+    out = {
+        "ROC AUC": ehm.roc_auc(y, p),
+        "ECE": ehm.expected_calibration_error(y, p),
+        "ECE noise floor": ehm.ece_noise_floor(p),
+        "Brier": ehm.brier(y, p),
+        f"precision at capacity (N={n})": precision,
+        f"recall at capacity (N={n})": recall,
+        "largest TPR gap, gated attributes (beyond noise)": groups.max_gap("tpr", gated, beyond_noise=True),
+        "largest FPR gap, gated attributes (beyond noise)": groups.max_gap("fpr", gated, beyond_noise=True),
+    }
+    for row in groups.gaps.itertuples():
+        out[f"TPR gap, {row.attribute}"] = float(row.tpr_gap)
+        out[f"FPR gap, {row.attribute}"] = float(row.fpr_gap)
+        out[f"selection-rate gap, {row.attribute}"] = float(row.selection_gap)
+    return out
+
+
+def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | None = None,
+                         key: bytes | None = None, kinds: tuple[str, ...] = MODEL_KINDS,
+                         seed: int = 0) -> pd.DataFrame:
+    """The default feature set and every opt-in group side by side, on the evaluation snapshot.
+
+    Each set is fitted exactly as ``train`` fits (every kind tuned, calibrated, the lowest
+    out-of-fold Brier chosen) on the training snapshot and evaluated on the later one; with
+    ``truth`` the Bayes-optimal figures (the generator's true probabilities) are a third
+    column and every column is computed on the children that have a true probability.
+    Nothing is logged or registered: this measures what an opt-in would change.
+    """
+    processed = Path(processed)
+    manifest = tracking.read_manifest(processed)
+    as_of = date.fromisoformat(str(manifest["as_of"]))
+    every = load_features(processed)
+    fitted: dict[str, tuple[EarlyHelpTable, np.ndarray, str, int]] = {}
+    for label, opt_in in FEATURE_SETS.items():
+        features = model_features(every, opt_in)
+        train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
+        valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
+        models = {kind: fit_candidate(kind, train_table, features, seed=seed)[0] for kind in kinds}
+        kind = min(models, key=lambda k: models[k].calibration_report_[models[k].calibration_]["brier"])
+        fitted[label] = (valid_table, models[kind].predict_proba(valid_table.X)[:, 1], kind, len(features))
+    valid = next(iter(fitted.values()))[0]
+    known = np.ones(len(valid.y), dtype=bool)
+    columns = {}
+    if truth is not None:
+        p_true = true_probabilities(truth_path(truth), valid.frame["pseudonym"], manifest, settings, key=key)
+        known = p_true.notna().to_numpy()
+    frame = valid.frame.loc[known].reset_index(drop=True)
+    for label, (_, p, kind, n_features) in fitted.items():
+        columns[label] = figures(valid.y[known], p[known], frame, settings)
+    if truth is not None:
+        columns["Bayes-optimal"] = figures(valid.y[known], p_true.to_numpy(dtype=float)[known], frame, settings)
+    table = pd.DataFrame(columns)
+    table.attrs.update(children=int(known.sum()), outcomes=int(valid.y[known].sum()),
+                       chosen={label: f"{kind}, {n} features" for label, (_, _, kind, n) in fitted.items()})
+    return table
+
+
+def print_feature_sets(table: pd.DataFrame) -> None:
+    """The side-by-side table of `evaluate early-help`."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Table(title=f"early help, default vs opt-in features: {table.attrs['children']:,} children, "
+                      f"{table.attrs['outcomes']:,} outcomes (evaluation snapshot)")
+    out.add_column("metric")
+    for column in table.columns:
+        chosen = table.attrs["chosen"].get(column)
+        out.add_column(escape(f"{column}\n[{chosen}]") if chosen else column, justify="right")
+    for metric, row in table.iterrows():
+        digits = 4 if metric.startswith("ECE") else 3
+        out.add_row(metric, *["" if pd.isna(v) else f"{v:.{digits}f}" for v in row])
+    console.print(out)
 
 
 def print_comparison(table: pd.DataFrame) -> None:

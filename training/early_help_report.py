@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from recommender.early_help_meaning import IndicatorMeaning
 from recommender.early_help_metrics import reliability
 
 #: The bar the 2020 council models did not reach (What Works for Children's Social Care, 2020).
@@ -125,9 +126,14 @@ def _fmt(metrics: dict[str, float], name: str) -> str:
 
 
 def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame,
-               per_group: pd.DataFrame) -> str:
-    """The model card (Markdown) for one registered version."""
+               per_group: pd.DataFrame, meaning: IndicatorMeaning | None = None) -> str:
+    """The model card (Markdown) for one registered version.
+
+    Its "What the indicator means" section is :func:`meaning_lines` of the same
+    ``IndicatorMeaning`` the registered scorer carries, so the card says what the screen says.
+    """
     bands = facts["bands"]
+    opt_in = list(facts.get("opt_in_groups", ()))
     lines = [
         f"# Model card: {facts['model_name']} (early-help indicator)",
         "",
@@ -155,6 +161,14 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"children whose household objected are excluded (re-checked at training: "
         f"{facts['excluded_at_training']} more excluded for objections since the snapshot).",
         "- Sources: only partner sources whose data-sharing agreement allows early intervention.",
+        "- Features: concern indicators only (records of services marked `early_help_indicator`, such as "
+        "Operation Encompass notifications, missing-child reports and exclusions), household composition "
+        "and age. Asking for help is never a risk factor: use of universal or supportive services, "
+        "benefits, health services and area deprivation are "
+        + (f"**used because the council opted in to: {', '.join(opt_in)}**."
+           if opt_in else "not used (the council has not opted in to any of them)."),
+        f"- Feature groups used: {', '.join(facts.get('feature_groups', ())) or 'unknown'} "
+        f"({facts['n_features']} features).",
         f"- Training rows: {facts['train_rows']:,} children ({facts['train_positives']:,} with an outcome); "
         f"evaluation rows: {facts['valid_rows']:,} ({facts['valid_positives']:,}).",
         "",
@@ -178,6 +192,7 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"| recall at capacity | {metrics['recall_at_capacity']:.3f} |",
         f"| base rate | {metrics['base_rate']:.3f} |",
         "",
+        *meaning_lines(meaning),
         "## Calibration",
         "Reliability diagram: `figures/reliability.png`. ECE is the count-weighted mean gap between "
         "mean predicted probability and observed rate over 10 equal-mass bins; the noise floor is "
@@ -219,9 +234,51 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
     return "\n".join(lines) + "\n"
 
 
-def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame) -> dict:
+def meaning_lines(meaning: IndicatorMeaning | None) -> list[str]:
+    """The card's "What the indicator means" section: exactly what a caseworker is shown."""
+    if meaning is None:
+        return []
+    lines = [
+        "## What the indicator means (shown to caseworkers with every band)",
+        (f"Computed on the evaluation snapshot {meaning.evaluated_on} ({meaning.children:,} children, "
+         f"{meaning.outcomes:,} with an outcome). A band is a suggestion to review, never a fact about a family."),
+        "",
+        ("| band | calibrated probability | children | with an outcome | outcome rate (95% interval) | "
+         "what the caseworker reads |"),
+        "|---|---|---|---|---|---|",
+    ]
+    for b in meaning.bands:
+        lines.append(
+            f"| {b.band} | {b.probability_from:.0%} to {b.probability_to:.0%} | {b.children:,} | {b.outcomes:,} "
+            f"| {_rate(b.outcome_rate)} ({_rate(b.outcome_rate_low)}–{_rate(b.outcome_rate_high)}) "
+            f"| {b.sentence(meaning.label_months)} |"
+        )
+    lines += [
+        "",
+        ("Each child's calibrated probability is shown with the outcome rate, and its 95% interval, observed "
+         "among children with similar probabilities (bins cut from the top, each expecting at least 15 "
+         "outcomes):"),
+        "",
+        "| probabilities | children | outcome rate (95% interval) |",
+        "|---|---|---|",
+        *[f"| {c.probability_from:.1%} to {c.probability_to:.1%} | {c.children:,} | {_rate(c.outcome_rate)} "
+          f"({_rate(c.outcome_rate_low)}–{_rate(c.outcome_rate_high)}) |" for c in meaning.calibration],
+        "",
+        f"At the team's capacity: {meaning.capacity_sentence()}",
+        "",
+    ]
+    return lines
+
+
+def _rate(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.1%}"
+
+
+def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFrame,
+                        meaning: IndicatorMeaning | None = None) -> dict:
     """A transparency record in the structure of the UK Algorithmic Transparency Recording Standard."""
-    return {
+    opt_in = list(facts.get("opt_in_groups", ()))
+    record = {
         "standard": "UK Algorithmic Transparency Recording Standard (structure)",
         "tier_1": {
             "name": "Signpost early-help indicator",
@@ -249,7 +306,9 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
         },
         "decision_making_process": {
             "process_integration": "Scores appear on the caseworker's caseload page as a band with "
-            "the probability behind it, the top factors and suggested interventions.",
+            "what it meant in the last evaluation (how many children with that band had an early-help "
+            "outcome), the calibrated probability with its 95% interval, the model's precision and recall "
+            "at the team's capacity, the top factors and suggested interventions.",
             "human_review": "Every band is reviewed by a caseworker, who records a decision and a "
             "reason; the tool never contacts a family, opens a case or closes one.",
             "frequency_and_scale": f"Re-scored when new data are built; about "
@@ -262,6 +321,12 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             + ", ".join(facts.get("sources", [])),
             "data_window": f"features: 12 months before the snapshot; labels: 6 months after; "
             f"training snapshot {facts['train_snapshot']}, evaluation snapshot {facts['valid_snapshot']}",
+            "features": "Concern indicators only (records of services marked as early-help indicators, "
+            "such as Operation Encompass notifications, missing-child reports and exclusions), household "
+            "composition and age. Use of universal or supportive services, benefits, health services and "
+            "area deprivation: " + (f"used, because the council opted in to {', '.join(opt_in)}."
+                                    if opt_in else "not used."),
+            "opt_in_feature_groups": opt_in,
             "personal_data": "Pseudonymised (keyed HMAC); age band and postcode district only; "
             "protected characteristics are used for fairness evaluation, not as model inputs.",
             "lawful_basis": "Public task (UK GDPR Art. 6(1)(e)) with the right to object honoured.",
@@ -300,7 +365,12 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
              "gaps are reported: they are genuine risk factors, and equalising error rates across them "
              "would contradict calibration."},
             {"risk": "Automation bias: a band read as a verdict.", "mitigation": "Band shown with "
-             "probability and reasons; a recorded human decision is required; no automated action."},
+             "what it meant in the last evaluation, the calibrated probability with its interval, "
+             "precision and recall at capacity, and the reasons; a recorded human decision is required; "
+             "no automated action."},
+            {"risk": "Deterring families from asking for help.", "mitigation": "Only concern indicators, "
+             "household composition and age are model inputs unless the council opts in to more; an "
+             "opt-in is recorded in the manifest, the model card and this record."},
             {"risk": "Stigma and privacy harm.", "mitigation": "Pseudonymised data, purpose-limited "
              "sources, objections honoured at build, train and request time, audited access limited "
              "to the caseworker's caseload."},
@@ -308,6 +378,13 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
              "calibration are no worse than the champion's; every version carries this record."},
         ],
     }
+    if meaning is not None:
+        record["indicator_meaning"] = {
+            "evaluated_on": meaning.evaluated_on,
+            "bands": {b.band: b.sentence(meaning.label_months) for b in meaning.bands},
+            "capacity": meaning.capacity_sentence(),
+        }
+    return record
 
 
 def _gap(value: float, beyond: float | None = None) -> str:
@@ -332,7 +409,11 @@ def transparency_markdown(record: dict) -> str:
             lines += [f"- **{item['risk']}** Mitigation: {item['mitigation']}" for item in content]
         else:
             for key, value in content.items():
-                lines.append(f"- **{key.replace('_', ' ')}**: {value}")
+                if isinstance(value, dict):
+                    lines.append(f"- **{key.replace('_', ' ')}**:")
+                    lines += [f"  - {name}: {text}" for name, text in value.items()]
+                else:
+                    lines.append(f"- **{key.replace('_', ' ')}**: {value}")
         lines.append("")
     lines.append(f"_Structure: {record['standard']}._")
     return "\n".join(lines) + "\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -140,20 +142,27 @@ def test_early_help_features_and_labels(run_build, tiny_tables, key):
     assert "label" not in score.columns
     assert valid.loc[pb2, "label"] == 1 and train.loc[pb2, "label"] == 0  # outcome 2026-08-01
     row = score.loc[pb2]
-    assert row["f_hh_police_events"] == 2  # two notifications for the parent
-    assert row["f_hh_svc_domestic_abuse_notification"] == 2
-    assert row["f_police_events"] == 0
+    assert row["f_hh_svc_domestic_abuse_notification"] == 2  # two police notifications for the parent
+    assert row["f_svc_domestic_abuse_notification"] == 0
+    # a v1 extract: family support is recorded by children's social care (early intervention only),
+    # so by the contract's default it is a concern indicator
     assert row["f_svc_family_support"] == 1 and row["f_uses_family_support"] == 1
     assert row["f_hh_single_adult"] == 1 and row["f_hh_members"] == 2
-    assert row["f_days_since_childrens_social_care"] == (pd.Timestamp("2026-09-30") - pd.Timestamp("2026-06-01")).days
-    assert row["f_days_since_police"] == 366
-    assert "f_days_since_libraries" not in row.index  # recency only for indicator sources
+    assert row["f_days_since_concern"] == (pd.Timestamp("2026-09-30") - pd.Timestamp("2026-06-01")).days
+    assert row["f_hh_days_since_concern"] == (pd.Timestamp("2026-09-30") - pd.Timestamp("2026-05-05")).days
+    assert row["f_supportive_services_leisure"] == 1  # a declined swimming offer: supportive, opt-in only
+    assert not any(c.startswith("f_police") or "_events" in c for c in row.index)  # no per-source counts
     assert row["age_band"] == "11-15" and row["local_authority"] == "Gosport"
     features = [c for c in score.columns if c.startswith("f_")]
     assert all(score[c].dtype == np.float32 for c in features)
     described = pd.read_json(built.out / "early_help_features.json")
     assert list(described["name"]) == features
     assert set(described["kind"]) <= {"count", "days_since", "flag", "numeric"}
+    group = described.set_index("name")["group"]
+    assert group["f_svc_domestic_abuse_notification"] == "concern" and group["f_age"] == "composition"
+    assert group["f_uses_family_support"] == "supportive_services" and group["f_imd_decile"] == "deprivation"
+    assert built.manifest["early_help"]["opt_in_groups"] == []
+    assert built.manifest["early_help"]["default_groups"] == ["concern", "composition"]
     assert list(train.columns) == list(valid.columns) == [*score.columns, "label"]
 
 
@@ -235,10 +244,59 @@ def test_feature_labels_name_sources_as_a_caseworker_would() -> None:
     from features.early_help import feature_catalogue
 
     services = pd.DataFrame(
-        {"col": [0], "name": ["Children's services contact"], "source": ["childrens_social_care"],
-         "intervention": [False]}
+        {"col": [0, 1], "name": ["Children's services contact", "Talking therapies"],
+         "category": ["safety", "health"], "source": ["childrens_social_care", "nhs"],
+         "intervention": [False, False], "early_help_indicator": [True, False], "needs": [["family_support"], []]}
     )
-    labels = [f.label for f in feature_catalogue(
-        services, sources=["childrens_social_care", "nhs"], indicator_sources=["childrens_social_care"])]
-    assert "events recorded by children's social care for the child in the last 12 months" in labels
-    assert not [label for label in labels if "childrens_social_care" in label or "_" in label.split("(")[0]]
+    features = {f.name: f for f in feature_catalogue(services, sources=["childrens_social_care", "nhs"])}
+    contact = features["f_svc_children_s_services_contact"]
+    assert contact.singular == ("contact with children's social care about the child (Children's services "
+                                "contact, last 12 months)")
+    assert contact.label.startswith("contacts with children's social care about the child")
+    assert contact.needs == ("family_support",) and contact.group == "concern"
+    assert features["f_health_services_nhs"].label.startswith("NHS contacts for the child (health services")
+    assert not [f.label for f in features.values() if "childrens_social_care" in f.label]
+
+
+def test_services_carry_the_version_2_columns_with_the_default_when_absent(run_build, tiny_tables):
+    built = run_build(tiny_tables)  # a version 1 extract: neither column
+    services = built.parquet("services.parquet").set_index("service_id")
+    # default: true only for services recorded by sources that serve early intervention alone
+    assert services["early_help_indicator"].to_dict() == {
+        "LIB-1": False, "LEI-1": False, "POL-DA": True, "FAM-1": True, "OLD-1": False}
+    assert all(len(needs) == 0 for needs in services["needs"])
+
+
+def test_services_version_2_columns_are_read_and_drive_the_feature_groups(run_build, tiny_tables):
+    for row in tiny_tables["services"]:
+        row["early_help_indicator"] = "false"
+        row["needs"] = ""
+    tiny_tables["services"][2].update(early_help_indicator="true", needs="domestic_abuse; family_support")
+    tiny_tables["services"][3].update(needs="family_support")  # family support: an intervention, not a concern
+    built = run_build(tiny_tables)
+    services = built.parquet("services.parquet").set_index("service_id")
+    assert services.loc["FAM-1", "early_help_indicator"] == False
+    assert list(services.loc["POL-DA", "needs"]) == ["domestic_abuse", "family_support"]
+    assert list(services.loc["FAM-1", "needs"]) == ["family_support"]
+    described = pd.read_json(built.out / "early_help_features.json").set_index("name")
+    assert "f_svc_family_support" not in described.index
+    assert list(described.loc["f_svc_domestic_abuse_notification", "needs"]) == ["domestic_abuse", "family_support"]
+    assert described.loc["f_svc_domestic_abuse_notification", "singular"].startswith("police notification about")
+
+
+def test_opt_in_groups_are_recorded_in_the_manifest(run_build, tiny_tables, settings_with):
+    built = run_build(tiny_tables, settings=settings_with(early_help_opt_in_features=("benefits", "deprivation")))
+    assert built.manifest["early_help"]["opt_in_groups"] == ["benefits", "deprivation"]
+
+
+def test_feature_labels_read_in_a_caseworkers_words(run_build, tiny_tables):
+    from recommender.early_help import FeatureSpec
+
+    built = run_build(tiny_tables)
+    specs = FeatureSpec.from_records(json.loads((built.out / "early_help_features.json").read_text()))
+    for spec in specs:
+        for value in (0.0, 1.0, 3.0):
+            text = spec.describe(value)
+            assert "_" not in text and "5.5" not in text and "{" not in text, text
+            if spec.kind == "count" and value == 1.0:
+                assert not re.search(r"\b1 (\w+ )?(notifications|records|contacts|people|children)\b", text), text

@@ -176,13 +176,33 @@ def test_factors_read_like_the_record() -> None:
 
 def test_days_since_labels_with_a_sentinel_read_naturally() -> None:
     spec = FeatureSpec(
-        "f_days_since_police",
-        "days since the last police event for the child (366 = none in the last 12 months)",
+        "f_days_since_concern",
+        "last concern record about the child (366 = none in the last 12 months)",
         "days_since",
     )
-    assert spec.describe(366.0) == "days since the last police event for the child: none in the last 12 months"
-    assert spec.describe(12.0) == "days since the last police event for the child: 12"
-    assert spec.describe(float("nan")) == "days since the last police event for the child: none in the window"
+    assert spec.describe(366.0) == "last concern record about the child: none in the last 12 months"
+    assert spec.describe(12.0) == "last concern record about the child: 12 days ago"
+    assert spec.describe(1.0) == "last concern record about the child: 1 day ago"
+    assert spec.describe(float("nan")) == "last concern record about the child: none in the window"
+
+
+def test_counts_flags_and_numbers_read_in_a_caseworkers_words() -> None:
+    police = FeatureSpec("f_svc_encompass", "police notifications about the child (Operation Encompass "
+                         "notification, last 12 months)", "count",
+                         singular="police notification about the child (Operation Encompass notification, "
+                         "last 12 months)")
+    assert police.describe(1.0) == ("1 police notification about the child (Operation Encompass notification, "
+                                    "last 12 months)")
+    assert police.describe(3.0).startswith("3 police notifications about the child")
+    assert police.describe(0.0).startswith("no police notifications about the child")
+    single = FeatureSpec("f_hh_single_adult", "one adult (18+) in the household", "flag",
+                         absent="more than one adult (18+) in the household")
+    assert single.describe(1.0) == "one adult (18+) in the household"
+    assert single.describe(0.0) == "more than one adult (18+) in the household"
+    age = FeatureSpec("f_age", "aged {value}", "numeric")
+    assert age.describe(7.0) == "aged 7"
+    imd = FeatureSpec("f_imd_decile", "deprivation decile of the home area (1 = most deprived)", "numeric")
+    assert imd.describe(float("nan")) == "deprivation decile of the home area (1 = most deprived): not recorded"
 
 
 def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, children) -> None:

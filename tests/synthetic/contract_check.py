@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES, Table
+from features.contract import NEEDS, TABLES, Table
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from signpost.settings import Settings
 
@@ -105,6 +105,9 @@ def row_violations(table: Table, frame: pd.DataFrame, end: date) -> dict[int, li
         districts = frame["districts"].str.strip()
         valid = districts.map(lambda d: d == "*" or all(DISTRICT.match(x) for x in d.split(";")))
         flag((districts != "") & ~valid, "districts: malformed")
+        needs = frame["needs"].str.strip() if "needs" in frame else pd.Series("", index=frame.index)
+        known = needs.map(lambda v: all(n.strip() in NEEDS for n in v.split(";")))
+        flag((needs != "") & ~known, "needs: outside the vocabulary")
     if table.name == "events":
         flag(~frame["source"].isin(list(Settings().sharing_policy)), "source: not in the sharing policy")
     if table.name == "caseloads":

@@ -134,3 +134,17 @@ def test_parquet_has_the_same_columns_as_strings(faulty_county_parquet):
         assert list(read(faulty_county_parquet, name).columns)[: len(TABLES[name].columns)] == list(
             TABLES[name].column_names
         )
+
+
+def test_every_intervention_lists_its_needs_and_every_service_its_indicator_flag(tables):
+    services = tables["services"].set_index("service_id")
+    interventions = services[services.intervention == "true"]
+    assert (interventions.needs != "").all(), list(interventions.index[interventions.needs == ""])
+    assert services.early_help_indicator.isin(["true", "false"]).all()
+    concern = set(services.index[services.early_help_indicator == "true"])
+    assert {"POL-ENCOMPASS", "POL-MISSING", "SCH-EXCLUSION"} <= concern
+    # asking for help, being poor or ill is never a concern indicator
+    for supportive in ("HCC-EARLYYEARS", "HCC-FAMHUB", "HCC-LIB-LOAN", "HCC-PARENTING", "VOL-FOODBANK",
+                       "VOL-BENEFITS", "NHS-TALKING", "PH-HEALTHVISIT", "BDBC-CTS"):
+        assert supportive not in concern
+    assert not (services.loc[sorted(concern), "intervention"] == "true").any()

@@ -132,6 +132,80 @@ def test_truth_comparison_prints_model_bayes_and_the_2020_bar(trained, small_cou
         early_help.compare_with_truth(small_county.raw / "truth", small_county.processed, wrong_key)
 
 
+# ------------------------------------------------------------- features and meaning ----------
+
+
+def test_the_registered_model_uses_concern_indicators_composition_and_age_only(trained) -> None:
+    settings, result = trained
+    tracking.configure(settings)
+    scorer = mlflow.pyfunc.load_model(f"models:/{settings.early_help_model_name}@challenger"
+                                      ).unwrap_python_model().scorer
+    assert {f.group for f in scorer.features} <= {"concern", "composition"}
+    assert any(f.group == "concern" for f in scorer.features)
+    assert not [f.name for f in scorer.features if f.name.startswith(("f_uses_", "f_hh_uses_", "f_imd"))]
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.params["opt_in_feature_groups"] == "none"
+    card = _artifact_text(result.run_id, "model_card.md")
+    assert "not used (the council has not opted in to any of them)" in card
+
+
+def test_the_indicators_meaning_travels_with_the_model_and_the_card_says_the_same(trained) -> None:
+    from recommender.early_help_meaning import IndicatorMeaning
+
+    settings, result = trained
+    tracking.configure(settings)
+    scorer = mlflow.pyfunc.load_model(f"models:/{settings.early_help_model_name}@challenger"
+                                      ).unwrap_python_model().scorer
+    meaning = scorer.meaning
+    logged = IndicatorMeaning.from_dict(json.loads(_artifact_text(result.run_id, "indicator_meaning.json")))
+    assert logged == meaning
+    run = MlflowClient().get_run(result.run_id)
+    assert meaning.children == int(run.data.params["valid_rows"])
+    assert sum(b.children for b in meaning.bands) == meaning.children
+    assert sum(b.outcomes for b in meaning.bands) == meaning.outcomes
+    assert meaning.capacity == early_help.capacity(settings)
+    card = _artifact_text(result.run_id, "model_card.md")
+    assert "## What the indicator means" in card
+    for b in meaning.bands:
+        assert b.sentence(meaning.label_months) in card
+    assert meaning.capacity_sentence() in card
+    shown = meaning.explain(0.12, "medium")
+    assert shown["band_meaning"] == meaning.band("medium").sentence(meaning.label_months)
+    assert shown["probability_low"] <= shown["probability_high"]
+
+
+def test_model_features_keep_opt_in_groups_out_unless_named() -> None:
+    from recommender.early_help import FeatureSpec
+
+    specs = (FeatureSpec("f_svc_encompass", "x", "count", group="concern"),
+             FeatureSpec("f_age", "aged {value}", "numeric", group="composition"),
+             FeatureSpec("f_uses_family_hub", "x", "flag", group="supportive_services"),
+             FeatureSpec("f_benefits_revenues", "x", "count", group="benefits"),
+             FeatureSpec("f_imd_decile", "x", "numeric", group="deprivation"))
+    assert [f.name for f in early_help.model_features(specs, ())] == ["f_svc_encompass", "f_age"]
+    assert [f.name for f in early_help.model_features(specs, ("benefits",))] == [
+        "f_svc_encompass", "f_age", "f_benefits_revenues"]
+    with pytest.raises(UserError, match="unknown early-help opt-in"):
+        early_help.model_features(specs, ("ethnicity",))
+    with pytest.raises(UserError, match="rebuild"):
+        early_help.model_features((FeatureSpec("f_x", "x"),), ())
+
+
+def test_evaluate_sets_default_and_opt_in_features_side_by_side(small_county, tmp_path) -> None:
+    settings = small_settings(tmp_path, small_county)
+    table = early_help.compare_feature_sets(small_county.processed, settings, truth=small_county.raw / "truth",
+                                            kinds=("logistic",))
+    default, opt_in = early_help.FEATURE_SETS
+    assert list(table.columns) == [default, opt_in, "Bayes-optimal"]
+    for row in ("ROC AUC", "ECE", "largest TPR gap, gated attributes (beyond noise)", "TPR gap, ethnicity",
+                "FPR gap, imd_decile"):
+        assert row in table.index, row
+    assert (table.loc["ROC AUC"].between(0.5, 1)).all()
+    chosen = table.attrs["chosen"]
+    assert int(chosen[default].split(", ")[1].split()[0]) < int(chosen[opt_in].split(", ")[1].split()[0])
+    early_help.print_feature_sets(table)  # renders without error
+
+
 # ----------------------------------------------------------------------------- consent ---------
 
 
@@ -213,7 +287,8 @@ def _unfair_copy(processed: Path, to: Path, seed: int = 0) -> tuple[Path, str]:
             table.loc[biased, "label"] = 1
         table.to_parquet(path)
     features = json.loads((unfair / "early_help_features.json").read_text())
-    features.append({"name": column, "label": f"recorded ethnicity is {group}", "kind": "flag"})
+    # smuggled in as if it were a concern indicator: the gate must still refuse the model
+    features.append({"name": column, "label": f"recorded ethnicity is {group}", "kind": "flag", "group": "concern"})
     (unfair / "early_help_features.json").write_text(json.dumps(features))
     return unfair, group
 
