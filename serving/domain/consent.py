@@ -81,8 +81,10 @@ def recorded_as(viewer: Viewer, method: str | None, note: str | None) -> tuple[s
             raise Invalid("a note is for staff recording a decision on someone's behalf: leave `note` out")
         return "portal", None, None
     if method not in STAFF_METHODS:
+        given = "" if method is None else f"`{method}` is not how staff record a decision (`portal` is the " \
+            "person's own change on their consent page, `import` the partner extract's); "
         raise Invalid(
-            "staff recording a person's decision must say how the person gave it: `method` is one of "
+            f"{given}staff recording a person's decision must say how the person gave it: `method` is one of "
             f"{', '.join(STAFF_METHODS)} (`caseworker`: in person, to you)"
         )
     if not note:
