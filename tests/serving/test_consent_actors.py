@@ -288,3 +288,27 @@ def test_api_override_is_shown_to_the_person_and_in_subject_access(service, worl
     assert {"recorded_by", "staff_id", "note"} <= set(data["consents"][-1])
     trail = client.get("/v1/audit?limit=500", headers=admin).json()["entries"]
     assert [e["actor"] for e in trail if e["action"] == "consent.override"] == ["admin-1"]
+
+
+def test_a_standing_override_brings_back_the_familys_indicator_until_a_fresh_objection(service, world):
+    client, tokens, _ = service
+    parent = world.people.household_member
+    if parent is None:
+        pytest.skip("the small county's caseload child has no adult in the household")
+    caseworker = tokens("caseworker", world.people.caseworker)
+    admin = tokens("admin", "admin-1")
+    indicator = f"/v1/citizens/{world.people.on_caseload}/early-help"
+
+    def objects() -> None:
+        assert client.put(f"/v1/citizens/{parent}/consent", headers=tokens("citizen", parent),
+                          json={"purpose": "early_intervention", "status": "objected"}).status_code == 200
+
+    objects()
+    assert client.get(indicator, headers=caseworker).json()["available"] is False
+    assert client.post(f"/v1/citizens/{parent}/consent/overrides", headers=admin,
+                       json={"purpose": "early_intervention", "reason": GROUNDS}).status_code == 201
+    assert client.get(indicator, headers=caseworker).json()["available"] is True
+    caseload = client.get("/v1/caseload", headers=caseworker).json()["households"]
+    assert any(h["band"] is not None for h in caseload)
+    objects()  # the parent's fresh objection ends the override at once
+    assert client.get(indicator, headers=caseworker).json()["available"] is False
