@@ -65,7 +65,7 @@ class ObjectionStands(Conflict):
     code = "objection_stands"
 
 
-def objects(purpose: str, status: str | None) -> bool:
+def is_objection(purpose: str, status: str | None) -> bool:
     """Whether `status` is an objection only the person can lift: `objected`, and for early
     intervention (a public task, where a withdrawal is read as an objection) `withdrawn` too."""
     return status == "objected" or (purpose == "early_intervention" and status == "withdrawn")
@@ -222,7 +222,7 @@ def change(
     method, actor, note = recorded_as(viewer, method, note)
     state = session.get(ConsentState, (pseudonym, purpose))
     previous = state.status if state else None
-    if viewer.role is not Role.citizen and status == "granted" and objects(purpose, previous):
+    if viewer.role is not Role.citizen and status == "granted" and is_objection(purpose, previous):
         raise ObjectionStands(
             f"this person has {previous} to {purpose.replace('_', ' ')}; a {viewer.role.value} may record a "
             f"decision the person stated, but not turn their objection into a grant: {ART21_ROUTE}"
@@ -261,15 +261,13 @@ def change(
 def record_override(session: Session, *, pseudonym: str, purpose: Purpose, reason: str, viewer: Viewer) -> Override:
     """Record an admin's decision to continue despite the person's objection; audited."""
     reason = reason.strip()
-    if viewer.role is not Role.admin:
-        raise access.Refused("only an admin may continue despite an objection", action=Action.consent_override,
-                             code="role")
+    access.role_allowed(viewer, Action.consent_override)
     if purpose not in OVERRIDABLE:
         raise Invalid(f"an objection to {purpose} cannot be overridden: only {', '.join(OVERRIDABLE)} is a public task")
     if not reason:
         raise Invalid("an override needs the compelling legitimate grounds as its `reason`")
     state = session.get(ConsentState, (pseudonym, purpose))
-    if state is None or not objects(purpose, state.status):
+    if state is None or not is_objection(purpose, state.status):
         raise Conflict(f"this person has not objected to {purpose.replace('_', ' ')}: there is nothing to override")
     standing = standing_overrides(session, pseudonym).get(purpose)
     if standing is not None:

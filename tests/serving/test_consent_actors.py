@@ -212,7 +212,7 @@ def test_property_objections_are_lifted_only_by_the_person_or_an_admin_override(
         before = _allowed(database, person)
         with database.reading() as session:
             objected = {d.purpose for d in consent.decisions(session, person, SETTINGS)
-                        if consent.objects(d.purpose, d.status)}
+                        if consent.is_objection(d.purpose, d.status)}
         written = len(_records(database, person))
         try:
             with database.write_session() as session:
