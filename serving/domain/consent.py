@@ -56,7 +56,6 @@ ART21_ROUTE = (
     "records the compelling legitimate grounds as an override (UK GDPR Art. 21): "
     "POST /v1/citizens/{person_id}/consent/overrides"
 )
-_ROLE_WORDS = {"admin": "an administrator", "caseworker": "a caseworker"}
 
 
 class ObjectionStands(Conflict):
