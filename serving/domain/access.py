@@ -29,6 +29,7 @@ class Action(StrEnum):
     early_help = "read early-help indicators"
     consent_read = "read consent"
     consent_change = "change consent"
+    consent_override = "continue despite an objection (UK GDPR Art. 21)"
     subject_access = "read everything held about a person"
     events_write = "record usage events"
     feedback_write = "record feedback"
@@ -47,6 +48,7 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.early_help: {Role.caseworker: "caseload"},
     Action.consent_read: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
     Action.consent_change: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
+    Action.consent_override: {Role.admin: "any"},
     Action.subject_access: {Role.citizen: "self", Role.admin: "any"},
     Action.events_write: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
     Action.feedback_write: {Role.citizen: "self", Role.caseworker: "caseload"},
@@ -62,7 +64,7 @@ RULES: dict[Action, dict[Role, Scope]] = {
 #: Actions on one person's records (individual-level data).
 PERSONAL = frozenset(
     {Action.recommendations, Action.early_help, Action.consent_read, Action.consent_change,
-     Action.subject_access, Action.events_write, Action.feedback_write, Action.erase}
+     Action.consent_override, Action.subject_access, Action.events_write, Action.feedback_write, Action.erase}
 )
 
 

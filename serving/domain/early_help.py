@@ -25,7 +25,7 @@ from serving.infra.limits import Limits
 from serving.infra.processed import ProcessedData
 from serving.infra.registry import Models
 from serving.infra.served import ServedLog
-from serving.infra.tables import Caseload, ConsentState
+from serving.infra.tables import Caseload
 
 NOTICE = (
     "A suggestion for a person to review, never a decision. "
@@ -172,17 +172,7 @@ def caseload(session: Session, *, viewer: Viewer, models: Models, processed: Pro
         since.setdefault(household, start)
     members = {h: processed.members(h) for h in since}
     everyone = sorted({p for people in members.values() for p in people})
-    objecting = set()
-    if everyone:
-        objecting = {
-            p for p, _ in session.execute(
-                select(ConsentState.pseudonym, ConsentState.status).where(
-                    ConsentState.pseudonym.in_(everyone),
-                    ConsentState.purpose == "early_intervention",
-                    ConsentState.status.in_(("objected", "withdrawn")),
-                )
-            )
-        }
+    objecting = consent.objecting(session, everyone)
     scorable = [p for h, people in members.items() if not objecting.intersection(people) for p in people]
     scores = _score(models, processed, scorable)
     summary = []

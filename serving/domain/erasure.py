@@ -23,6 +23,7 @@ from serving.infra.db import Database
 from serving.infra.registry import Models
 from serving.infra.served import ServedLog
 from serving.infra.tables import (
+    ConsentOverride,
     ConsentRecord,
     ConsentState,
     Erasure,
@@ -43,7 +44,8 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> t
         raise Gone(f"this person was already erased at {utc_text(earlier.erased_at)}")
     removed = {}
     for name, model in (
-        ("consent_records", ConsentRecord), ("consent_state", ConsentState), ("events", Event),
+        ("consent_records", ConsentRecord), ("consent_state", ConsentState),
+        ("consent_overrides", ConsentOverride), ("events", Event),
         ("feedback", Feedback), ("suggestions", Suggestion),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0

@@ -8,7 +8,7 @@ received since. The request itself is audited.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -41,6 +41,8 @@ class SubjectData:
     suggestions: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    # Art. 21 overrides of the person's objections (`consent.overrides`): who decided, when, why.
+    overrides: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _plain(value):
@@ -77,9 +79,10 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
     sources.update(e["source"] for e in events)
     consents = [
         {"purpose": r.purpose, "status": r.status, "recorded_at": r.recorded_at.isoformat(), "method": r.method,
-         "origin": r.origin}
+         "origin": r.origin, "recorded_by": r.actor_role, "staff_id": r.actor, "note": r.note}
         for r in consent.history(session, p)
     ]
+    overrides = consent.overrides(session, p)
     suggestions = [
         {"served_at": s.served_at.isoformat(), "kind": s.kind, "model_version": s.model_version,
          "personalised": s.personalised, "service_ids": json.loads(s.service_ids)}
@@ -95,7 +98,8 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
     audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="subject_access",
                  subject=p, detail={})
     return SubjectData(pseudonym=p, record=record, sources=sorted(sources), history=history,
-                          consents=consents, suggestions=suggestions, feedback=feedback, events=events)
+                          consents=consents, suggestions=suggestions, feedback=feedback, events=events,
+                          overrides=overrides)
 
 
 def for_person(database: Database, viewer: Viewer, person: Person, *, served: ServedLog, processed: ProcessedData,

@@ -107,14 +107,28 @@ class SimilarOut(BaseModel):
 # ------------------------------------------------------------------ consent ------------------
 
 
+class OverrideOut(BaseModel):
+    """An admin's decision to continue despite the person's objection (UK GDPR Art. 21)."""
+
+    overridden_status: Status = Field(description="The objection it answers.")
+    decided_at: datetime
+    decided_by: str = Field(description="The admin's staff id.")
+    reason: str = Field(description="The compelling legitimate grounds.")
+    sentence: str = Field(description="What the person is told: who decided, when, why.")
+
+
 class ConsentPurposeOut(BaseModel):
     purpose: Purpose
-    allowed: bool
+    allowed: bool = Field(description="Whether the purpose may be used now: the decision, the default, or an "
+                                      "override that stands.")
     status: Status | None = Field(description="Latest recorded decision; null when the default applies.")
     default_applies: bool
     recorded_at: datetime | None = None
     method: str | None = None
     meaning: str
+    override: OverrideOut | None = Field(
+        default=None, description="A standing Art. 21 override: the purpose is used despite the objection until "
+                                  "the person records a new decision for it.")
 
 
 class ConsentOut(BaseModel):
@@ -125,11 +139,34 @@ class ConsentChange(Strict):
     purpose: Purpose
     status: Status
     method: Method | None = Field(
-        default=None, description="How the decision was given; defaults by role (citizen: portal)."
+        default=None, description="How the person gave the decision. A citizen's own change is `portal` (leave it "
+                                  "out); staff must say `phone`, `paper` or `caseworker` (in person, to them)."
     )
+    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] | None = Field(
+        default=None, description="Staff only, and required from them: when and how the person gave the decision.")
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"purpose": "personalisation", "status": "withdrawn"}]},
+        json_schema_extra={"examples": [
+            {"purpose": "personalisation", "status": "withdrawn"},
+            {"purpose": "early_intervention", "status": "objected", "method": "phone",
+             "note": "Mother phoned on 3 December and asked us to stop early-help use of the family's data."},
+        ]},
+    )
+
+
+class OverrideIn(Strict):
+    """Continue despite an objection: an admin's decision, with the compelling legitimate grounds."""
+
+    purpose: Literal["early_intervention"]
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=2000, strip_whitespace=True)] = Field(
+        description="The compelling legitimate grounds that override the person's interests (UK GDPR Art. 21); "
+                    "shown to the person.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "purpose": "early_intervention",
+            "reason": "Repeated police notifications about the children; the early-help panel of 2 December "
+                      "found that the children's safety outweighs the objection."}]},
     )
 
 
@@ -238,6 +275,10 @@ class SubjectDataOut(BaseModel):
                     "395 days by default); older lists are deleted.")
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    overrides: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Art. 21 overrides of the person's objections: purpose, overridden_status, decided_at, "
+                    "decided_by (staff id), reason, stands (whether it is in force now).")
 
 
 class ErasureOut(BaseModel):

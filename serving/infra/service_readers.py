@@ -9,10 +9,10 @@ database exists yet).
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, literal, select, union_all
 
 from serving.infra.db import read_service_database
-from serving.infra.tables import ConsentRecord, Erasure
+from serving.infra.tables import ConsentOverride, ConsentRecord, Erasure
 
 
 def erased_pseudonyms(url: str) -> frozenset[str] | None:
@@ -30,18 +30,24 @@ def erased_pseudonyms(url: str) -> frozenset[str] | None:
 def api_consents(url: str) -> pd.DataFrame | None:
     """Decisions made through the service (origin "api"), for the next feature build.
 
-    Columns pseudonym, purpose, status, recorded_at (UTC, tz-aware), in ledger order; None
+    Columns pseudonym, purpose, status, recorded_at (UTC, tz-aware), in time order; None
     when no service database exists yet. Rows seeded from the extract are left out (the
     build reads those from the extract itself), and erased people's rows are already gone
     (erasure deletes them).
+
+    An admin's Art. 21 override of an objection is a `granted` row at the moment it was
+    decided: the build's rule (the latest record as of the day wins, a tie goes to the
+    objection) then treats the purpose as allowed exactly while the override stands at request
+    time (`serving.domain.consent`: until the person's next decision for the purpose).
     """
 
     def read(connection: Connection) -> pd.DataFrame:
-        rows = connection.execute(
-            select(ConsentRecord.pseudonym, ConsentRecord.purpose, ConsentRecord.status, ConsentRecord.recorded_at)
-            .where(ConsentRecord.origin == "api")
-            .order_by(ConsentRecord.id)
-        ).all()
+        decided = select(ConsentRecord.pseudonym, ConsentRecord.purpose, ConsentRecord.status,
+                         ConsentRecord.recorded_at).where(ConsentRecord.origin == "api")
+        if inspect(connection).has_table(ConsentOverride.__tablename__):  # a database from before 0005
+            decided = union_all(decided, select(
+                ConsentOverride.pseudonym, ConsentOverride.purpose, literal("granted"), ConsentOverride.decided_at))
+        rows = sorted(connection.execute(decided).all(), key=lambda row: row[3])
         frame = pd.DataFrame(rows, columns=["pseudonym", "purpose", "status", "recorded_at"])
         # SQLite hands back naive values; the service always stores UTC.
         stamps = pd.to_datetime(frame["recorded_at"], utc=True) if len(frame) else pd.Series(

@@ -43,6 +43,10 @@ class ConsentRecord(Base):
     method: Mapped[str] = mapped_column(String(16))
     origin: Mapped[str] = mapped_column(String(16))  # "extract" (seeded) or "api"
     actor_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Who recorded it when it was not the person themself: the staff id, and their note of how
+    # and when the person gave the decision (both empty for the person's own and the extract's).
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_consent_records_person", "pseudonym", "purpose", "recorded_at"),)
 
 
@@ -55,6 +59,22 @@ class ConsentState(Base):
     status: Mapped[str] = mapped_column(String(16))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(16))
+
+
+class ConsentOverride(Base):
+    """An admin's decision to continue despite a person's objection (UK GDPR Art. 21: compelling
+    legitimate grounds). It stands while it is the latest word on the purpose: the person's next
+    decision for it (recorded at a later time) ends it. See serving/domain/consent.py."""
+
+    __tablename__ = "consent_overrides"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM))
+    purpose: Mapped[str] = mapped_column(String(32))
+    overridden_status: Mapped[str] = mapped_column(String(16))  # the objection it answered
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str] = mapped_column(String(128))  # the admin's staff id
+    reason: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_consent_overrides_person", "pseudonym", "purpose", "decided_at"),)
 
 
 class Seed(Base):

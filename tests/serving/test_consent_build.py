@@ -102,3 +102,39 @@ def test_the_next_build_honours_a_withdrawal_made_through_the_service(database, 
     assert not citizens.loc[who, "consent_personalisation"]
     consents = pd.read_parquet(out / "consents.parquet")
     assert not ((consents["pseudonym"] == who) & (consents["status"] == "withdrawn")).any()
+
+
+def test_the_next_build_allows_early_help_while_an_art21_override_stands(database, small_county, tmp_path,
+                                                                         monkeypatch):
+    from serving.domain.consent import record_override
+    from signpost.cli import app
+    from signpost.settings import get_settings
+
+    served = pd.read_parquet(small_county.processed / "citizens.parquet")
+    allowed = served.loc[served["consent_early_intervention"].fillna(False), "pseudonym"]
+    overridden, objecting, ended = allowed.iloc[0], allowed.iloc[1], allowed.iloc[2]
+    for who in (overridden, objecting, ended):
+        record(database, who, "early_intervention", "objected")
+    for who in (overridden, ended):
+        with database.write_session() as session:
+            record_override(session, pseudonym=who, purpose="early_intervention", viewer=ADMIN,
+                            reason="The early-help panel found compelling grounds to continue.")
+    record(database, ended, "early_intervention", "objected")  # a fresh objection ends the override
+    day = datetime.now(ZoneInfo("Europe/London")).date()
+
+    out = tmp_path / "processed"
+    monkeypatch.setenv("SIGNPOST_DATABASE_URL", database.url)
+    monkeypatch.setenv("SIGNPOST_PSEUDONYM_KEY", small_county.key)
+    monkeypatch.setenv("SIGNPOST_PROCESSED_DIR", str(small_county.processed))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, [
+            "features", "--raw", str(small_county.raw), "--out", str(out), "--quarantine", str(tmp_path / "q"),
+            "--as-of", day.isoformat(), "--extract-date", day.isoformat()])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    citizens = pd.read_parquet(out / "citizens.parquet").set_index("pseudonym")
+    assert citizens.loc[overridden, "consent_early_intervention"]
+    assert not citizens.loc[objecting, "consent_early_intervention"]
+    assert not citizens.loc[ended, "consent_early_intervention"]

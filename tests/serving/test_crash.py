@@ -98,7 +98,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_write(world, database_url, tmp_p
                 status = "withdrawn" if status == "granted" else "granted"
                 try:
                     response = client.put(f"/v1/citizens/{person}/consent",
-                                          json={"purpose": "research", "status": status})
+                                          json={"purpose": "research", "status": status, "method": "paper",
+                                                "note": "crash test"})
                 except httpx.HTTPError:
                     return
                 if response.status_code == 200:

@@ -170,7 +170,8 @@ def test_family_objection_hides_the_indicator(service, world):
     cw = tokens("caseworker", world.people.caseworker)
     admin = tokens("admin", "admin-1")
     objected = client.put(f"/v1/citizens/{world.people.household_member}/consent", headers=admin,
-                          json={"purpose": "early_intervention", "status": "objected"})
+                          json={"purpose": "early_intervention", "status": "objected", "method": "paper",
+                                "note": "letter of objection received"})
     assert objected.status_code == 200, objected.text
     body = client.get(f"/v1/citizens/{world.people.on_caseload}/early-help", headers=cw).json()
     assert body["available"] is False and body["band"] is None and "objected" in body["notice"]

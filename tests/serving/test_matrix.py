@@ -18,6 +18,7 @@ EXPECTED = {
     "early_help": {"citizen": (N, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N)},
     "consent_read": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
     "consent_change": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
+    "consent_override": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
     "subject_access": {"citizen": (Y, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
     "events": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
     "feedback": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N)},
@@ -42,7 +43,12 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
     if endpoint == "consent_read":
         return client.get(f"{base}/consent", headers=headers)
     if endpoint == "consent_change":
-        return client.put(f"{base}/consent", headers=headers, json={"purpose": "research", "status": "granted"})
+        change = {"purpose": "research", "status": "granted"} if role == "citizen" else {
+            "purpose": "research", "status": "withdrawn", "method": "phone", "note": "matrix test"}
+        return client.put(f"{base}/consent", headers=headers, json=change)
+    if endpoint == "consent_override":
+        return client.post(f"{base}/consent/overrides", headers=headers, json={
+            "purpose": "early_intervention", "reason": "matrix test: compelling legitimate grounds"})
     if endpoint == "subject_access":
         return client.get(f"{base}/data", headers=headers)
     if endpoint == "erase":
@@ -84,6 +90,9 @@ def test_authorisation_matrix(world, database_url, tmp_path):
     with running(settings) as client:
         service_id = client.get("/v1/services?limit=1", headers=tokens("analyst", "analyst-1")).json()[
             "services"][0]["service_id"]
+        for objector in (people.citizen, people.other_citizen):  # an objection for the admins to override
+            assert client.put(f"/v1/citizens/{objector}/consent", headers=tokens("citizen", objector), json={
+                "purpose": "early_intervention", "status": "objected"}).status_code == 200
         for endpoint, by_role in EXPECTED.items():
             for role in ROLES:
                 for which, allowed in zip(("own", "other"), by_role[role], strict=True):
@@ -107,3 +116,62 @@ def test_authorisation_matrix(world, database_url, tmp_path):
     assert not failures, "\n".join(failures)
     refused_entries = [e for e in audit_page["entries"] if e["action"] == "access.refused"]
     assert len(refused_entries) == refusals  # every refusal is on the record
+
+
+#: Staff consent changes, by hand: (who, whose, request, expected status, expected code or None).
+#: "child" is on the caseworker's open caseload; "other" is not; every step runs in this order.
+STAFF_CONSENT = [
+    ("citizen", "self", ("put", {"purpose": "early_intervention", "status": "objected"}), 200, None),
+    ("citizen", "self", ("put", {"purpose": "research", "status": "granted", "method": "phone"}), 422, None),
+    ("citizen", "other", ("put", {"purpose": "research", "status": "granted"}), 403, "not_self"),
+    ("caseworker", "child", ("put", {"purpose": "early_intervention", "status": "objected", "method": "phone",
+                                     "note": "parent phoned to object"}), 200, None),
+    ("caseworker", "child", ("put", {"purpose": "early_intervention", "status": "granted", "method": "portal"}),
+     422, None),
+    ("caseworker", "child", ("put", {"purpose": "early_intervention", "status": "granted", "method": "caseworker",
+                                     "note": "I think it is for the best"}), 409, "objection_stands"),
+    ("caseworker", "child", ("put", {"purpose": "research", "status": "withdrawn", "method": "paper"}), 422, None),
+    ("caseworker", "other", ("put", {"purpose": "research", "status": "withdrawn", "method": "paper",
+                                     "note": "letter"}), 403, "not_on_caseload"),
+    ("caseworker", "child", ("override", {"purpose": "early_intervention",
+                                          "reason": "the caseworker would like to continue"}), 403, "role"),
+    ("citizen", "self", ("override", {"purpose": "early_intervention",
+                                      "reason": "I would like to override myself"}), 403, "role"),
+    ("analyst", "child", ("override", {"purpose": "early_intervention",
+                                       "reason": "an analyst would like to continue"}), 403, "role"),
+    ("admin", "child", ("put", {"purpose": "early_intervention", "status": "granted", "method": "paper",
+                                "note": "form signed by the caseworker"}), 409, "objection_stands"),
+    ("admin", "child", ("override", {"purpose": "early_intervention",
+                                     "reason": "early-help panel: the child's safety outweighs the objection"}),
+     201, None),
+    ("admin", "child", ("override", {"purpose": "early_intervention",
+                                     "reason": "early-help panel: the child's safety outweighs the objection"}),
+     409, "conflict"),
+    ("admin", "self", ("override", {"purpose": "research", "reason": "research is not a public task here"}),
+     422, None),
+]
+
+
+def test_staff_consent_changes(world, database_url, tmp_path):
+    settings = service_settings(world, database_url, tmp_path, refusals_per_minute=10_000)
+    tokens = Tokens(settings)
+    people = world.people
+    subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1"}
+    whose = {"self": people.citizen, "child": people.on_caseload, "other": people.other_citizen}
+    failures = []
+    with running(settings) as client:
+        for n, (role, target, (kind, body), status, code) in enumerate(STAFF_CONSENT):
+            path = f"/v1/citizens/{whose[target]}/consent"
+            headers = tokens(role, subjects[role])
+            response = (client.put(path, headers=headers, json=body) if kind == "put"
+                        else client.post(f"{path}/overrides", headers=headers, json=body))
+            if response.status_code != status or (code and response.json().get("code") != code):
+                failures.append(f"{n}: {role} {kind} {target} -> {response.status_code} {response.text[:200]}")
+        child = client.get(f"/v1/citizens/{people.on_caseload}/consent", headers=tokens("admin", "admin-1")).json()
+        trail = client.get("/v1/audit?limit=500", headers=tokens("admin", "admin-1")).json()["entries"]
+    assert not failures, "\n".join(failures)
+    [early] = [p for p in child["purposes"] if p["purpose"] == "early_intervention"]
+    assert early["status"] == "objected" and early["allowed"] and early["override"]["decided_by"] == "admin-1"
+    changes = [e for e in trail if e["action"] in ("consent.change", "consent.override")]
+    assert [(e["action"], e["actor_role"]) for e in changes] == [
+        ("consent.change", "citizen"), ("consent.change", "caseworker"), ("consent.override", "admin")]

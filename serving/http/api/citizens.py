@@ -17,6 +17,8 @@ from serving.http.schemas import (
     EarlyHelpOut,
     ErasureOut,
     ErrorOut,
+    OverrideIn,
+    OverrideOut,
     RecommendationsOut,
     SubjectDataOut,
 )
@@ -62,9 +64,20 @@ def read_early_help(person: PersonDep, viewer: ViewerDep, models: ModelsDep, pro
 def consent_out(decisions: list[Decision]) -> ConsentOut:
     return ConsentOut(purposes=[
         ConsentPurposeOut(purpose=d.purpose, allowed=d.allowed, status=d.status, default_applies=d.status is None,
-                          recorded_at=d.recorded_at, method=d.method, meaning=d.meaning)
+                          recorded_at=d.recorded_at, method=d.method, meaning=d.meaning,
+                          override=None if d.override is None else OverrideOut(
+                              overridden_status=d.override.overridden_status,  # type: ignore[arg-type]
+                              decided_at=d.override.decided_at, decided_by=d.override.decided_by,
+                              reason=d.override.reason, sentence=d.override.sentence))
         for d in decisions
     ])
+
+
+CONSENT_CHANGE_ERRORS = {
+    409: {"model": ErrorOut, "description": "The change conflicts with the person's objection, which only they "
+                                            "(or an admin's Art. 21 override) may set aside; `detail` says how."},
+    422: {"model": ErrorOut, "description": "A bad body, or a method or note that does not fit who is acting."},
+}
 
 
 @router.get("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS)
@@ -74,12 +87,28 @@ async def read_consent(person: PersonDep, viewer: ViewerDep, settings: SettingsD
                                           today=runtime.today()))
 
 
-@router.put("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS)
+@router.put("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS | CONSENT_CHANGE_ERRORS)
 def change_consent(person: PersonDep, viewer: ViewerDep, body: ConsentChange, settings: SettingsDep,
                    runtime: RuntimeDep) -> ConsentOut:
-    """Record a decision for one purpose; in force from the very next request, and audited."""
+    """Record a decision for one purpose; in force from the very next request, and audited.
+
+    A citizen's own change is recorded as `portal`. Staff record a decision the person stated
+    (`method` phone, paper or caseworker, and a `note`), under their staff id; they may never
+    turn an objection into a grant (409: only the person, or an admin's override, may)."""
     return consent_out(consent.decide(runtime.database, viewer, person, purpose=body.purpose, status=body.status,
-                                      method=body.method, settings=settings, today=runtime.today()))
+                                      method=body.method, note=body.note, settings=settings,
+                                      today=runtime.today()))
+
+
+@router.post("/{person_id}/consent/overrides", response_model=ConsentOut, status_code=201,
+             responses=REFUSALS | CONSENT_CHANGE_ERRORS)
+def override_objection(person: PersonDep, viewer: ViewerDep, body: OverrideIn, settings: SettingsDep,
+                       runtime: RuntimeDep) -> ConsentOut:
+    """Admins only: continue despite the person's objection to early intervention, with the compelling
+    legitimate grounds (UK GDPR Art. 21). Audited, shown to the person; it stands until they record a
+    new decision for the purpose."""
+    return consent_out(consent.override(runtime.database, viewer, person, purpose=body.purpose,
+                                        reason=body.reason, settings=settings, today=runtime.today()))
 
 
 @router.get("/{person_id}/data", response_model=SubjectDataOut, responses=REFUSALS)
