@@ -60,7 +60,13 @@ from features.extracts import ExtractFile, load_text_table, locate, sha256_file
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
-from features.validate import CheckContext, Reference, checked_sql, duplicates_update_sql
+from features.validate import (
+    SHOWN_CHARS,
+    CheckContext,
+    Reference,
+    checked_sql,
+    duplicates_update_sql,
+)
 from signpost.errors import UserError
 from signpost.progress import make_progress
 from signpost.settings import Settings
@@ -99,6 +105,7 @@ def build(
     on_stage: Callable[[str], None] | None = None,
     erased: Collection[str] | None = None,
     ledger: pd.DataFrame | None = None,
+    accept_quarantine: bool = False,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -134,6 +141,11 @@ def build(
         this extract are ignored. Only counts reach the manifest, and none of these records is
         written to ``consents.parquet`` (the service holds them). None: no service database
         (the manifest says so). The same key check as for ``erased`` applies.
+    accept_quarantine : bool
+        Build even when events came from sources the sharing policy does not name, or a table
+        lost more than ``settings.quarantine_max_share`` of its rows to the quarantine. Without
+        it either stops the build (after the quarantine is written, so it can be read): so much
+        lost is a broken extract or a missing agreement, not a few typos.
 
     Returns
     -------
@@ -185,7 +197,7 @@ def build(
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
-                            ledger)
+                            ledger, accept_quarantine)
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -249,6 +261,7 @@ def _run(
     erased: Collection[str] | None,
     service_key_id: str | None,
     ledger: pd.DataFrame | None,
+    accept_quarantine: bool,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
     rows_read: dict[str, int] = {}
@@ -320,6 +333,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
 
     with stages.stage("write quarantine"):
         rows = _write_quarantine(con, extracts, rows_read, quarantine)
+        sources = _events_by_source(con)
+        gate = _quarantine_gate(rows, sources["unknown"], settings.quarantine_max_share, quarantine,
+                                accept=accept_quarantine)
 
     with stages.stage("leave out erased people"):
         erasure = _leave_out_erased(con, erased, rows, service_key_id)
@@ -373,6 +389,8 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "consent_snapshot_dates": sorted(d.isoformat() for d in states),
             "pseudonym_key_id": key_id(key),
             "sharing_policy": {s: list(p) for s, p in sorted(settings.sharing_policy.items())},
+            "events_by_source": sources,
+            "quarantine_gate": gate,
             "sources_by_purpose": {p: list(s) for p, s in plan.for_purpose.items()},
             "consent_defaults": dict(settings.consent_defaults),
             "consent_ledger": ledger_summary,
@@ -477,6 +495,51 @@ COPY (SELECT r.row_number, {original}, q.reason
 TO '{_sql_str(str(target))}' (FORMAT csv, HEADER true)""")
         os.chmod(target, 0o600)
     return rows
+
+
+def _events_by_source(con) -> dict:
+    """Accepted events per source, and events quarantined because the policy names no such source.
+
+    The training command reads these from the manifest to tell an empty matrix caused by the
+    sharing policy from one caused by consent. Unknown source names are partner system names,
+    cut to the length a quarantine reason quotes.
+    """
+    accepted = con.execute(
+        "SELECT t_source, count(*) FROM checked_events WHERE reason IS NULL GROUP BY ALL ORDER BY 1").fetchall()
+    unknown = con.execute(
+        f"SELECT left(t_source, {SHOWN_CHARS}) AS source, count(*) AS n FROM checked_events "
+        "WHERE reason LIKE 'unknown source %' GROUP BY ALL ORDER BY n DESC, source").fetchall()
+    return {"accepted": {s: int(n) for s, n in accepted}, "unknown": {s: int(n) for s, n in unknown}}
+
+
+def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: float, quarantine: Path,
+                     *, accept: bool) -> dict:
+    """Stop the build when a lot was lost, unless the user accepted it; what was found goes to the manifest.
+
+    Checked in this order, the first finding is the one line the user sees: events from
+    sources the data-sharing policy does not name (no agreement decides their purposes, so
+    every one of them is lost), then each table whose quarantined share is above ``max_share``.
+    """
+    findings: list[str] = []
+    if unknown_sources:
+        total = sum(unknown_sources.values())
+        named = ", ".join(f"{s} {n:,}" for s, n in unknown_sources.items())
+        findings.append(
+            f"events: {total:,} rows came from sources the data-sharing policy does not name ({named}) and were "
+            "quarantined: add each source to SIGNPOST_SHARING_POLICY with the purposes its agreement allows, "
+            "or rerun with --accept-quarantine"
+        )
+    for name, counts in rows.items():
+        if counts["read"] and counts["quarantined"] / counts["read"] > max_share:
+            findings.append(
+                f"{name}: {counts['quarantined']:,} of {counts['read']:,} rows "
+                f"({counts['quarantined'] / counts['read']:.1%}) were quarantined, more than "
+                f"SIGNPOST_QUARANTINE_MAX_SHARE={max_share:g} allows: read the reasons in "
+                f"{quarantine / (name + '.csv')}, raise the setting, or rerun with --accept-quarantine"
+            )
+    if findings and not accept:
+        raise UserError(findings[0])
+    return {"max_share": max_share, "accepted_by_user": accept, "findings": findings}
 
 
 # ------------------------------------------------------------------ erasure -------------

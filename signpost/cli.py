@@ -60,6 +60,11 @@ class ExtractFormat(str, Enum):
     parquet = "parquet"
 
 
+class PartnerKind(str, Enum):
+    council = "council"
+    local = "local"
+
+
 # --------------------------------------------------------------------------- data ----------
 
 
@@ -77,6 +82,11 @@ def generate(
         float, typer.Option(min=0.0, max=0.5, help="Share of rows with an injected fault.")
     ] = 0.01,
     format: Annotated[ExtractFormat, typer.Option("--format", help="File format of the extracts.")] = ExtractFormat.csv,
+    partners: Annotated[
+        PartnerKind,
+        typer.Option(help="council: every partner knows the council's person_id (contract v1); local: partners "
+                     "send their own person records and ids (contract v2), with truth/links."),
+    ] = PartnerKind.council,
 ) -> None:
     """Write a synthetic Hampshire county in the partner extract format, with its ground truth."""
     last_day = _parse_date(end, "--end")
@@ -90,6 +100,7 @@ def generate(
         end=last_day,
         error_rate=error_rate,
         fmt=format.value,
+        partners=partners.value,
     )
     console.print(summary)
 
@@ -109,6 +120,11 @@ def features(
         str | None,
         typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today."),
     ] = None,
+    accept_quarantine: Annotated[
+        bool,
+        typer.Option(help="Build even if events come from sources the sharing policy does not name, or a "
+                     "table lost more than SIGNPOST_QUARANTINE_MAX_SHARE of its rows to the quarantine."),
+    ] = False,
 ) -> None:
     """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables.
 
@@ -132,8 +148,11 @@ def features(
         extract_date=taken,
         erased=erased_pseudonyms(settings.database_url),
         ledger=api_consents(settings.database_url),
+        accept_quarantine=accept_quarantine,
     )
     _print_row_accounting(manifest)
+    for finding in manifest["quarantine_gate"]["findings"]:
+        console.print(f"[yellow]accepted (--accept-quarantine):[/] {finding}")
     erasure, ledger = manifest["erasure"], manifest["consent_ledger"]
     if erasure["service_database"] == "absent":
         console.print("no service database yet (SIGNPOST_DATABASE_URL), so nobody was left out for erasure "
