@@ -45,13 +45,14 @@ from scipy.sparse import save_npz
 
 import signpost
 from features import consent as consent_rules
-from features import early_help, matrices, research
+from features import early_help, linkage, matrices, research
 from features.contract import (
     CASELOADS,
     CITIZENS,
     CONSENTS,
     EVENTS,
     OUTCOMES_TABLE,
+    PARTNER_PEOPLE,
     PURPOSES,
     SERVICES,
     Table,
@@ -77,6 +78,7 @@ STAGES = (
     "hash inputs",
     "validate citizens",
     "validate services",
+    "link partner records",
     "validate events",
     "validate consents, outcomes, caseloads",
     "write quarantine",
@@ -106,6 +108,7 @@ def build(
     erased: Collection[str] | None = None,
     ledger: pd.DataFrame | None = None,
     accept_quarantine: bool = False,
+    decisions: Path | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -146,6 +149,9 @@ def build(
         lost more than ``settings.quarantine_max_share`` of its rows to the quarantine. Without
         it either stops the build (after the quarantine is written, so it can be read): so much
         lost is a broken extract or a missing agreement, not a few typos.
+    decisions : Path, optional
+        A data steward's clerical decisions on uncertain links (``features.linkage.DECISION_COLUMNS``);
+        default ``<raw>/linkage_decisions.csv`` when it exists.
 
     Returns
     -------
@@ -197,7 +203,8 @@ def build(
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
-                            ledger, accept_quarantine)
+                            ledger, accept_quarantine,
+                            decisions if decisions is not None else raw / "linkage_decisions.csv")
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -262,6 +269,7 @@ def _run(
     service_key_id: str | None,
     ledger: pd.DataFrame | None,
     accept_quarantine: bool,
+    decisions: Path,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
     rows_read: dict[str, int] = {}
@@ -318,8 +326,15 @@ CREATE TABLE service_map AS SELECT t_service_id AS value,
 FROM checked_services WHERE reason IS NULL""")
         _reference_lookup(con, "checked_services", "t_service_id", "service_map", "col", "service_ref")
     service = Reference("service_id", "services", "service_ref", "col")
+    with stages.stage("link partner records"):
+        linkage_summary = _link_partners(con, ctx, extracts, settings, key, stage_dir, quarantine, decisions)
+    partner = Reference("partner_person_id", "partner_people", "partner_ref", "cid",
+                        value_sql="v_source || chr(31) || v_partner_person_id", explained=True)
     with stages.stage("validate events"):
-        _check(con, EVENTS, ctx, references=(person, service), key=("source", "event_id"))
+        _check(con, EVENTS, ctx, references=(person, service, partner), key=("source", "event_id"))
+        # Events by a partner's own id take the master person it was linked to: from here on
+        # nothing can tell them from events that named the person directly.
+        con.execute("UPDATE checked_events SET cid = partner_person_id_cid WHERE cid IS NULL")
         con.execute("""
 CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS event_type,
   t_occurred_at AS occurred_at FROM checked_events WHERE reason IS NULL""")
@@ -390,6 +405,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "pseudonym_key_id": key_id(key),
             "sharing_policy": {s: list(p) for s, p in sorted(settings.sharing_policy.items())},
             "events_by_source": sources,
+            "linkage": linkage_summary,
             "quarantine_gate": gate,
             "sources_by_purpose": {p: list(s) for p, s in plan.for_purpose.items()},
             "consent_defaults": dict(settings.consent_defaults),
@@ -540,6 +556,112 @@ def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: flo
     if findings and not accept:
         raise UserError(findings[0])
     return {"max_share": max_share, "accepted_by_user": accept, "findings": findings}
+
+
+# ------------------------------------------------------------------ linkage -------------
+
+
+def _link_partners(con, ctx: CheckContext, extracts: dict, settings: Settings, key: bytes, stage_dir: Path,
+                   quarantine: Path, decisions_path: Path) -> dict:
+    """Validate partner records, link them to accepted citizens, build the events' lookup ``partner_ref``.
+
+    Writes ``link_outcomes.parquet`` (pseudonyms only) to the outputs and the review queue
+    (identifiers of each uncertain pair, for the steward) beside the quarantine.
+    """
+    con.execute("CREATE TABLE partner_ref (value VARCHAR, cid INTEGER, first_row BIGINT, reason VARCHAR)")
+    if "partner_people" not in extracts:
+        return {"partner_records": 0, "note": "no partner_people in this extract (contract version 1)"}
+    _check(con, PARTNER_PEOPLE, ctx, key=("source", "local_id"))
+    con.execute("""
+CREATE TABLE link_partners AS SELECT row_number AS record, t_source AS source, t_local_id AS local_id,
+  t_given_name AS given_name, t_family_name AS family_name, t_birth_date AS birth_date, t_sex AS sex,
+  postcode_compact, t_address AS address, t_nhs_number AS nhs_number, t_upn AS upn
+FROM checked_partner_people WHERE reason IS NULL""")
+    con.execute("""
+CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_family_name AS family_name,
+  c.t_birth_date AS birth_date, c.t_sex AS sex, c.postcode_compact, c.t_address AS address,
+  c.t_nhs_number AS nhs_number, c.t_upn AS upn
+FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
+    thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold)
+    decided = _decisions(con, linkage.read_decisions(decisions_path), key)
+    result = linkage.link(con, "link_master", "link_partners", thresholds, decided)
+    outcomes = result.outcomes
+    con.register("link_outcomes_src", pa.Table.from_pandas(outcomes.assign(
+        person=outcomes["person"].astype("Int64")), preserve_index=False))
+    con.execute("CREATE TABLE link_outcomes AS SELECT * FROM link_outcomes_src")
+    con.unregister("link_outcomes_src")
+    con.execute("""
+INSERT INTO partner_ref
+SELECT p.source || chr(31) || p.local_id, CASE WHEN o.outcome = 'linked' THEN CAST(o.person AS INTEGER) END,
+  p.record, CASE o.outcome
+    WHEN 'review' THEN 'is in clerical review (match probability ' || round(o.match_probability, 3) ||
+      '): its events come back once a data steward decides'
+    WHEN 'unlinked' THEN 'matched no one in the master index (best match probability ' ||
+      round(o.match_probability, 3) || ')' END
+FROM link_partners p JOIN link_outcomes o USING (record)
+UNION ALL
+SELECT t_source || chr(31) || t_local_id, NULL, min(row_number),
+  'was quarantined in partner_people (row ' || min(row_number) || ': ' || arg_min(reason, row_number) || ')'
+FROM checked_partner_people WHERE reason IS NOT NULL AND t_source IS NOT NULL AND t_local_id IS NOT NULL
+  AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_partners) GROUP BY ALL""")
+    frame = con.execute("""
+SELECT p.source, p.source || ':' || p.local_id AS partner_key, o.outcome, o.match_probability, o.runner_up,
+  o.decided_by, m.pseudonym AS person
+FROM link_outcomes o JOIN link_partners p USING (record) LEFT JOIN person_map m ON m.cid = o.person
+ORDER BY p.source, p.record""").df()
+    frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
+    frame.loc[frame["outcome"] != "linked", "person"] = None
+    frame.to_parquet(stage_dir / "link_outcomes.parquet", index=False)
+    _write_review_queue(con, key, quarantine)
+    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
+        columns=list(linkage.OUTCOMES), fill_value=0)
+    return {
+        "partner_records": len(outcomes),
+        "outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
+        "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
+        "link_threshold": thresholds.link, "review_threshold": thresholds.review,
+        "candidate_pairs": result.pairs_compared,
+        "steward_decisions": 0 if decided is None else len(decided),
+    }
+
+
+def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame | None:
+    """A steward's decisions by pseudonyms, resolved to this build's record and person ids."""
+    if decisions is None:
+        return None
+    records = con.execute("SELECT record, source || ':' || local_id AS k FROM link_partners").df()
+    by_pseudonym = dict(zip(pseudonymise(records["k"].tolist(), key, "partner"), records["record"], strict=True))
+    people = dict(con.execute("SELECT pseudonym, cid FROM person_map").fetchall())
+    frame = pd.DataFrame({"record": decisions["partner_record"].map(by_pseudonym),
+                          "person": decisions["person"].map(people), "decision": decisions["decision"]})
+    return frame.dropna().astype({"record": "int64", "person": "int64"})
+
+
+def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
+    """The pairs a steward must decide: both pseudonyms, the probability, and only the values that differ.
+
+    Where both sides agree exactly the queue says ``same`` instead of the value: the reviewer
+    needs the disagreement, not the whole record. The file holds identifiers, so it sits with
+    the quarantine (0600), never in the processed folder.
+    """
+    fields = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
+              "postcode": "postcode_compact", "address": "address", "nhs_number": "nhs_number", "upn": "upn"}
+    shown = ", ".join(
+        f"CASE WHEN p.{f} IS NOT DISTINCT FROM m.{f} THEN 'same' ELSE COALESCE(CAST(p.{f} AS VARCHAR), '(blank)') "
+        f"|| ' | ' || COALESCE(CAST(m.{f} AS VARCHAR), '(blank)') END AS {name}" for name, f in fields.items())
+    frame = con.execute(f"""
+SELECT p.source, p.source || ':' || p.local_id AS partner_key, mp.pseudonym AS person, o.match_probability,
+  o.runner_up, {shown}
+FROM link_outcomes o JOIN link_partners p USING (record)
+JOIN link_master m ON m.cid = o.person JOIN person_map mp ON mp.cid = o.person
+WHERE o.outcome = 'review' ORDER BY o.match_probability DESC""").df()
+    frame.insert(1, "partner_record", pseudonymise(frame.pop("partner_key").tolist(), key, "partner"))
+    if not quarantine.exists():
+        quarantine.mkdir(parents=True)
+        quarantine.chmod(0o700)  # raw data: only the owner may list or read it
+    target = quarantine / "linkage_review.csv"
+    frame.to_csv(target, index=False)
+    os.chmod(target, 0o600)
 
 
 # ------------------------------------------------------------------ erasure -------------
