@@ -5,7 +5,7 @@ Every accepted ``partner_people`` record ends ``linked`` (to one master person),
 match probability of its best candidate. The rules (:func:`decide`, pure):
 
 - a record links when its best candidate reaches ``link_threshold`` and no other candidate
-  reaches ``review_threshold`` (twins and a blank given name make two strong candidates: a
+  reaches it too (twins and a blank given name make two strong candidates: a
   person decides);
 - otherwise it goes to review when its best candidate reaches ``review_threshold``;
 - two records of one source share a master person only if both are confident; otherwise
@@ -77,7 +77,7 @@ def decide(candidates: pd.DataFrame, records: pd.DataFrame, thresholds: Threshol
     out["match_probability"] = best["match_probability"].reindex(out.index).fillna(0.0)
     out["runner_up"] = runner_up.reindex(out.index).fillna(0.0)
     p, second = out["match_probability"], out["runner_up"]
-    confident = (p >= thresholds.link) & (second < thresholds.review)
+    confident = (p >= thresholds.link) & (second < thresholds.link)
     out["outcome"] = np.where(confident, "linked", np.where(p >= thresholds.review, "review", "unlinked"))
     out["decided_by"] = "model"
     if len(accepted):
