@@ -1,0 +1,37 @@
+"""The outcome rules of linkage and the NHS number check, without running a build."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from features.linkage import Thresholds, decide
+from features.validate import nhs_number_valid_sql
+
+T = Thresholds(link=0.99, review=0.5)
+
+
+def test_each_record_gets_one_outcome_by_the_thresholds_and_ambiguity():
+    records = pd.DataFrame({"record": [1, 2, 3, 4, 5], "source": ["nhs"] * 5})
+    candidates = pd.DataFrame({"record": [1, 2, 3, 3, 4], "person": [10, 20, 30, 31, 40],
+                               "match_probability": [0.999, 0.7, 0.995, 0.993, 0.1]})
+    out = decide(candidates, records, T).set_index("record")
+    assert out["outcome"].to_dict() == {1: "linked", 2: "review", 3: "review", 4: "unlinked", 5: "unlinked"}
+    assert out.loc[5, "match_probability"] == 0.0
+
+
+def test_steward_decisions_win():
+    records = pd.DataFrame({"record": [1, 2], "source": ["police"] * 2})
+    candidates = pd.DataFrame({"record": [1, 1, 2], "person": [10, 11, 20], "match_probability": [0.999, 0.6, 0.7]})
+    decisions = pd.DataFrame({"record": [1, 2], "person": [10, 20], "decision": ["reject", "accept"]})
+    out = decide(candidates, records, T, decisions).set_index("record")
+    assert out.loc[1, "outcome"] == "review" and out.loc[1, "person"] == 11
+    assert out.loc[2, "outcome"] == "linked" and out.loc[2, "decided_by"] == "steward"
+
+
+def test_nhs_number_modulus_11():
+    con = duckdb.connect()
+    check = nhs_number_valid_sql("v")
+    assert con.execute(f"SELECT {check} FROM (SELECT '943 476 5919' AS v)").fetchall()[0][0]
+    assert not con.execute(f"SELECT {check} FROM (SELECT '9434765918' AS v)").fetchall()[0][0]
+    assert not con.execute(f"SELECT {check} FROM (SELECT '12345' AS v)").fetchall()[0][0]
