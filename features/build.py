@@ -582,7 +582,8 @@ CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_famil
   c.t_birth_date AS birth_date, c.t_sex AS sex, c.postcode_compact, c.t_address AS address,
   c.t_nhs_number AS nhs_number, c.t_upn AS upn
 FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
-    thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold)
+    thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold,
+                                    settings.linkage_margin_bits)
     decided = _decisions(con, linkage.read_decisions(decisions_path), key)
     result = linkage.link(con, "link_master", "link_partners", thresholds, decided)
     outcomes = result.outcomes
@@ -606,7 +607,7 @@ FROM checked_partner_people WHERE reason IS NOT NULL AND t_source IS NOT NULL AN
   AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_partners) GROUP BY ALL""")
     frame = con.execute("""
 SELECT p.source, p.source || ':' || p.local_id AS partner_key, o.outcome, o.match_probability, o.runner_up,
-  o.decided_by, m.pseudonym AS person
+  o.margin_bits, o.decided_by, m.pseudonym AS person
 FROM link_outcomes o JOIN link_partners p USING (record) LEFT JOIN person_map m ON m.cid = o.person
 ORDER BY p.source, p.record""").df()
     frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
@@ -620,6 +621,7 @@ ORDER BY p.source, p.record""").df()
         "outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
         "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
         "link_threshold": thresholds.link, "review_threshold": thresholds.review,
+        "margin_bits": thresholds.margin_bits,
         "candidate_pairs": result.pairs_compared,
         "steward_decisions": 0 if decided is None else len(decided),
     }
@@ -651,7 +653,7 @@ def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
         f"|| ' | ' || COALESCE(CAST(m.{f} AS VARCHAR), '(blank)') END AS {name}" for name, f in fields.items())
     frame = con.execute(f"""
 SELECT p.source, p.source || ':' || p.local_id AS partner_key, mp.pseudonym AS person, o.match_probability,
-  o.runner_up, {shown}
+  o.runner_up, o.margin_bits, {shown}
 FROM link_outcomes o JOIN link_partners p USING (record)
 JOIN link_master m ON m.cid = o.person JOIN person_map mp ON mp.cid = o.person
 WHERE o.outcome = 'review' ORDER BY o.match_probability DESC""").df()

@@ -4,9 +4,10 @@ Every accepted ``partner_people`` record ends ``linked`` (to one master person),
 (uncertain: a data steward decides) or ``unlinked`` (no candidate good enough), with the
 match probability of its best candidate. The rules (:func:`decide`, pure):
 
-- a record links when its best candidate reaches ``link_threshold`` and no other candidate
-  reaches it too (twins and a blank given name make two strong candidates: a
-  person decides);
+- a record links when its best candidate reaches ``link_threshold`` and outweighs every
+  other candidate by ``margin_bits`` of match weight (twins with a blank given name, or a
+  child named after a parent with no birth date, make two strong candidates: a person
+  decides). Probabilities saturate at 1 for well-matched records, so the margin is in weights;
 - otherwise it goes to review when its best candidate reaches ``review_threshold``;
 - two records of one source share a master person only if both are confident; otherwise
   the stronger keeps the link and the weaker goes to review;
@@ -40,6 +41,9 @@ DECISION_COLUMNS = ("partner_record", "person", "decision", "decided_at", "revie
 class Thresholds:
     link: float
     review: float
+    #: A linked record's best candidate must outweigh the runner-up by this many bits of match
+    #: weight (10 bits: the data are a thousand times likelier under the best candidate).
+    margin_bits: float = 10.0
 
 
 def decide(candidates: pd.DataFrame, records: pd.DataFrame, thresholds: Thresholds,
@@ -49,7 +53,7 @@ def decide(candidates: pd.DataFrame, records: pd.DataFrame, thresholds: Threshol
     Parameters
     ----------
     candidates : DataFrame
-        ``record`` (int), ``person`` (int), ``match_probability``: scored candidate pairs.
+        ``record`` (int), ``person`` (int), ``match_probability``, ``match_weight``: scored candidate pairs.
     records : DataFrame
         ``record`` (int, unique), ``source``: every accepted partner record.
     decisions : DataFrame, optional
@@ -59,25 +63,27 @@ def decide(candidates: pd.DataFrame, records: pd.DataFrame, thresholds: Threshol
     -------
     DataFrame
         ``record``, ``source``, ``person`` (the best candidate, NaN when none), ``match_probability``
-        (0 when no candidate), ``runner_up`` probability, ``outcome``, ``confident``, ``decided_by``.
+        (0 when no candidate), ``runner_up`` probability, ``margin_bits`` (best minus runner-up
+        match weight; inf when alone), ``outcome``, ``confident``, ``decided_by``.
     """
-    pairs = candidates.loc[:, ["record", "person", "match_probability"]]
+    pairs = candidates.loc[:, ["record", "person", "match_probability", "match_weight"]]
     accepted = pd.DataFrame(columns=["record", "person"])
     if decisions is not None and len(decisions):
         rejected = decisions.loc[decisions["decision"] == "reject", ["record", "person"]]
         pairs = pairs.merge(rejected.assign(_drop=True), how="left", on=["record", "person"])
         pairs = pairs.loc[pairs["_drop"].isna()].drop(columns="_drop")
         accepted = decisions.loc[decisions["decision"] == "accept", ["record", "person"]].drop_duplicates("record")
-    pairs = pairs.sort_values(["record", "match_probability", "person"], ascending=[True, False, True])
+    pairs = pairs.sort_values(["record", "match_weight", "person"], ascending=[True, False, True])
     rank = pairs.groupby("record").cumcount()
     best = pairs.loc[rank == 0].set_index("record")
-    runner_up = pairs.loc[rank == 1].set_index("record")["match_probability"]
+    runner_up = pairs.loc[rank == 1].set_index("record")
     out = records.loc[:, ["record", "source"]].set_index("record")
     out["person"] = best["person"]
     out["match_probability"] = best["match_probability"].reindex(out.index).fillna(0.0)
-    out["runner_up"] = runner_up.reindex(out.index).fillna(0.0)
-    p, second = out["match_probability"], out["runner_up"]
-    confident = (p >= thresholds.link) & (second < thresholds.link)
+    out["runner_up"] = runner_up["match_probability"].reindex(out.index).fillna(0.0)
+    out["margin_bits"] = (best["match_weight"] - runner_up["match_weight"]).reindex(out.index).fillna(np.inf)
+    p = out["match_probability"]
+    confident = (p >= thresholds.link) & (out["margin_bits"] >= thresholds.margin_bits)
     out["outcome"] = np.where(confident, "linked", np.where(p >= thresholds.review, "review", "unlinked"))
     out["decided_by"] = "model"
     if len(accepted):
@@ -163,7 +169,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     records = con.execute(f"SELECT record, source FROM {partners}").df()
     n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
     if records.empty or n_master == 0:
-        empty = pd.DataFrame({"record": [], "person": [], "match_probability": []})
+        empty = pd.DataFrame({"record": [], "person": [], "match_probability": [], "match_weight": []})
         return Linkage(decide(empty, records, thresholds, decisions), 0, None)
     linker = Linker(["link_master_in", "link_partner_in"], linkage_model.settings(), DuckDBAPI(connection=con),
                     input_table_aliases=["master", "partner"], set_up_basic_logging=False)
@@ -176,7 +182,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     candidates = con.execute(f"""
 SELECT CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_l ELSE unique_id_r END AS BIGINT) AS record,
        CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_r ELSE unique_id_l END AS BIGINT) AS person,
-       match_probability
+       match_probability, match_weight
 FROM {table}""").df()
     pairs = len(candidates)
     outcomes = decide(candidates, records, thresholds, decisions)

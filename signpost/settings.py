@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     linkage_link_threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
     #: Match probability at or above which an unlinked partner record goes to clerical review.
     linkage_review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
+    linkage_margin_bits: float = Field(default=10.0, ge=0.0)
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50

@@ -123,7 +123,7 @@ def test_exact_partner_copies_link_and_their_events_follow_the_master_person(run
     assert built.manifest["rows"]["events"]["quarantined"] == 0
     outcomes = built.parquet("link_outcomes.parquet")
     assert set(outcomes.columns) == {"source", "partner_record", "outcome", "match_probability", "runner_up",
-                                     "decided_by", "person"}
+                                     "margin_bits", "decided_by", "person"}
     police = outcomes.set_index("source").loc["police"]
     assert police["outcome"] == "linked"
     assert police["person"] == pseudonymise(["PB1"], key, "person")[0]

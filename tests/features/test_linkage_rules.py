@@ -14,7 +14,8 @@ T = Thresholds(link=0.99, review=0.5)
 def test_each_record_gets_one_outcome_by_the_thresholds_and_ambiguity():
     records = pd.DataFrame({"record": [1, 2, 3, 4, 5], "source": ["nhs"] * 5})
     candidates = pd.DataFrame({"record": [1, 2, 3, 3, 4], "person": [10, 20, 30, 31, 40],
-                               "match_probability": [0.999, 0.7, 0.995, 0.993, 0.1]})
+                               "match_probability": [0.999, 0.7, 0.995, 0.993, 0.1],
+                               "match_weight": [20.0, 1.0, 18.0, 12.0, -3.0]})
     out = decide(candidates, records, T).set_index("record")
     assert out["outcome"].to_dict() == {1: "linked", 2: "review", 3: "review", 4: "unlinked", 5: "unlinked"}
     assert out.loc[5, "match_probability"] == 0.0
@@ -22,7 +23,8 @@ def test_each_record_gets_one_outcome_by_the_thresholds_and_ambiguity():
 
 def test_steward_decisions_win():
     records = pd.DataFrame({"record": [1, 2], "source": ["police"] * 2})
-    candidates = pd.DataFrame({"record": [1, 1, 2], "person": [10, 11, 20], "match_probability": [0.999, 0.6, 0.7]})
+    candidates = pd.DataFrame({"record": [1, 1, 2], "person": [10, 11, 20], "match_probability": [0.999, 0.6, 0.7],
+                               "match_weight": [20.0, 1.0, 2.0]})
     decisions = pd.DataFrame({"record": [1, 2], "person": [10, 20], "decision": ["reject", "accept"]})
     out = decide(candidates, records, T, decisions).set_index("record")
     assert out.loc[1, "outcome"] == "review" and out.loc[1, "person"] == 11
