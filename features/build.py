@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -272,22 +273,8 @@ def _run(
     decisions: Path,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
-    rows_read: dict[str, int] = {}
     with stages.stage("read extracts"):
-        # Raw text is scanned once in full (validation) and then only for quarantined rows:
-        # compressing it costs more CPU than it saves. File order must be kept here (row
-        # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
-        # then parallelise freely.
-        con.execute("SET force_compression = 'uncompressed'")
-        for name, extract in extracts.items():
-            rows_read[name] = load_text_table(con, extract, f"raw_{name}")
-        con.execute("RESET force_compression")
-        con.execute("SET preserve_insertion_order = false")
-        con.register("county_districts_src", pa.table({
-            "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
-            "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),
-        }))
-        con.execute("CREATE TABLE county_districts AS SELECT * FROM county_districts_src")
+        rows_read = _read_extracts(con, extracts)
     with stages.stage("hash inputs"):
         inputs = {
             name: {
@@ -303,8 +290,7 @@ def _run(
 
     ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
     with stages.stage("validate citizens"):
-        _check(con, CITIZENS, ctx, key=("person_id",))
-        _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
+        _check_citizens(con, ctx, key)
         _pseudonym_map(con, key, "household", "t_household_id", "household_map", "hid")
         _reference_lookup(con, "checked_citizens", "t_person_id", "person_map", "cid", "person_ref")
         _reference_lookup(con, "checked_citizens", "t_household_id", "household_map", "hid", "household_ref")
@@ -327,7 +313,7 @@ FROM checked_services WHERE reason IS NULL""")
         _reference_lookup(con, "checked_services", "t_service_id", "service_map", "col", "service_ref")
     service = Reference("service_id", "services", "service_ref", "col")
     with stages.stage("link partner records"):
-        linkage_summary = _link_partners(con, ctx, extracts, settings, key, stage_dir, quarantine, decisions)
+        linkage_summary, _ = _link_partners(con, ctx, extracts, settings, key, stage_dir, quarantine, decisions)
     partner = Reference("partner_person_id", "partner_people", "partner_ref", "cid",
                         value_sql="v_source || chr(31) || v_partner_person_id", explained=True)
     with stages.stage("validate events"):
@@ -432,7 +418,100 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
     return manifest
 
 
+# ------------------------------------------------------------------ linkage alone -------
+
+
+@dataclass
+class LinkSession:
+    """A linkage run whose DuckDB connection is still open (charts and evaluation read it)."""
+
+    con: duckdb.DuckDBPyConnection
+    linker: object
+    summary: dict
+    outcomes: Path  # link_outcomes.parquet (pseudonyms only)
+    review_queue: Path  # linkage_review.csv (identifiers of the uncertain pairs)
+
+
+@contextmanager
+def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None = None,
+                    decisions: Path | None = None) -> Iterator[LinkSession]:
+    """Validate citizens and partner records and link them, as the build's link stage does, and nothing else.
+
+    The temporary folder (raw data) is deleted when the session ends.
+    """
+    raw = Path(raw)
+    extracts = {n: e for n, e in locate(raw).items() if n in ("citizens", "partner_people")}
+    if "partner_people" not in extracts:
+        raise UserError(f"{raw} holds no partner_people.csv or .parquet: there is nothing to link "
+                        "(see the data contract, version 2)")
+    key = load_key(settings)
+    day = extract_date or date.today()
+    plan = _Plan(as_of=day, extract_date=day, settings=settings)
+    work = Path(tempfile.mkdtemp(prefix="signpost-link-"))
+    con = duckdb.connect(str(work / "work.duckdb"), config={
+        "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill"),
+        "preserve_insertion_order": True})
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _read_extracts(con, extracts)
+        ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
+        _check_citizens(con, ctx, key)
+        (work / "out").mkdir()
+        summary, linker = _link_partners(con, ctx, extracts, settings, key, work / "out", work / "queue",
+                                         decisions if decisions is not None else raw / "linkage_decisions.csv")
+        summary["rows"] = {}
+        for name in extracts:
+            counts = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
+                f"FROM checked_{name}").fetchall()[0]
+            summary["rows"][name] = dict(zip(("read", "accepted", "quarantined"), counts, strict=True))
+        yield LinkSession(con, linker, summary, work / "out" / "link_outcomes.parquet",
+                          work / "queue" / "linkage_review.csv")
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def link_extract(raw: Path, out: Path, *, settings: Settings, extract_date: date | None = None,
+                 decisions: Path | None = None) -> dict:
+    """`signpost link`: ``link_outcomes.parquet``, ``linkage_review.csv`` (0600) and ``linkage.json`` into ``out``."""
+    out = Path(out)
+    if out.resolve() == Path(raw).resolve():
+        raise UserError("--out must not be the raw extract folder")
+    with linkage_session(raw, settings=settings, extract_date=extract_date, decisions=decisions) as session:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(session.outcomes, out / "link_outcomes.parquet")
+        queue = out / "linkage_review.csv"
+        shutil.copyfile(session.review_queue, queue)
+        os.chmod(queue, 0o600)
+        (out / "linkage.json").write_text(json.dumps(session.summary, indent=2) + "\n")
+        return session.summary
+
+
 # ------------------------------------------------------------------ validation ----------
+
+
+def _read_extracts(con, extracts: dict[str, ExtractFile]) -> dict[str, int]:
+    """Every extract as text in file order, and the county's postcode districts; rows read per table."""
+    # Raw text is scanned once in full (validation) and then only for quarantined rows:
+    # compressing it costs more CPU than it saves. File order must be kept here (row
+    # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
+    # then parallelise freely.
+    con.execute("SET force_compression = 'uncompressed'")
+    rows_read = {name: load_text_table(con, extract, f"raw_{name}") for name, extract in extracts.items()}
+    con.execute("RESET force_compression")
+    con.execute("SET preserve_insertion_order = false")
+    con.register("county_districts_src", pa.table({
+        "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
+        "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),
+    }))
+    con.execute("CREATE TABLE county_districts AS SELECT * FROM county_districts_src")
+    return rows_read
+
+
+def _check_citizens(con, ctx: CheckContext, key: bytes) -> None:
+    _check(con, CITIZENS, ctx, key=("person_id",))
+    _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
 
 
 def _check(
@@ -570,7 +649,7 @@ def _link_partners(con, ctx: CheckContext, extracts: dict, settings: Settings, k
     """
     con.execute("CREATE TABLE partner_ref (value VARCHAR, cid INTEGER, first_row BIGINT, reason VARCHAR)")
     if "partner_people" not in extracts:
-        return {"partner_records": 0, "note": "no partner_people in this extract (contract version 1)"}
+        return {"partner_records": 0, "note": "no partner_people in this extract (contract version 1)"}, None
     _check(con, PARTNER_PEOPLE, ctx, key=("source", "local_id"))
     con.execute("""
 CREATE TABLE link_partners AS SELECT row_number AS record, t_source AS source, t_local_id AS local_id,
@@ -624,7 +703,7 @@ ORDER BY p.source, p.record""").df()
         "margin_bits": thresholds.margin_bits,
         "candidate_pairs": result.pairs_compared,
         "steward_decisions": 0 if decided is None else len(decided),
-    }
+    }, result.linker
 
 
 def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame | None:

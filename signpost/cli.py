@@ -174,6 +174,36 @@ def features(
     )
 
 
+@app.command()
+@friendly_errors
+def link(
+    raw: Annotated[Path, typer.Option(help="Folder of extracts with citizens and partner_people (contract v2).")],
+    out: Annotated[Path, typer.Option(help="Folder for link_outcomes.parquet, linkage_review.csv and linkage.json.")],
+    decisions: Annotated[
+        Path | None,
+        typer.Option(help="A data steward's decisions (CSV). Default: <raw>/linkage_decisions.csv if present."),
+    ] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today.")
+    ] = None,
+) -> None:
+    """Link partner records to the master person index (Splink) and nothing else.
+
+    The outcomes carry pseudonyms only; the review queue holds the identifiers a steward needs
+    to decide each uncertain pair, so it is written readable by its owner only.
+    """
+    from features.build import link_extract
+
+    taken = _parse_date(extract_date, "--extract-date") if extract_date else None
+    summary = link_extract(raw, out, settings=get_settings(), extract_date=taken, decisions=decisions)
+    outcomes = summary["outcomes"]
+    console.print(
+        f"{summary['partner_records']:,} partner records: {outcomes['linked']:,} linked, {outcomes['review']:,} "
+        f"in review, {outcomes['unlinked']:,} unlinked ({summary['candidate_pairs']:,} candidate pairs scored); "
+        f"written to {out}"
+    )
+
+
 def _print_row_accounting(manifest: dict) -> None:
     from rich.table import Table
 
@@ -366,6 +396,28 @@ def evaluate_early_help(
 
     settings = get_settings()
     print_comparison(compare_with_truth(truth, processed or settings.processed_dir, settings, alias=alias))
+
+
+@evaluate_app.command("linkage")
+@friendly_errors
+def evaluate_linkage(
+    truth: Annotated[Path, typer.Option(help="The generator's truth/ folder (synthetic data, --partners local).")],
+    raw: Annotated[Path | None, typer.Option(help="Folder of extracts. Default: the truth folder's parent.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the extract was taken (ISO). Default: today.")
+    ] = None,
+) -> None:
+    """Precision, recall and F1 of partner linkage against the true links; Splink's charts to MLflow."""
+    from training.linkage_evaluation import EXPERIMENT, evaluate
+
+    taken = _parse_date(extract_date, "--extract-date") if extract_date else None
+    metrics = evaluate(raw or Path(truth).parent, truth, get_settings(), extract_date=taken)
+    console.print(
+        f"linkage of {int(metrics['records']):,} partner records: precision {metrics['precision']:.4f}, "
+        f"recall {metrics['recall']:.4f}, F1 {metrics['f1']:.4f}; review queue {metrics['review_share']:.2%} "
+        f"of records, unlinked {metrics['unlinked_share']:.2%}, false links {int(metrics['false_links']):,} "
+        f"(MLflow experiment {EXPERIMENT}: metrics and charts/)"
+    )
 
 
 def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:
