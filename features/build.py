@@ -691,7 +691,10 @@ FROM link_outcomes o JOIN link_partners p USING (record) LEFT JOIN person_map m 
 ORDER BY p.source, p.record""").df()
     frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
     frame.loc[frame["outcome"] != "linked", "person"] = None
-    frame.to_parquet(stage_dir / "link_outcomes.parquet", index=False)
+    con.register("link_outcomes_out", pa.Table.from_pandas(frame, preserve_index=False))
+    _copy(con, "SELECT source, partner_record, outcome, match_probability, runner_up, margin_bits, decided_by, person "
+          "FROM link_outcomes_out", stage_dir / "link_outcomes.parquet")
+    con.unregister("link_outcomes_out")
     _write_review_queue(con, key, quarantine)
     counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
         columns=list(linkage.OUTCOMES), fill_value=0)
