@@ -704,7 +704,9 @@ ORDER BY p.source, p.record""").df()
         "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
         "link_threshold": thresholds.link, "review_threshold": thresholds.review,
         "margin_bits": thresholds.margin_bits,
-        "candidate_pairs": result.pairs_compared,
+        "pairs_compared": result.pairs_compared,
+        "candidate_pairs": result.candidate_pairs,
+        "timings": result.timings,
         "steward_decisions": 0 if decided is None else len(decided),
     }, result.linker
 

@@ -19,6 +19,7 @@ Identifiers stop here: the build keeps only the master id a record resolved to.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,8 +147,10 @@ class Linkage:
     """What a run of the model produced: outcomes, review pairs and the trained linker (for charts)."""
 
     outcomes: pd.DataFrame
-    pairs_compared: int
+    pairs_compared: int  # pairs the blocking rules generate, each scored once
+    candidate_pairs: int  # scored pairs kept (match probability above KEEP_ABOVE)
     linker: object
+    timings: dict[str, float]
 
 
 def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.DataFrame | None = None,
@@ -159,6 +162,18 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     and an integer id (``cid`` for the master, ``record`` for partners; partners also ``source``).
     """
     from splink import DuckDBAPI, Linker
+    from splink.blocking_analysis import (
+        cumulative_comparisons_to_be_scored_from_blocking_rules_data,
+    )
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = round(now - started, 3)
+        started = now
 
     mapping = canonical_names()
     con.register("link_nicknames_src", pa.table({"written": list(mapping), "formal": list(mapping.values())}))
@@ -168,15 +183,24 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     con.execute(f"CREATE OR REPLACE TABLE link_partner_in AS {prepared_sql(partners, 'record')}")
     records = con.execute(f"SELECT record, source FROM {partners}").df()
     n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
+    step("prepare")
     if records.empty or n_master == 0:
         empty = pd.DataFrame({"record": [], "person": [], "match_probability": [], "match_weight": []})
-        return Linkage(decide(empty, records, thresholds, decisions), 0, None)
-    linker = Linker(["link_master_in", "link_partner_in"], linkage_model.settings(), DuckDBAPI(connection=con),
+        return Linkage(decide(empty, records, thresholds, decisions), 0, 0, None, timings)
+    db_api = DuckDBAPI(connection=con)
+    counted = cumulative_comparisons_to_be_scored_from_blocking_rules_data(
+        table_or_tables=["link_master_in", "link_partner_in"], blocking_rules=linkage_model.prediction_blocking_rules(),
+        link_type="link_only", db_api=db_api)
+    pairs_compared = int(counted["row_count"].sum())
+    step("count pairs")
+    linker = Linker(["link_master_in", "link_partner_in"], linkage_model.settings(), db_api,
                     input_table_aliases=["master", "partner"], set_up_basic_logging=False)
     linker.training.estimate_probability_two_random_records_match(linkage_model.deterministic_rules(), recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    step("train u")
     for rule in linkage_model.training_blocking_rules():
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    step("train m (EM)")
     predictions = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
     table = predictions.physical_name
     candidates = con.execute(f"""
@@ -184,6 +208,7 @@ SELECT CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_l ELSE unique_
        CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_r ELSE unique_id_l END AS BIGINT) AS person,
        match_probability, match_weight
 FROM {table}""").df()
-    pairs = len(candidates)
+    step("predict")
     outcomes = decide(candidates, records, thresholds, decisions)
-    return Linkage(outcomes, pairs, linker)
+    step("decide")
+    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings)

@@ -199,7 +199,7 @@ def link(
     outcomes = summary["outcomes"]
     console.print(
         f"{summary['partner_records']:,} partner records: {outcomes['linked']:,} linked, {outcomes['review']:,} "
-        f"in review, {outcomes['unlinked']:,} unlinked ({summary['candidate_pairs']:,} candidate pairs scored); "
+        f"in review, {outcomes['unlinked']:,} unlinked ({summary['pairs_compared']:,} pairs compared); "
         f"written to {out}"
     )
 
