@@ -5,8 +5,8 @@ how much they usually tell: NHS number and UPN (exact agreement, where both hold
 given name (exact, with term-frequency adjustment so that agreeing on `Olivia` counts less
 than on `Agnieszka`; then nickname-canonical agreement; then Jaro–Winkler), family name
 (exact with term frequencies, then Jaro–Winkler), date of birth (exact; day and month
-swapped; one edit; same year), postcode (full, sector, district), first line of address
-and sex. m probabilities are trained by expectation maximisation on two blocking rules
+swapped; one edit; same year), residence (postcode and first line of address together: same
+home, same postcode, same address with another postcode, same district) and sex. m probabilities are trained by expectation maximisation on two blocking rules
 (each trains the comparisons it does not block on), u probabilities by random sampling.
 
 Only Splink's public API is used (``splink``, ``splink.comparison_library``,
@@ -73,12 +73,34 @@ def settings(probability_two_random_records_match: float = 1e-5) -> SettingsCrea
                     cll.ElseLevel(),
                 ],
             ),
-            cl.PostcodeComparison("postcode"),
-            cl.JaroWinklerAtThresholds("address", [0.95, 0.85]),
+            residence(),
             cl.ExactMatch("sex"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
+    )
+
+
+def residence() -> cl.CustomComparison:
+    """Postcode and first line of address as one comparison: they change together when people move.
+
+    As two comparisons a move would be punished twice and a shared home (every member of a
+    household) rewarded twice, which is what made whole families look like one person.
+    """
+    district = "substr({side}, 1, length({side}) - 4)"  # postcodes are normalised to 'OUT INW'
+    return cl.CustomComparison(
+        output_column_name="residence",
+        comparison_levels=[
+            cll.CustomLevel("(postcode_l IS NULL OR postcode_r IS NULL) AND (address_l IS NULL OR address_r IS NULL)")
+            .configure(is_null_level=True),
+            cll.And(cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9))
+            .configure(label_for_charts="same home"),
+            cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode, address differs or blank"),
+            cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address, postcode differs"),
+            cll.CustomLevel(f"{district.format(side='postcode_l')} = {district.format(side='postcode_r')}",
+                            label_for_charts="same postcode district"),
+            cll.ElseLevel(),
+        ],
     )
 
 
