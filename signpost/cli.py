@@ -414,7 +414,9 @@ def evaluate_linkage(
     metrics = evaluate(raw or Path(truth).parent, truth, get_settings(), extract_date=taken)
     console.print(
         f"linkage of {int(metrics['records']):,} partner records: precision {metrics['precision']:.4f}, "
-        f"recall {metrics['recall']:.4f}, F1 {metrics['f1']:.4f}; review queue {metrics['review_share']:.2%} "
+        f"recall {metrics['recall']:.4f}, F1 {metrics['f1']:.4f} (over records whose person the master index "
+        f"accepted: recall {metrics['recall_linkable']:.4f}, F1 {metrics['f1_linkable']:.4f}); "
+        f"review queue {metrics['review_share']:.2%} "
         f"of records, unlinked {metrics['unlinked_share']:.2%}, false links {int(metrics['false_links']):,} "
         f"(MLflow experiment {EXPERIMENT}: metrics and charts/)"
     )

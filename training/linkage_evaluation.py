@@ -26,11 +26,15 @@ from training import tracking
 EXPERIMENT = "signpost-linkage"
 
 
-def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes) -> dict[str, float]:
+def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes,
+                    master: set[str] | None = None) -> dict[str, float]:
     """Precision, recall, F1 of the links and the review share, from pseudonymised outcomes.
 
     ``outcomes``: ``partner_record``, ``outcome``, ``person`` (pseudonyms, as written by the
     build). ``truth``: ``source``, ``local_id``, ``person_id`` (raw, None for visitors).
+    ``master``: pseudonyms of the accepted master people; with it, ``recall_linkable`` and
+    ``f1_linkable`` count only records whose person the master index holds (a record whose
+    citizen row was quarantined cannot be linked by any method).
     """
     if truth.empty:
         raise UserError("truth/links.parquet is empty: generate the county with --partners local")
@@ -45,7 +49,14 @@ def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes) -> 
     has_person = joined["true_person"].notna()
     precision = correct.sum() / max(int(linked.sum()), 1)
     recall = correct.sum() / max(int(has_person.sum()), 1)
-    return {
+    extra = {}
+    if master is not None:
+        linkable = joined["true_person"].isin(master)
+        recall_linkable = correct.sum() / max(int(linkable.sum()), 1)
+        extra = {"recall_linkable": float(recall_linkable),
+                 "f1_linkable": float(2 * precision * recall_linkable / (precision + recall_linkable))
+                 if precision + recall_linkable else 0.0}
+    return extra | {
         "records": float(len(joined)),
         "precision": float(precision),
         "recall": float(recall),
@@ -57,6 +68,12 @@ def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes) -> 
     }
 
 
+def session_quality(session, links: pd.DataFrame, key: bytes) -> dict[str, float]:
+    """:func:`linkage_quality` of an open linkage session, counting linkable records by its master index."""
+    master = {row[0] for row in session.con.execute("SELECT pseudonym FROM person_map").fetchall()}
+    return linkage_quality(pd.read_parquet(session.outcomes), links, key, master)
+
+
 def evaluate(raw: Path, truth: Path, settings: Settings, *, extract_date: date | None = None,
              log: bool = True) -> dict[str, float]:
     """Link ``raw`` as the build would, compare with ``truth/links.parquet``, log figures and charts to MLflow."""
@@ -66,7 +83,7 @@ def evaluate(raw: Path, truth: Path, settings: Settings, *, extract_date: date |
     links = pd.read_parquet(links_file)
     key = load_key(settings)
     with linkage_session(raw, settings=settings, extract_date=extract_date) as session:
-        metrics = linkage_quality(pd.read_parquet(session.outcomes), links, key)
+        metrics = session_quality(session, links, key)
         metrics["candidate_pairs"] = float(session.summary["candidate_pairs"])
         if log and session.linker is not None:
             charts = _charts(session, links)
