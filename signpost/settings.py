@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 
     # --- partner linkage (DATA_CONTRACT.md, version 2) ---------------------------------------
     #: Match probability at or above which a partner record links to a master person.
-    linkage_link_threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
+    linkage_link_threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
     #: Match probability at or above which an unlinked partner record goes to clerical review.
     linkage_review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
