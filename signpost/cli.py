@@ -226,6 +226,9 @@ def demo(
     host: Annotated[str, typer.Option(help="Address the API and pages listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port the API and pages listen on.")] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after training and promotion.")] = False,
+    partners: Annotated[
+        PartnerKind, typer.Option(help="local: partners send their own person records, linked by the features stage.")
+    ] = PartnerKind.council,
 ) -> None:
     """Run the whole product on a synthetic county: generate → features → train → promote → serve."""
     from training.early_help import promote as promote_early_help_version
@@ -233,7 +236,7 @@ def demo(
 
     settings = get_settings()
     console.rule("1/6 Synthetic county")
-    generate(out=settings.raw_dir, citizens=citizens, seed=seed)
+    generate(out=settings.raw_dir, citizens=citizens, seed=seed, partners=partners)
     console.rule("2/6 Features")
     features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
     console.rule("3/6 Recommenders")
