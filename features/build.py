@@ -7,7 +7,9 @@ Stages, each timed in the manifest and shown as a progress bar:
 1. read the extracts into DuckDB as text, in file order (``features.extracts``);
 2. validate every table (``features.validate``): citizens, services, then the tables that
    refer to them, so references follow what was accepted; pseudonymise accepted people and
-   households (``features.pseudonym``);
+   households (``features.pseudonym``); before the events, link partner records to the
+   accepted citizens (``features.linkage``, contract version 2) so that events by a
+   partner's own id resolve to the master person or are quarantined with the outcome;
 3. write the quarantine (raw rows + ``row_number`` + ``reason``) beside the raw extracts;
    then leave out everyone erased through the service, with their rows in every table and
    households no one else is left in, as if the extract had not held them;
