@@ -338,7 +338,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
         rows = _write_quarantine(con, extracts, rows_read, quarantine)
         sources = _events_by_source(con)
         gate = _quarantine_gate(rows, sources["unknown"], settings.quarantine_max_share, quarantine,
-                                accept=accept_quarantine)
+                                accept=accept_quarantine, min_rows=settings.quarantine_min_rows)
 
     with stages.stage("leave out erased people"):
         erasure = _leave_out_erased(con, erased, rows, service_key_id)
@@ -610,12 +610,13 @@ def _events_by_source(con) -> dict:
 
 
 def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: float, quarantine: Path,
-                     *, accept: bool) -> dict:
+                     *, accept: bool, min_rows: int = 1) -> dict:
     """Stop the build when a lot was lost, unless the user accepted it; what was found goes to the manifest.
 
     Checked in this order, the first finding is the one line the user sees: events from
     sources the data-sharing policy does not name (no agreement decides their purposes, so
-    every one of them is lost), then each table whose quarantined share is above ``max_share``.
+    every one of them is lost), then each table whose quarantined share is above ``max_share``
+    (among tables with at least ``min_rows`` quarantined rows).
     """
     findings: list[str] = []
     if unknown_sources:
@@ -627,7 +628,7 @@ def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: flo
             "or rerun with --accept-quarantine"
         )
     for name, counts in rows.items():
-        if counts["read"] and counts["quarantined"] / counts["read"] > max_share:
+        if counts["quarantined"] >= min_rows and counts["quarantined"] / counts["read"] > max_share:
             findings.append(
                 f"{name}: {counts['quarantined']:,} of {counts['read']:,} rows "
                 f"({counts['quarantined'] / counts['read']:.1%}) were quarantined, more than "
@@ -636,7 +637,7 @@ def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: flo
             )
     if findings and not accept:
         raise UserError(findings[0])
-    return {"max_share": max_share, "accepted_by_user": accept, "findings": findings}
+    return {"max_share": max_share, "min_rows": min_rows, "accepted_by_user": accept, "findings": findings}
 
 
 # ------------------------------------------------------------------ linkage -------------

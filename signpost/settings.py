@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     #: A table more than this share of whose rows are quarantined stops `signpost features`
     #: (unless --accept-quarantine): so many rejected rows mean a broken extract, not a few typos.
     quarantine_max_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: ...counting only tables with at least this many quarantined rows: 2 of 21 caseload rows is
+    #: noise, not a broken extract.
+    quarantine_min_rows: int = Field(default=10, ge=1)
 
     # --- partner linkage (DATA_CONTRACT.md, version 2) ---------------------------------------
     #: Match probability at or above which a partner record links to a master person.
