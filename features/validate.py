@@ -199,7 +199,7 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
     elif table.name == "events":
         rules.append(
             "CASE WHEN v_person_id IS NULL AND v_partner_person_id IS NULL THEN "
-            "'person_id is blank (required: person_id or partner_person_id)' "
+            "'person_id is blank (required) and so is partner_person_id: name the person by one of them' "
             "WHEN v_person_id IS NOT NULL AND v_partner_person_id IS NOT NULL THEN "
             "'both person_id and partner_person_id are filled: name the person by exactly one' END"
         )
