@@ -204,6 +204,26 @@ def link(
     )
 
 
+@app.command()
+@friendly_errors
+def encode(
+    raw: Annotated[Path, typer.Option(help="The partner's folder holding its partner_people file.")],
+    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk).")],
+    secret_file: Annotated[Path, typer.Option(help="The linkage secret agreed with the council (a file).")],
+) -> None:
+    """Encode partner records as keyed Bloom filters (CLKs) where the partner keeps its data; no names leave."""
+    from features.encoding import encode_folder
+
+    try:
+        secret = secret_file.read_bytes().strip()
+    except OSError as error:
+        raise UserError(f"cannot read the linkage secret {secret_file}: {error.strerror}") from None
+    if len(secret) < 16:
+        raise UserError(f"{secret_file} holds fewer than 16 bytes: agree a long random linkage secret")
+    rows = encode_folder(raw, out, secret)
+    console.print(f"encoded {rows:,} partner records into {Path(out) / 'partner_people_encoded.csv'}")
+
+
 def _print_row_accounting(manifest: dict) -> None:
     from rich.table import Table
 
@@ -409,12 +429,13 @@ def evaluate_linkage(
     extract_date: Annotated[
         str | None, typer.Option(help="Day the extract was taken (ISO). Default: today.")
     ] = None,
+    encoded: Annotated[bool, typer.Option(help="Also link on Bloom-filter encodings (no names) and compare.")] = False,
 ) -> None:
     """Precision, recall and F1 of partner linkage against the true links; Splink's charts to MLflow."""
     from training.linkage_evaluation import EXPERIMENT, evaluate
 
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
-    metrics = evaluate(raw or Path(truth).parent, truth, get_settings(), extract_date=taken)
+    metrics = evaluate(raw or Path(truth).parent, truth, get_settings(), extract_date=taken, encoded=encoded)
     console.print(
         f"linkage of {int(metrics['records']):,} partner records: precision {metrics['precision']:.4f}, "
         f"recall {metrics['recall']:.4f}, F1 {metrics['f1']:.4f} (over records whose person the master index "
@@ -423,6 +444,12 @@ def evaluate_linkage(
         f"of records, unlinked {metrics['unlinked_share']:.2%}, false links {int(metrics['false_links']):,} "
         f"(MLflow experiment {EXPERIMENT}: metrics and charts/)"
     )
+    if encoded:
+        console.print(
+            f"encoded (Bloom filters, Dice): precision {metrics['encoded_precision']:.4f}, recall "
+            f"{metrics['encoded_recall']:.4f}, F1 {metrics['encoded_f1']:.4f}; review queue "
+            f"{metrics['encoded_review_share']:.2%}, false links {int(metrics['encoded_false_links']):,}"
+        )
 
 
 def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:

@@ -10,6 +10,7 @@ MLflow as HTML artifacts, beside the figures as numbers.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -68,6 +69,36 @@ def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes,
     }
 
 
+def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
+    """Precision, recall, F1 and review share of linkage on Bloom-filter encodings alone (``features.encoding``).
+
+    The master index (every citizen row) and the partner records are encoded with ``secret``
+    and linked on Dice similarity; no name, date of birth or postcode is compared in the clear.
+    """
+    from features.encoding import encode, link_encoded, read_partner_people
+
+    raw = Path(raw)
+    citizens_file = raw / "citizens.csv"
+    citizens = (pd.read_csv(citizens_file, dtype=str, keep_default_na=False) if citizens_file.exists()
+                else pd.read_parquet(raw / "citizens.parquet").astype("string").fillna("").astype(object))
+    partners = read_partner_people(raw)
+    outcome = link_encoded(encode(citizens, secret), encode(partners, secret), secret)
+    found = citizens["person_id"].to_numpy()[outcome["person"].fillna(0).astype(int).to_numpy()]
+    frame = pd.DataFrame({"source": partners["source"].to_numpy()[outcome["record"]],
+                          "local_id": partners["local_id"].to_numpy()[outcome["record"]],
+                          "outcome": outcome["outcome"], "found": found})
+    truth_links = pd.read_parquet(Path(truth) / "links.parquet")
+    joined = truth_links.merge(frame, on=["source", "local_id"], how="left")
+    linked = joined["outcome"] == "linked"
+    correct = linked & (joined["found"] == joined["person_id"])
+    precision = correct.sum() / max(int(linked.sum()), 1)
+    recall = correct.sum() / max(int(joined["person_id"].notna().sum()), 1)
+    return {"precision": float(precision), "recall": float(recall),
+            "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+            "review_share": float((joined["outcome"] == "review").mean()),
+            "false_links": float((linked & ~correct).sum())}
+
+
 def session_quality(session, links: pd.DataFrame, key: bytes) -> dict[str, float]:
     """:func:`linkage_quality` of an open linkage session, counting linkable records by its master index."""
     master = {row[0] for row in session.con.execute("SELECT pseudonym FROM person_map").fetchall()}
@@ -75,8 +106,12 @@ def session_quality(session, links: pd.DataFrame, key: bytes) -> dict[str, float
 
 
 def evaluate(raw: Path, truth: Path, settings: Settings, *, extract_date: date | None = None,
-             log: bool = True) -> dict[str, float]:
-    """Link ``raw`` as the build would, compare with ``truth/links.parquet``, log figures and charts to MLflow."""
+             log: bool = True, encoded: bool = False) -> dict[str, float]:
+    """Link ``raw`` as the build would, compare with ``truth/links.parquet``, log figures and charts to MLflow.
+
+    ``encoded``: also link on Bloom-filter encodings (a throwaway secret: evaluation only) and
+    report those figures with the prefix ``encoded_``.
+    """
     links_file = Path(truth) / "links.parquet"
     if not links_file.is_file():
         raise UserError(f"{links_file} does not exist: generate the county with `signpost generate --partners local`")
@@ -85,6 +120,8 @@ def evaluate(raw: Path, truth: Path, settings: Settings, *, extract_date: date |
     with linkage_session(raw, settings=settings, extract_date=extract_date) as session:
         metrics = session_quality(session, links, key)
         metrics["candidate_pairs"] = float(session.summary["candidate_pairs"])
+        if encoded:
+            metrics |= {f"encoded_{k}": v for k, v in encoded_quality(raw, truth, os.urandom(32)).items()}
         if log and session.linker is not None:
             charts = _charts(session, links)
             tracking.use_experiment(EXPERIMENT, settings)

@@ -98,3 +98,12 @@ def test_signpost_link_writes_pseudonymised_outcomes_and_a_private_review_queue(
     # the same run as the build's stage
     built = pd.read_parquet(out / "link_outcomes.parquet")
     pd.testing.assert_frame_equal(outcomes, built)
+
+
+def test_encoded_linkage_quality_floor(county):
+    from training.linkage_evaluation import encoded_quality
+
+    raw, _, _, _ = county
+    quality = encoded_quality(raw, raw / "truth", b"county-linkage-secret-0123456789")
+    assert quality["precision"] >= 0.99, quality
+    assert quality["recall"] >= 0.9, quality
