@@ -36,6 +36,7 @@ BITS = 1024
 HASHES = 15
 BANDS = 48
 BAND_BITS = 16
+DICE_CHUNK = 250_000
 #: Fields a CLK encodes (the partner_people columns), in this order.
 FIELDS = ("given_name", "family_name", "birth_date", "postcode")
 
@@ -121,7 +122,12 @@ def link_encoded(master: np.ndarray, partner: np.ndarray, secret: bytes, *, link
     (NaN when unlinked), ``dice``, ``runner_up``, ``outcome``.
     """
     pairs = candidate_pairs(master, partner, secret)
-    pairs["dice"] = dice(master[pairs["person"].to_numpy()], partner[pairs["record"].to_numpy()])
+    person, record = pairs["person"].to_numpy(), pairs["record"].to_numpy()
+    scores = np.empty(len(pairs))
+    for start in range(0, len(pairs), DICE_CHUNK):  # bounded memory: a chunk of filter pairs at a time
+        chunk = slice(start, start + DICE_CHUNK)
+        scores[chunk] = dice(master[person[chunk]], partner[record[chunk]])
+    pairs["dice"] = scores
     pairs = pairs.sort_values(["record", "dice", "person"], ascending=[True, False, True])
     rank = pairs.groupby("record").cumcount()
     best = pairs.loc[rank == 0].set_index("record")
