@@ -19,7 +19,9 @@ scheme here is the standard one (Schnell et al. 2009), kept small:
 
 Candidate pairs come from locality-sensitive hashing on bits (``BANDS`` bands of
 ``BAND_BITS`` bit positions drawn from the secret): records whose filters agree on every
-sampled bit of some band are compared, so nothing is compared all-against-all.
+sampled bit of some band are compared, so nothing is compared all-against-all; a band key
+held by more than ``MAX_BLOCK`` filters on either side is skipped (it is a common pattern,
+not evidence, and would make millions of pairs).
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ import pandas as pd
 
 BITS = 1024
 HASHES = 15
-BANDS = 48
-BAND_BITS = 16
+BANDS = 64
+BAND_BITS = 20
+#: Band keys held by more filters than this on either side are skipped (see candidate_pairs).
+MAX_BLOCK = 200
 DICE_CHUNK = 250_000
 #: Fields a CLK encodes (the partner_people columns), in this order.
 FIELDS = ("given_name", "family_name", "birth_date", "postcode")
@@ -107,6 +111,12 @@ def candidate_pairs(master: np.ndarray, partner: np.ndarray, secret: bytes) -> p
         sample = rng.choice(BITS, BAND_BITS, replace=False)
         left = pd.DataFrame({"key": master_bits[:, sample] @ weights, "person": np.arange(len(master))})
         right = pd.DataFrame({"key": partner_bits[:, sample] @ weights, "record": np.arange(len(partner))})
+        # Bit patterns shared by very many filters (common bigrams) say nothing and would make
+        # a block of millions of pairs: such keys are left out of this band.
+        size = left["key"].map(left["key"].value_counts()).to_numpy()
+        left = left.loc[size <= MAX_BLOCK]
+        size = right["key"].map(right["key"].value_counts()).to_numpy()
+        right = right.loc[size <= MAX_BLOCK]
         found.append(left.merge(right, on="key")[["person", "record"]])
     if not found:
         return pd.DataFrame({"person": [], "record": []}, dtype=np.int64)
