@@ -7,7 +7,9 @@ Stages, each timed in the manifest and shown as a progress bar:
 1. read the extracts into DuckDB as text, in file order (``features.extracts``);
 2. validate every table (``features.validate``): citizens, services, then the tables that
    refer to them, so references follow what was accepted; pseudonymise accepted people and
-   households (``features.pseudonym``);
+   households (``features.pseudonym``); before the events, link partner records to the
+   accepted citizens (``features.linkage``, contract version 2) so that events by a
+   partner's own id resolve to the master person or are quarantined with the outcome;
 3. write the quarantine (raw rows + ``row_number`` + ``reason``) beside the raw extracts;
    then leave out everyone erased through the service, with their rows in every table and
    households no one else is left in, as if the extract had not held them;
@@ -33,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -45,13 +48,14 @@ from scipy.sparse import save_npz
 
 import signpost
 from features import consent as consent_rules
-from features import early_help, matrices, research
+from features import early_help, linkage, matrices, research
 from features.contract import (
     CASELOADS,
     CITIZENS,
     CONSENTS,
     EVENTS,
     OUTCOMES_TABLE,
+    PARTNER_PEOPLE,
     PURPOSES,
     SERVICES,
     Table,
@@ -61,6 +65,7 @@ from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
 from features.validate import (
+    SHOWN_CHARS,
     CheckContext,
     Reference,
     checked_sql,
@@ -78,6 +83,7 @@ STAGES = (
     "hash inputs",
     "validate citizens",
     "validate services",
+    "link partner records",
     "validate events",
     "validate consents, outcomes, caseloads",
     "write quarantine",
@@ -106,6 +112,8 @@ def build(
     on_stage: Callable[[str], None] | None = None,
     erased: Collection[str] | None = None,
     ledger: pd.DataFrame | None = None,
+    accept_quarantine: bool = False,
+    decisions: Path | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -141,6 +149,14 @@ def build(
         this extract are ignored. Only counts reach the manifest, and none of these records is
         written to ``consents.parquet`` (the service holds them). None: no service database
         (the manifest says so). The same key check as for ``erased`` applies.
+    accept_quarantine : bool
+        Build even when events came from sources the sharing policy does not name, or a table
+        lost more than ``settings.quarantine_max_share`` of its rows to the quarantine. Without
+        it either stops the build (after the quarantine is written, so it can be read): so much
+        lost is a broken extract or a missing agreement, not a few typos.
+    decisions : Path, optional
+        A data steward's clerical decisions on uncertain links (``features.linkage.DECISION_COLUMNS``);
+        default ``<raw>/linkage_decisions.csv`` when it exists.
 
     Returns
     -------
@@ -192,7 +208,8 @@ def build(
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
-                            ledger)
+                            ledger, accept_quarantine,
+                            decisions if decisions is not None else raw / "linkage_decisions.csv")
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -256,24 +273,12 @@ def _run(
     erased: Collection[str] | None,
     service_key_id: str | None,
     ledger: pd.DataFrame | None,
+    accept_quarantine: bool,
+    decisions: Path,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
-    rows_read: dict[str, int] = {}
     with stages.stage("read extracts"):
-        # Raw text is scanned once in full (validation) and then only for quarantined rows:
-        # compressing it costs more CPU than it saves. File order must be kept here (row
-        # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
-        # then parallelise freely.
-        con.execute("SET force_compression = 'uncompressed'")
-        for name, extract in extracts.items():
-            rows_read[name] = load_text_table(con, extract, f"raw_{name}")
-        con.execute("RESET force_compression")
-        con.execute("SET preserve_insertion_order = false")
-        con.register("county_districts_src", pa.table({
-            "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
-            "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),
-        }))
-        con.execute("CREATE TABLE county_districts AS SELECT * FROM county_districts_src")
+        rows_read = _read_extracts(con, extracts)
     with stages.stage("hash inputs"):
         inputs = {
             name: {
@@ -289,8 +294,7 @@ def _run(
 
     ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
     with stages.stage("validate citizens"):
-        _check(con, CITIZENS, ctx, key=("person_id",))
-        _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
+        _check_citizens(con, ctx, key)
         _pseudonym_map(con, key, "household", "t_household_id", "household_map", "hid")
         _reference_lookup(con, "checked_citizens", "t_person_id", "person_map", "cid", "person_ref")
         _reference_lookup(con, "checked_citizens", "t_household_id", "household_map", "hid", "household_ref")
@@ -312,8 +316,15 @@ CREATE TABLE service_map AS SELECT t_service_id AS value,
 FROM checked_services WHERE reason IS NULL""")
         _reference_lookup(con, "checked_services", "t_service_id", "service_map", "col", "service_ref")
     service = Reference("service_id", "services", "service_ref", "col")
+    with stages.stage("link partner records"):
+        linkage_summary, _ = _link_partners(con, ctx, extracts, settings, key, stage_dir, quarantine, decisions)
+    partner = Reference("partner_person_id", "partner_people", "partner_ref", "cid",
+                        value_sql="v_source || chr(31) || v_partner_person_id", explained=True)
     with stages.stage("validate events"):
-        _check(con, EVENTS, ctx, references=(person, service), key=("source", "event_id"))
+        _check(con, EVENTS, ctx, references=(person, service, partner), key=("source", "event_id"))
+        # Events by a partner's own id take the master person it was linked to: from here on
+        # nothing can tell them from events that named the person directly.
+        con.execute("UPDATE checked_events SET cid = partner_person_id_cid WHERE cid IS NULL")
         con.execute("""
 CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS event_type,
   t_occurred_at AS occurred_at FROM checked_events WHERE reason IS NULL""")
@@ -327,6 +338,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
 
     with stages.stage("write quarantine"):
         rows = _write_quarantine(con, extracts, rows_read, quarantine)
+        sources = _events_by_source(con)
+        gate = _quarantine_gate(rows, sources["unknown"], settings.quarantine_max_share, quarantine,
+                                accept=accept_quarantine, min_rows=settings.quarantine_min_rows)
 
     with stages.stage("leave out erased people"):
         erasure = _leave_out_erased(con, erased, rows, service_key_id)
@@ -380,6 +394,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
             "consent_snapshot_dates": sorted(d.isoformat() for d in states),
             "pseudonym_key_id": key_id(key),
             "sharing_policy": {s: list(p) for s, p in sorted(settings.sharing_policy.items())},
+            "events_by_source": sources,
+            "linkage": linkage_summary,
+            "quarantine_gate": gate,
             "sources_by_purpose": {p: list(s) for p, s in plan.for_purpose.items()},
             "consent_defaults": dict(settings.consent_defaults),
             "consent_ledger": ledger_summary,
@@ -413,7 +430,100 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
     return manifest
 
 
+# ------------------------------------------------------------------ linkage alone -------
+
+
+@dataclass
+class LinkSession:
+    """A linkage run whose DuckDB connection is still open (charts and evaluation read it)."""
+
+    con: duckdb.DuckDBPyConnection
+    linker: object
+    summary: dict
+    outcomes: Path  # link_outcomes.parquet (pseudonyms only)
+    review_queue: Path  # linkage_review.csv (identifiers of the uncertain pairs)
+
+
+@contextmanager
+def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None = None,
+                    decisions: Path | None = None) -> Iterator[LinkSession]:
+    """Validate citizens and partner records and link them, as the build's link stage does, and nothing else.
+
+    The temporary folder (raw data) is deleted when the session ends.
+    """
+    raw = Path(raw)
+    extracts = {n: e for n, e in locate(raw).items() if n in ("citizens", "partner_people")}
+    if "partner_people" not in extracts:
+        raise UserError(f"{raw} holds no partner_people.csv or .parquet: there is nothing to link "
+                        "(see the data contract, version 2)")
+    key = load_key(settings)
+    day = extract_date or date.today()
+    plan = _Plan(as_of=day, extract_date=day, settings=settings)
+    work = Path(tempfile.mkdtemp(prefix="signpost-link-"))
+    con = duckdb.connect(str(work / "work.duckdb"), config={
+        "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill"),
+        "preserve_insertion_order": True})
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _read_extracts(con, extracts)
+        ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
+        _check_citizens(con, ctx, key)
+        (work / "out").mkdir()
+        summary, linker = _link_partners(con, ctx, extracts, settings, key, work / "out", work / "queue",
+                                         decisions if decisions is not None else raw / "linkage_decisions.csv")
+        summary["rows"] = {}
+        for name in extracts:
+            counts = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
+                f"FROM checked_{name}").fetchall()[0]
+            summary["rows"][name] = dict(zip(("read", "accepted", "quarantined"), counts, strict=True))
+        yield LinkSession(con, linker, summary, work / "out" / "link_outcomes.parquet",
+                          work / "queue" / "linkage_review.csv")
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def link_extract(raw: Path, out: Path, *, settings: Settings, extract_date: date | None = None,
+                 decisions: Path | None = None) -> dict:
+    """`signpost link`: ``link_outcomes.parquet``, ``linkage_review.csv`` (0600) and ``linkage.json`` into ``out``."""
+    out = Path(out)
+    if out.resolve() == Path(raw).resolve():
+        raise UserError("--out must not be the raw extract folder")
+    with linkage_session(raw, settings=settings, extract_date=extract_date, decisions=decisions) as session:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(session.outcomes, out / "link_outcomes.parquet")
+        queue = out / "linkage_review.csv"
+        shutil.copyfile(session.review_queue, queue)
+        os.chmod(queue, 0o600)
+        (out / "linkage.json").write_text(json.dumps(session.summary, indent=2) + "\n")
+        return session.summary
+
+
 # ------------------------------------------------------------------ validation ----------
+
+
+def _read_extracts(con, extracts: dict[str, ExtractFile]) -> dict[str, int]:
+    """Every extract as text in file order, and the county's postcode districts; rows read per table."""
+    # Raw text is scanned once in full (validation) and then only for quarantined rows:
+    # compressing it costs more CPU than it saves. File order must be kept here (row
+    # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
+    # then parallelise freely.
+    con.execute("SET force_compression = 'uncompressed'")
+    rows_read = {name: load_text_table(con, extract, f"raw_{name}") for name, extract in extracts.items()}
+    con.execute("RESET force_compression")
+    con.execute("SET preserve_insertion_order = false")
+    con.register("county_districts_src", pa.table({
+        "district": list(POSTCODE_DISTRICT_TO_AUTHORITY),
+        "authority": list(POSTCODE_DISTRICT_TO_AUTHORITY.values()),
+    }))
+    con.execute("CREATE TABLE county_districts AS SELECT * FROM county_districts_src")
+    return rows_read
+
+
+def _check_citizens(con, ctx: CheckContext, key: bytes) -> None:
+    _check(con, CITIZENS, ctx, key=("person_id",))
+    _pseudonym_map(con, key, "person", "t_person_id", "person_map", "cid")
 
 
 def _check(
@@ -492,6 +602,165 @@ COPY (SELECT r.row_number, {original}, q.reason
 TO '{_sql_str(str(target))}' (FORMAT csv, HEADER true)""")
         os.chmod(target, 0o600)
     return rows
+
+
+def _events_by_source(con) -> dict:
+    """Accepted events per source, and events quarantined because the policy names no such source.
+
+    The training command reads these from the manifest to tell an empty matrix caused by the
+    sharing policy from one caused by consent. Unknown source names are partner system names,
+    cut to the length a quarantine reason quotes.
+    """
+    accepted = con.execute(
+        "SELECT t_source, count(*) FROM checked_events WHERE reason IS NULL GROUP BY ALL ORDER BY 1").fetchall()
+    unknown = con.execute(
+        f"SELECT left(t_source, {SHOWN_CHARS}) AS source, count(*) AS n FROM checked_events "
+        "WHERE reason LIKE 'unknown source %' GROUP BY ALL ORDER BY n DESC, source").fetchall()
+    return {"accepted": {s: int(n) for s, n in accepted}, "unknown": {s: int(n) for s, n in unknown}}
+
+
+def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: float, quarantine: Path,
+                     *, accept: bool, min_rows: int = 1) -> dict:
+    """Stop the build when a lot was lost, unless the user accepted it; what was found goes to the manifest.
+
+    Checked in this order, the first finding is the one line the user sees: events from
+    sources the data-sharing policy does not name (no agreement decides their purposes, so
+    every one of them is lost), then each table whose quarantined share is above ``max_share``
+    (among tables with at least ``min_rows`` quarantined rows).
+    """
+    findings: list[str] = []
+    if unknown_sources:
+        total = sum(unknown_sources.values())
+        named = ", ".join(f"{s} {n:,}" for s, n in unknown_sources.items())
+        findings.append(
+            f"events: {total:,} rows came from sources the data-sharing policy does not name ({named}) and were "
+            "quarantined: add each source to SIGNPOST_SHARING_POLICY with the purposes its agreement allows, "
+            "or rerun with --accept-quarantine"
+        )
+    for name, counts in rows.items():
+        if counts["quarantined"] >= min_rows and counts["quarantined"] / counts["read"] > max_share:
+            findings.append(
+                f"{name}: {counts['quarantined']:,} of {counts['read']:,} rows "
+                f"({counts['quarantined'] / counts['read']:.1%}) were quarantined, more than "
+                f"SIGNPOST_QUARANTINE_MAX_SHARE={max_share:g} allows: read the reasons in "
+                f"{quarantine / (name + '.csv')}, raise the setting, or rerun with --accept-quarantine"
+            )
+    if findings and not accept:
+        raise UserError(findings[0])
+    return {"max_share": max_share, "min_rows": min_rows, "accepted_by_user": accept, "findings": findings}
+
+
+# ------------------------------------------------------------------ linkage -------------
+
+
+def _link_partners(con, ctx: CheckContext, extracts: dict, settings: Settings, key: bytes, stage_dir: Path,
+                   quarantine: Path, decisions_path: Path) -> dict:
+    """Validate partner records, link them to accepted citizens, build the events' lookup ``partner_ref``.
+
+    Writes ``link_outcomes.parquet`` (pseudonyms only) to the outputs and the review queue
+    (identifiers of each uncertain pair, for the steward) beside the quarantine.
+    """
+    con.execute("CREATE TABLE partner_ref (value VARCHAR, cid INTEGER, first_row BIGINT, reason VARCHAR)")
+    if "partner_people" not in extracts:
+        return {"partner_records": 0, "note": "no partner_people in this extract (contract version 1)"}, None
+    _check(con, PARTNER_PEOPLE, ctx, key=("source", "local_id"))
+    con.execute("""
+CREATE TABLE link_partners AS SELECT row_number AS record, t_source AS source, t_local_id AS local_id,
+  t_given_name AS given_name, t_family_name AS family_name, t_birth_date AS birth_date, t_sex AS sex,
+  postcode_compact, t_address AS address, t_nhs_number AS nhs_number, t_upn AS upn
+FROM checked_partner_people WHERE reason IS NULL""")
+    con.execute("""
+CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_family_name AS family_name,
+  c.t_birth_date AS birth_date, c.t_sex AS sex, c.postcode_compact, c.t_address AS address,
+  c.t_nhs_number AS nhs_number, c.t_upn AS upn
+FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
+    thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold,
+                                    settings.linkage_margin_bits)
+    decided = _decisions(con, linkage.read_decisions(decisions_path), key)
+    result = linkage.link(con, "link_master", "link_partners", thresholds, decided)
+    outcomes = result.outcomes
+    con.register("link_outcomes_src", pa.Table.from_pandas(outcomes.assign(
+        person=outcomes["person"].astype("Int64")), preserve_index=False))
+    con.execute("CREATE TABLE link_outcomes AS SELECT * FROM link_outcomes_src")
+    con.unregister("link_outcomes_src")
+    con.execute("""
+INSERT INTO partner_ref
+SELECT p.source || chr(31) || p.local_id, CASE WHEN o.outcome = 'linked' THEN CAST(o.person AS INTEGER) END,
+  p.record, CASE o.outcome
+    WHEN 'review' THEN 'is in clerical review (match probability ' || round(o.match_probability, 3) ||
+      '): its events come back once a data steward decides'
+    WHEN 'unlinked' THEN 'matched no one in the master index (best match probability ' ||
+      round(o.match_probability, 3) || ')' END
+FROM link_partners p JOIN link_outcomes o USING (record)
+UNION ALL
+SELECT t_source || chr(31) || t_local_id, NULL, min(row_number),
+  'was quarantined in partner_people (row ' || min(row_number) || ': ' || arg_min(reason, row_number) || ')'
+FROM checked_partner_people WHERE reason IS NOT NULL AND t_source IS NOT NULL AND t_local_id IS NOT NULL
+  AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_partners) GROUP BY ALL""")
+    frame = con.execute("""
+SELECT p.source, p.source || ':' || p.local_id AS partner_key, o.outcome, o.match_probability, o.runner_up,
+  o.margin_bits, o.decided_by, m.pseudonym AS person
+FROM link_outcomes o JOIN link_partners p USING (record) LEFT JOIN person_map m ON m.cid = o.person
+ORDER BY p.source, p.record""").df()
+    frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
+    frame.loc[frame["outcome"] != "linked", "person"] = None
+    con.register("link_outcomes_out", pa.Table.from_pandas(frame, preserve_index=False))
+    _copy(con, "SELECT source, partner_record, outcome, match_probability, runner_up, margin_bits, decided_by, person "
+          "FROM link_outcomes_out", stage_dir / "link_outcomes.parquet")
+    con.unregister("link_outcomes_out")
+    _write_review_queue(con, key, quarantine)
+    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
+        columns=list(linkage.OUTCOMES), fill_value=0)
+    return {
+        "partner_records": len(outcomes),
+        "outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
+        "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
+        "link_threshold": thresholds.link, "review_threshold": thresholds.review,
+        "margin_bits": thresholds.margin_bits,
+        "pairs_compared": result.pairs_compared,
+        "candidate_pairs": result.candidate_pairs,
+        "timings": result.timings,
+        "steward_decisions": 0 if decided is None else len(decided),
+    }, result.linker
+
+
+def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame | None:
+    """A steward's decisions by pseudonyms, resolved to this build's record and person ids."""
+    if decisions is None:
+        return None
+    records = con.execute("SELECT record, source || ':' || local_id AS k FROM link_partners").df()
+    by_pseudonym = dict(zip(pseudonymise(records["k"].tolist(), key, "partner"), records["record"], strict=True))
+    people = dict(con.execute("SELECT pseudonym, cid FROM person_map").fetchall())
+    frame = pd.DataFrame({"record": decisions["partner_record"].map(by_pseudonym),
+                          "person": decisions["person"].map(people), "decision": decisions["decision"]})
+    return frame.dropna().astype({"record": "int64", "person": "int64"})
+
+
+def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
+    """The pairs a steward must decide: both pseudonyms, the probability, and only the values that differ.
+
+    Where both sides agree exactly the queue says ``same`` instead of the value: the reviewer
+    needs the disagreement, not the whole record. The file holds identifiers, so it sits with
+    the quarantine (0600), never in the processed folder.
+    """
+    fields = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
+              "postcode": "postcode_compact", "address": "address", "nhs_number": "nhs_number", "upn": "upn"}
+    shown = ", ".join(
+        f"CASE WHEN p.{f} IS NOT DISTINCT FROM m.{f} THEN 'same' ELSE COALESCE(CAST(p.{f} AS VARCHAR), '(blank)') "
+        f"|| ' | ' || COALESCE(CAST(m.{f} AS VARCHAR), '(blank)') END AS {name}" for name, f in fields.items())
+    frame = con.execute(f"""
+SELECT p.source, p.source || ':' || p.local_id AS partner_key, mp.pseudonym AS person, o.match_probability,
+  o.runner_up, o.margin_bits, {shown}
+FROM link_outcomes o JOIN link_partners p USING (record)
+JOIN link_master m ON m.cid = o.person JOIN person_map mp ON mp.cid = o.person
+WHERE o.outcome = 'review' ORDER BY o.match_probability DESC""").df()
+    frame.insert(1, "partner_record", pseudonymise(frame.pop("partner_key").tolist(), key, "partner"))
+    if not quarantine.exists():
+        quarantine.mkdir(parents=True)
+        quarantine.chmod(0o700)  # raw data: only the owner may list or read it
+    target = quarantine / "linkage_review.csv"
+    frame.to_csv(target, index=False)
+    os.chmod(target, 0o600)
 
 
 # ------------------------------------------------------------------ erasure -------------

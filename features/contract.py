@@ -58,6 +58,7 @@ class Column:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int | None = None  # characters, for free-text columns
+    version: int = 1  # the contract version that added the column
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,15 @@ class Table:
     required: bool = True
     key: tuple[str, ...] = ()  # unique key within the table
     references: dict[str, str] = field(default_factory=dict)  # column -> "table.column"
+    version: int = 1  # the contract version that added the table
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def column_names_in(self, version: int) -> tuple[str, ...]:
+        """The columns a version ``version`` extract of this table has."""
+        return tuple(c.name for c in self.columns if c.version <= version)
 
 
 CITIZENS = Table(
@@ -84,6 +90,12 @@ CITIZENS = Table(
         Column("disability", "enum", values=DISABILITY),
         Column("postcode", "string"),
         Column("imd_decile", "integer", required=False, minimum=1, maximum=10),
+        # Version 2: the master person index's identifiers, used for linkage only, then dropped.
+        Column("given_name", "string", required=False, version=2),
+        Column("family_name", "string", required=False, version=2),
+        Column("address", "string", required=False, version=2),
+        Column("nhs_number", "string", required=False, version=2),
+        Column("upn", "string", required=False, version=2),
     ),
     key=("person_id",),
 )
@@ -120,14 +132,43 @@ EVENTS = Table(
     (
         Column("event_id", "string"),
         Column("source", "string"),
-        Column("person_id", "string"),
+        # Version 2: exactly one of person_id and partner_person_id is filled.
+        Column("person_id", "string", required=False),
         Column("service_id", "string"),
         Column("occurred_at", "timestamp"),
         Column("event_type", "enum", values=EVENT_TYPES),
+        Column("partner_person_id", "string", required=False, version=2),
     ),
     key=("source", "event_id"),
-    references={"person_id": "citizens.person_id", "service_id": "services.service_id"},
+    references={
+        "person_id": "citizens.person_id",
+        "service_id": "services.service_id",
+        "partner_person_id": "partner_people.local_id",
+    },
 )
+
+#: Version 2: partner records with the partner's own person reference and the identifiers it holds.
+PARTNER_PEOPLE = Table(
+    "partner_people",
+    (
+        Column("source", "string"),
+        Column("local_id", "string"),
+        Column("given_name", "string", required=False),
+        Column("family_name", "string", required=False),
+        Column("birth_date", "date", required=False),
+        Column("sex", "enum", required=False, values=SEX),
+        Column("postcode", "string", required=False),
+        Column("address", "string", required=False),
+        Column("nhs_number", "string", required=False),
+        Column("upn", "string", required=False),
+    ),
+    required=False,
+    key=("source", "local_id"),
+    version=2,
+)
+#: A partner record needs at least this many of these identifiers (a name counts once).
+PARTNER_IDENTIFIERS = ("name", "birth_date", "postcode", "nhs_number", "upn")
+MIN_PARTNER_IDENTIFIERS = 2
 
 CONSENTS = Table(
     "consents",
@@ -165,8 +206,14 @@ CASELOADS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CITIZENS, SERVICES, EVENTS, CONSENTS, OUTCOMES_TABLE, CASELOADS)
+    t.name: t for t in (CITIZENS, SERVICES, EVENTS, CONSENTS, OUTCOMES_TABLE, CASELOADS, PARTNER_PEOPLE)
 }
+
+
+def tables_in(version: int) -> dict[str, Table]:
+    """The tables of a version ``version`` extract."""
+    return {name: t for name, t in TABLES.items() if t.version <= version}
+
 
 #: File formats a table may arrive in; one file per table, named `<table>.<ext>`.
 FORMATS = ("csv", "parquet")

@@ -29,8 +29,8 @@ from signpost.errors import UserError
 if TYPE_CHECKING:
     from signpost.settings import Settings
 
-Kind = Literal["person", "household"]
-KINDS: tuple[Kind, ...] = ("person", "household")
+Kind = Literal["person", "household", "partner"]
+KINDS: tuple[Kind, ...] = ("person", "household", "partner")  # partner: "<source>:<local_id>"
 
 #: Bytes of randomness in a generated key file (256 bits, stored as 64 hex characters).
 KEY_BYTES = 32

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from features.contract import NEEDS, Column, Table
+from features.contract import MIN_PARTNER_IDENTIFIERS, NEEDS, PARTNER_IDENTIFIERS, Column, Table
 from features.generalise import (
     DISTRICT_PATTERN,
     POSTCODE_PATTERN,
@@ -53,6 +53,8 @@ INTEGER_PATTERN = r"^[+-]?\d{1,9}$"
 #: A phone number's shape (services.phone): digits and the separators people write.
 PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]*[0-9]$"
 PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 3, 15  # 101 / 111 up to the E.164 maximum
+#: Unique pupil number: a check letter, 11 digits, then a digit or (temporary UPNs) a letter.
+UPN_PATTERN = r"^[A-Z][0-9]{11}[0-9A-Z]$"
 UK_TIME_ZONE = "Europe/London"
 #: Oldest plausible age in years; older birth dates are typos (1825 for 1925).
 MAX_AGE_YEARS = 120
@@ -74,6 +76,15 @@ class Reference:
     table: str
     lookup: str
     id_column: str
+    #: SQL of the looked-up value over the prepared row; default ``v_<column>``. A partner's
+    #: person reference is only unique within its source, so it is looked up with the source.
+    value_sql: str | None = None
+    #: The lookup's ``reason`` is the whole message (it is not a quarantined row's reason).
+    explained: bool = False
+
+    @property
+    def value(self) -> str:
+        return self.value_sql or f"v_{self.column}"
 
 
 def quote_literal(value: str) -> str:
@@ -202,11 +213,29 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
             + f" || {_message(' has a need outside the vocabulary (' + ', '.join(NEEDS) + '; separated by ;)')} END"
         )
     elif table.name == "events":
-        known = ", ".join(quote_literal(s) for s in ctx.sources) or "NULL"
         rules.append(
-            f"CASE WHEN v_source IS NOT NULL AND v_source NOT IN ({known}) THEN 'unknown source ' || "
-            f"{_show('v_source')} || ': the data-sharing policy does not name it, so no purpose may use it "
-            "(add it to SIGNPOST_SHARING_POLICY if an agreement covers it)' END"
+            "CASE WHEN v_person_id IS NULL AND v_partner_person_id IS NULL THEN "
+            "'person_id is blank (required) and so is partner_person_id: name the person by one of them' "
+            "WHEN v_person_id IS NOT NULL AND v_partner_person_id IS NOT NULL THEN "
+            "'both person_id and partner_person_id are filled: name the person by exactly one' END"
+        )
+        rules.append(_unknown_source_rule(ctx))
+    elif table.name == "partner_people":
+        rules.append(_unknown_source_rule(ctx))
+        rules.append(_identifier_count_rule())
+        rules.append(
+            f"CASE WHEN v_postcode IS NOT NULL AND NOT regexp_full_match(postcode_compact, '{POSTCODE_PATTERN}') "
+            f"THEN 'postcode ' || {_show('v_postcode')} || ' is not a UK postcode' END"
+        )
+    if table.name in ("citizens", "partner_people"):
+        rules.append(
+            f"CASE WHEN v_nhs_number IS NOT NULL AND NOT {nhs_number_valid_sql('v_nhs_number')} THEN "
+            f"'nhs_number ' || {_show('v_nhs_number')} || "
+            "' is not a valid NHS number (10 digits passing the modulus 11 check)' END"
+        )
+        rules.append(
+            f"CASE WHEN v_upn IS NOT NULL AND NOT regexp_full_match(upper(v_upn), '{UPN_PATTERN}') THEN "
+            f"'upn ' || {_show('v_upn')} || ' is not a unique pupil number (a letter and 12 characters)' END"
         )
     elif table.name == "caseloads":
         rules.append(
@@ -238,11 +267,54 @@ def contact_rules() -> list[str]:
     return rules
 
 
+def _unknown_source_rule(ctx: CheckContext) -> str:
+    known = ", ".join(quote_literal(s) for s in ctx.sources) or "NULL"
+    return (
+        f"CASE WHEN v_source IS NOT NULL AND v_source NOT IN ({known}) THEN 'unknown source ' || "
+        f"{_show('v_source')} || ': the data-sharing policy does not name it, so no purpose may use it "
+        "(add it to SIGNPOST_SHARING_POLICY if an agreement covers it)' END"
+    )
+
+
+def _identifier_count_rule() -> str:
+    """A partner record needs two identifiers to be linked to anyone with any confidence."""
+    present = {
+        "name": "(v_given_name IS NOT NULL OR v_family_name IS NOT NULL)",
+        "birth_date": "v_birth_date IS NOT NULL",
+        "postcode": "v_postcode IS NOT NULL",
+        "nhs_number": "v_nhs_number IS NOT NULL",
+        "upn": "v_upn IS NOT NULL",
+    }
+    assert tuple(present) == PARTNER_IDENTIFIERS
+    count = " + ".join(f"CAST({expr} AS INTEGER)" for expr in present.values())
+    return (
+        f"CASE WHEN {count} < {MIN_PARTNER_IDENTIFIERS} THEN 'fewer than {MIN_PARTNER_IDENTIFIERS} of "
+        f"{', '.join(PARTNER_IDENTIFIERS)}: too little to link the record to anyone' END"
+    )
+
+
+def nhs_number_valid_sql(value: str) -> str:
+    """SQL: ``value`` (spaces allowed) is 10 digits whose check digit passes the modulus 11 rule.
+
+    Weights 10..2 on the first nine digits; check = 11 − (sum mod 11), 11 → 0, 10 is never valid.
+    """
+    digits = f"replace({value}, ' ', '')"
+    weighted = " + ".join(f"TRY_CAST(substr({digits}, {i}, 1) AS INTEGER) * {11 - i}" for i in range(1, 10))
+    check = f"(11 - (({weighted}) % 11))"
+    return (
+        f"(regexp_full_match({digits}, '[0-9]{{10}}') AND "
+        f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') THEN "
+        f"(CASE {check} WHEN 11 THEN 0 ELSE {check} END) = TRY_CAST(substr({digits}, 10, 1) AS INTEGER) END)"
+    )
+
+
 def prepared_sql(table: Table, raw: str) -> str:
     """Trimmed values (``v_<col>``) and typed values (``t_<col>``) of a raw VARCHAR table."""
     values = ", ".join(f"NULLIF(trim({_ident(c.name)}), '') AS v_{c.name}" for c in table.columns)
     typed = ", ".join(f"{typed_sql(c, 'v_' + c.name)} AS t_{c.name}" for c in table.columns)
     extra = ""
+    if table.name == "partner_people":
+        extra = f", {compact_postcode_sql('v_postcode')} AS postcode_compact"
     if table.name == "citizens":
         compact = compact_postcode_sql("v_postcode")
         extra = (
@@ -266,6 +338,12 @@ def row_reason_sql(table: Table, ctx: CheckContext) -> str:
 def reference_reason_sql(ref: Reference, alias: str) -> str:
     """Reason for a reference that resolves to nothing accepted."""
     value = f"v_{ref.column}"
+    if ref.explained:
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND {alias}.{ref.id_column} IS NULL THEN "
+            f"'{ref.column} ' || {_show(value)} || CASE WHEN {alias}.reason IS NOT NULL THEN ' ' || {alias}.reason "
+            f"ELSE ' is not in {ref.table}' END END"
+        )
     return (
         f"CASE WHEN {value} IS NOT NULL AND {alias}.{ref.id_column} IS NULL THEN "
         f"CASE WHEN {alias}.first_row IS NOT NULL THEN "
@@ -293,12 +371,13 @@ def checked_sql(
     ids = []
     for i, ref in enumerate(references):
         alias = f"ref{i}"
-        joins.append(f"LEFT JOIN {ref.lookup} {alias} ON {alias}.value = p.v_{ref.column}")
+        joins.append(f"LEFT JOIN {ref.lookup} {alias} ON {alias}.value = {ref.value.replace('v_', 'p.v_')}")
         reasons.append(reference_reason_sql(ref, alias))
-        ids.append(f"{alias}.{ref.id_column}")
+        ids.append(f"{alias}.{ref.id_column}" + (f" AS {ref.column}_{ref.id_column}" if ref.explained else ""))
     referring = {ref.column for ref in references}
     typed = [f"t_{c.name}" for c in table.columns if c.name not in referring]
-    extra = ["postcode_compact", "postcode_district"] if table.name == "citizens" else []
+    extra = {"citizens": ["postcode_compact", "postcode_district"], "partner_people": ["postcode_compact"]}.get(
+        table.name, [])
     columns = ", ".join(["row_number", f"COALESCE({', '.join(reasons)}) AS reason"] + typed + extra + ids)
     return f"SELECT {columns}\nFROM ({prepared_sql(table, raw)}) p\n" + "\n".join(joins)
 

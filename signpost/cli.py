@@ -90,6 +90,11 @@ class ExtractFormat(str, Enum):
     parquet = "parquet"
 
 
+class PartnerKind(str, Enum):
+    council = "council"
+    local = "local"
+
+
 # --------------------------------------------------------------------------- data ----------
 
 
@@ -107,6 +112,11 @@ def generate(
         float, typer.Option(min=0.0, max=0.5, help="Share of rows with an injected fault.")
     ] = 0.01,
     format: Annotated[ExtractFormat, typer.Option("--format", help="File format of the extracts.")] = ExtractFormat.csv,
+    partners: Annotated[
+        PartnerKind,
+        typer.Option(help="council: every partner knows the council's person_id (contract v1); local: partners "
+                     "send their own person records and ids (contract v2), with truth/links."),
+    ] = PartnerKind.council,
 ) -> None:
     """Write a synthetic Hampshire county in the partner extract format, with its ground truth."""
     last_day = _parse_date(end, "--end")
@@ -120,6 +130,7 @@ def generate(
         end=last_day,
         error_rate=error_rate,
         fmt=format.value,
+        partners=partners.value,
     )
     console.print(summary)
 
@@ -139,6 +150,11 @@ def features(
         str | None,
         typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today."),
     ] = None,
+    accept_quarantine: Annotated[
+        bool,
+        typer.Option(help="Build even if events come from sources the sharing policy does not name, or a "
+                     "table lost more than SIGNPOST_QUARANTINE_MAX_SHARE of its rows to the quarantine."),
+    ] = False,
 ) -> None:
     """Validate, consent-filter and pseudonymise the extracts into matrices and feature tables.
 
@@ -161,8 +177,11 @@ def features(
         extract_date=taken,
         erased=erased_pseudonyms(settings.database_url),
         ledger=api_consents(settings.database_url),
+        accept_quarantine=accept_quarantine,
     )
     _print_row_accounting(manifest)
+    for finding in manifest["quarantine_gate"]["findings"]:
+        console.print(f"[yellow]accepted (--accept-quarantine):[/] {finding}")
     erasure, ledger = manifest["erasure"], manifest["consent_ledger"]
     if erasure["service_database"] == "absent":
         console.print("no service database yet (SIGNPOST_DATABASE_URL), so nobody was left out for erasure "
@@ -182,6 +201,56 @@ def features(
         f"quarantine: {manifest['quarantine']}  ·  consent snapshot {manifest['consent_snapshot_id'][:12]}"
         f"  ·  {manifest['timings']['total']:.1f}s"
     )
+
+
+@app.command()
+@friendly_errors
+def link(
+    raw: Annotated[Path, typer.Option(help="Folder of extracts with citizens and partner_people (contract v2).")],
+    out: Annotated[Path, typer.Option(help="Folder for link_outcomes.parquet, linkage_review.csv and linkage.json.")],
+    decisions: Annotated[
+        Path | None,
+        typer.Option(help="A data steward's decisions (CSV). Default: <raw>/linkage_decisions.csv if present."),
+    ] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today.")
+    ] = None,
+) -> None:
+    """Link partner records to the master person index (Splink) and nothing else.
+
+    The outcomes carry pseudonyms only; the review queue holds the identifiers a steward needs
+    to decide each uncertain pair, so it is written readable by its owner only.
+    """
+    from features.build import link_extract
+
+    taken = _parse_date(extract_date, "--extract-date") if extract_date else None
+    summary = link_extract(raw, out, settings=get_settings(), extract_date=taken, decisions=decisions)
+    outcomes = summary["outcomes"]
+    console.print(
+        f"{summary['partner_records']:,} partner records: {outcomes['linked']:,} linked, {outcomes['review']:,} "
+        f"in review, {outcomes['unlinked']:,} unlinked ({summary['pairs_compared']:,} pairs compared); "
+        f"written to {out}"
+    )
+
+
+@app.command()
+@friendly_errors
+def encode(
+    raw: Annotated[Path, typer.Option(help="The partner's folder holding its partner_people file.")],
+    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk).")],
+    secret_file: Annotated[Path, typer.Option(help="The linkage secret agreed with the council (a file).")],
+) -> None:
+    """Encode partner records as keyed Bloom filters (CLKs) where the partner keeps its data; no names leave."""
+    from features.encoding import encode_folder
+
+    try:
+        secret = secret_file.read_bytes().strip()
+    except OSError as error:
+        raise UserError(f"cannot read the linkage secret {secret_file}: {error.strerror}") from None
+    if len(secret) < 16:
+        raise UserError(f"{secret_file} holds fewer than 16 bytes: agree a long random linkage secret")
+    rows = encode_folder(raw, out, secret)
+    console.print(f"encoded {rows:,} partner records into {Path(out) / 'partner_people_encoded.csv'}")
 
 
 def _print_row_accounting(manifest: dict) -> None:
@@ -206,6 +275,9 @@ def demo(
     host: Annotated[str, typer.Option(help="Address the API and pages listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port the API and pages listen on.")] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after training and promotion.")] = False,
+    partners: Annotated[
+        PartnerKind, typer.Option(help="local: partners send their own person records, linked by the features stage.")
+    ] = PartnerKind.council,
 ) -> None:
     """Run the whole product on a synthetic county: generate → features → train → promote → serve."""
     from training.early_help import promote as promote_early_help_version
@@ -214,7 +286,7 @@ def demo(
     settings = get_settings()
     make_private(written_paths(settings))  # what an earlier run or the checkout left readable
     console.rule("1/6 Synthetic county")
-    generate(out=settings.raw_dir, citizens=citizens, seed=seed)
+    generate(out=settings.raw_dir, citizens=citizens, seed=seed, partners=partners)
     console.rule("2/6 Features")
     features(raw=settings.raw_dir, out=settings.processed_dir, as_of=DEFAULT_END.isoformat())
     console.rule("3/6 Recommenders")
@@ -390,6 +462,37 @@ def evaluate_early_help(
         console.print(f"registered model: {error}")
         return
     print_comparison(table)
+
+
+@evaluate_app.command("linkage")
+@friendly_errors
+def evaluate_linkage(
+    truth: Annotated[Path, typer.Option(help="The generator's truth/ folder (synthetic data, --partners local).")],
+    raw: Annotated[Path | None, typer.Option(help="Folder of extracts. Default: the truth folder's parent.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the extract was taken (ISO). Default: today.")
+    ] = None,
+    encoded: Annotated[bool, typer.Option(help="Also link on Bloom-filter encodings (no names) and compare.")] = False,
+) -> None:
+    """Precision, recall and F1 of partner linkage against the true links; Splink's charts to MLflow."""
+    from training.linkage_evaluation import EXPERIMENT, evaluate
+
+    taken = _parse_date(extract_date, "--extract-date") if extract_date else None
+    metrics = evaluate(raw or Path(truth).parent, truth, get_settings(), extract_date=taken, encoded=encoded)
+    console.print(
+        f"linkage of {int(metrics['records']):,} partner records: precision {metrics['precision']:.4f}, "
+        f"recall {metrics['recall']:.4f}, F1 {metrics['f1']:.4f} (over records whose person the master index "
+        f"accepted: recall {metrics['recall_linkable']:.4f}, F1 {metrics['f1_linkable']:.4f}); "
+        f"review queue {metrics['review_share']:.2%} "
+        f"of records, unlinked {metrics['unlinked_share']:.2%}, false links {int(metrics['false_links']):,} "
+        f"(MLflow experiment {EXPERIMENT}: metrics and charts/)"
+    )
+    if encoded:
+        console.print(
+            f"encoded (Bloom filters, Dice): precision {metrics['encoded_precision']:.4f}, recall "
+            f"{metrics['encoded_recall']:.4f}, F1 {metrics['encoded_f1']:.4f}; review queue "
+            f"{metrics['encoded_review_share']:.2%}, false links {int(metrics['encoded_false_links']):,}"
+        )
 
 
 def _print_verdict(version: object, *, promoted: bool, forced: bool) -> None:

@@ -166,6 +166,20 @@ class Settings(BaseSettings):
     #: DuckDB's buffer limit for `signpost features`; it spills to a temporary folder beyond it.
     #: 3GB keeps the 1.4M-resident build under 4 GiB peak RSS (2GB: smaller peak, ~2x slower).
     features_memory_limit: str = "3GB"
+    #: A table more than this share of whose rows are quarantined stops `signpost features`
+    #: (unless --accept-quarantine): so many rejected rows mean a broken extract, not a few typos.
+    quarantine_max_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: ...counting only tables with at least this many quarantined rows: 2 of 21 caseload rows is
+    #: noise, not a broken extract.
+    quarantine_min_rows: int = Field(default=10, ge=1)
+
+    # --- partner linkage (DATA_CONTRACT.md, version 2) ---------------------------------------
+    #: Match probability at or above which a partner record links to a master person.
+    linkage_link_threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
+    #: Match probability at or above which an unlinked partner record goes to clerical review.
+    linkage_review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
+    linkage_margin_bits: float = Field(default=10.0, ge=0.0)
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50
@@ -193,6 +207,15 @@ class Settings(BaseSettings):
     recommender_promotion_margin: float = 0.005  # NDCG@10 a challenger may lose and still win
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
+
+    @model_validator(mode="after")
+    def _review_below_link(self) -> Settings:
+        if self.linkage_review_threshold >= self.linkage_link_threshold:
+            raise ValueError(
+                "SIGNPOST_LINKAGE_REVIEW_THRESHOLD must be below SIGNPOST_LINKAGE_LINK_THRESHOLD "
+                f"(got {self.linkage_review_threshold} and {self.linkage_link_threshold})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -34,10 +34,12 @@ from features.contract import (
     PURPOSES,
     SEX,
     TABLES,
+    tables_in,
 )
 from features.geography import AUTHORITIES
 from signpost.errors import UserError
 from signpost.progress import make_progress
+from synthetic import partners as partners_mod
 from synthetic import text
 from synthetic.areas import districts as load_districts
 from synthetic.calendar import blocks as make_blocks
@@ -47,7 +49,7 @@ from synthetic.catalogue import NEEDS, Service, catalogue
 from synthetic.consents import generate_consents
 from synthetic.extract_files import NpyAppender, TableWriter, TypedParquetWriter
 from synthetic.faults import FAULT_COLUMNS, QUARANTINED, faults_by_table, inject
-from synthetic.population import HOUSEHOLD_TYPES, ROLES, generate_population
+from synthetic.population import CHILD, HOUSEHOLD_TYPES, ROLES, generate_population
 from synthetic.usage import service_arrays, simulate
 
 #: Residents per chunk. Fixed, so that the county for a seed never depends on the machine.
@@ -141,7 +143,7 @@ def _services_table(services: list[Service]) -> pa.Table:
             "needs": [";".join(s.addresses) or None for s in services],
             "source": [s.source for s in services],
         },
-        schema=pa.schema([(c, pa.string()) for c in (*TABLES["services"].column_names, "source")]),
+        schema=pa.schema([(c, pa.string()) for c in (*TABLES["services"].column_names_in(1), "source")]),
     )
 
 
@@ -185,8 +187,16 @@ def generate_county(
     end: date = date(2026, 9, 30),
     error_rate: float = 0.01,
     fmt: str = "csv",
+    partners: str = "council",
 ) -> Table:
-    """Write every table of the partner extract plus `truth/` into `out`; return a summary."""
+    """Write every table of the partner extract plus `truth/` into `out`; return a summary.
+
+    ``partners="local"`` writes a version 2 extract (``synthetic.partners``): partner-local
+    person records and events by ``partner_person_id``, the master index's identifiers on
+    ``citizens`` and ``truth/links.parquet``. The default writes version 1, as before.
+    """
+    if partners not in ("council", "local"):
+        raise UserError(f"--partners {partners!r} must be council or local")
     if seed < 0:
         raise UserError(f"--seed {seed} must be zero or positive")
     if citizens < 10:
@@ -207,6 +217,7 @@ def generate_county(
     for name in TABLES:  # a stale table in the other format would confuse the pipeline
         for ext in ("csv", "parquet"):
             (out / f"{name}.{ext}").unlink(missing_ok=True)
+    (truth_dir / "links.parquet").unlink(missing_ok=True)
 
     districts = load_districts()
     services = catalogue()
@@ -224,8 +235,11 @@ def generate_county(
 
     n_chunks = -(-citizens // CHUNK_CITIZENS)
     seeds = np.random.SeedSequence(seed).spawn(n_chunks + 1)
-    columns = {name: table.column_names for name, table in TABLES.items()}
-    writers = {name: _writer(out, name, cols, fmt) for name, cols in columns.items() if name != "services"}
+    version = 2 if partners == "local" else 1
+    columns = {name: table.column_names_in(version) for name, table in tables_in(version).items()}
+    writers = {name: _writer(out, name, cols, fmt) for name, cols in columns.items()
+               if name not in ("services", "partner_people")}
+    local = _LocalPartners(out, truth_dir, fmt) if partners == "local" else None
     fault_rows: list[tuple] = []
 
     # services: the catalogue, then a few faulty leftovers
@@ -267,6 +281,9 @@ def generate_county(
                 pa.array(pop.household_idx)
             )
 
+            if local:
+                pop.birth_day = partners_mod.make_twins(
+                    local.rng(seed, k), pop.household_idx, pop.role == CHILD, pop.birth_day)
             tables: dict[str, pa.Table] = {}
             imd = np.where(pop.imd_visible, pop.imd_decile, 0)[pop.household_idx]
             imd_text = text.choose(tuple(str(i) for i in range(11)), imd)
@@ -283,6 +300,8 @@ def generate_county(
                     "imd_decile": imd_text,
                 }
             )
+            if local:
+                local.add_identities(tables, seed, k, pop, counters.people, end_day)
             ev_source = service_source[events.service_idx]
             event_number = np.zeros(len(ev_source), dtype=np.int64)
             for s, name in enumerate(source_names):
@@ -299,6 +318,9 @@ def generate_county(
                     "event_type": text.choose(EVENT_TYPES, events.event_type),
                 }
             )
+            if local:
+                tables["events"] = local.partner_events(
+                    tables, seed, k, events.person_idx, ev_source, source_names, counters.people, pid, postcode)
             tables["consents"] = pa.table(
                 {
                     "person_id": pid.take(pa.array(consents.person_idx)),
@@ -357,6 +379,8 @@ def generate_county(
     for writer in writers.values():
         writer.close()
     truth.close()
+    if local:
+        local.close()
     order = {name: i for i, name in enumerate(TABLES)}
     fault_rows.sort(key=lambda f: (order[f[0]], f[1]))
     with open(truth_dir / "faults.csv", "w", newline="", encoding="utf-8") as f:
@@ -390,11 +414,93 @@ def generate_county(
             "meaning": "P(at least one event for the service in the final three months) given "
             "latent needs and history before them; 1 where an episode begun earlier continues",
         },
-        "rows": {name: w.rows for name, w in writers.items()} | {"services": services_writer.rows},
+        "rows": {name: w.rows for name, w in writers.items()} | {"services": services_writer.rows}
+        | ({"partner_people": local.people.rows} if local else {}),
+        "partners": partners,
         "faults": len(fault_rows),
     }
     (truth_dir / "about.json").write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
     return _summary(out, about, time.perf_counter() - started)
+
+
+class _LocalPartners:
+    """The version 2 additions of `--partners local`, chunk by chunk (see ``synthetic.partners``)."""
+
+    def __init__(self, out: Path, truth_dir: Path, fmt: str) -> None:
+        self.people = _writer(out, "partner_people", TABLES["partner_people"].column_names, fmt)
+        self.links = TypedParquetWriter(truth_dir / "links.parquet", pa.schema(
+            [("source", pa.string()), ("local_id", pa.string()), ("person_id", pa.string())]))
+        self.identities: partners_mod.Identities | None = None
+        self.visitors = 0
+
+    @staticmethod
+    def rng(seed: int, chunk: int) -> np.random.Generator:
+        # Its own stream, so the version 1 tables of a seed are the same with or without partners.
+        return np.random.default_rng((seed, chunk, 1717))
+
+    def add_identities(self, tables: dict, seed: int, chunk: int, pop, first_person: int, end_day: int) -> None:
+        rng = np.random.default_rng((seed, chunk, 1718))
+        age = (end_day - pop.birth_day) / 365.25
+        sharers = pop.household_type[pop.household_idx] == HOUSEHOLD_TYPES.index("multi_adult")
+        ids = partners_mod.master_identities(
+            rng, person_number=first_person + np.arange(pop.n), household_idx=pop.household_idx,
+            sex=pop.sex, age_years=age, sharers=sharers)
+        self.identities = ids
+        citizens = tables["citizens"]
+        for name, values in (("given_name", ids.given), ("family_name", ids.family), ("address", ids.address),
+                             ("nhs_number", ids.nhs_number), ("upn", ids.upn)):
+            citizens = citizens.append_column(name, pa.array(values.tolist(), pa.string()))
+        tables["citizens"] = citizens
+
+    def partner_events(self, tables: dict, seed: int, chunk: int, person_idx: np.ndarray, ev_source: np.ndarray,
+                       source_names: tuple[str, ...], first_person: int, pid: pa.Array, postcode: pa.Array) -> pa.Table:
+        """Partner records of this chunk's people; events of local sources by `partner_person_id`."""
+        rng = np.random.default_rng((seed, chunk, 1719))
+        ids = self.identities
+        citizens = tables["citizens"]
+        birth = citizens.column("birth_date").to_pylist()
+        sex = citizens.column("sex").to_pylist()
+        postcodes = postcode.to_pylist()
+        person_ids = pid.to_pylist()
+        events = tables["events"]
+        partner_id = np.full(len(person_idx), None, dtype=object)
+        for s, source in enumerate(source_names):
+            if source not in partners_mod.LOCAL_SOURCES:
+                continue
+            at = np.flatnonzero(ev_source == s)
+            people = np.unique(person_idx[at])
+            if not len(people):
+                continue
+            local = partners_mod.local_ids(SOURCE_PREFIX[source], (first_person + people) * 16 + s)
+            moved_to = rng.integers(0, len(person_ids), len(people))
+            nhs_rate = partners_mod.NHS_NUMBER_RECORDED.get(source, 0.0)
+            records = partners_mod.partner_copy(
+                rng, given=ids.given[people], family=ids.family[people], birth_date=[birth[i] for i in people],
+                sex=[sex[i] for i in people], postcode=[postcodes[i] for i in people], address=ids.address[people],
+                nhs_number=[v if rng.random() < nhs_rate else None for v in ids.nhs_number[people]],
+                upn=ids.upn[people] if source == "schools" else [None] * len(people),
+                other_postcode=[postcodes[i] for i in moved_to], other_address=ids.address[moved_to])
+            n_visitors = int(rng.binomial(len(people), partners_mod.VISITOR_SHARE))
+            extra = partners_mod.visitors(rng, n_visitors)
+            visitor_ids = partners_mod.local_ids(
+                SOURCE_PREFIX[source] + "V", (self.visitors + np.arange(n_visitors)) * 16 + s)
+            self.visitors += n_visitors
+            rows = {k: list(records[k]) + extra[k] for k in records}
+            self.people.write(pa.table({"source": [source] * (len(people) + n_visitors),
+                                        "local_id": local + visitor_ids, **rows}, schema=partners_mod.PARTNER_SCHEMA))
+            self.links.write(pa.table({
+                "source": [source] * (len(people) + n_visitors), "local_id": local + visitor_ids,
+                "person_id": [person_ids[i] for i in people] + [None] * n_visitors}))
+            position = np.searchsorted(people, person_idx[at])
+            partner_id[at] = np.array(local, dtype=object)[position]
+        is_local = pa.array(partner_id != None)
+        events = events.set_column(events.schema.get_field_index("person_id"), "person_id",
+                                   pc.if_else(is_local, pa.scalar(None, pa.string()), events.column("person_id")))
+        return events.append_column("partner_person_id", pa.array(partner_id.tolist(), pa.string()))
+
+    def close(self) -> None:
+        self.people.close()
+        self.links.close()
 
 
 def _writer(out: Path, name: str, columns: tuple[str, ...], fmt: str) -> TableWriter:
@@ -490,7 +596,7 @@ def _summary(out: Path, about: dict, seconds: float) -> Table:
     table = Table(title=f"Synthetic county written to {out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    for name in TABLES:
+    for name in about["rows"]:
         table.add_row(name, f"{about['rows'][name]:,}")
     table.add_row("faults injected", f"{about['faults']:,}")
     table.caption = (

@@ -25,7 +25,8 @@ PATHS = command_paths(get_command(app))
 def test_every_documented_command_is_reachable() -> None:
     expected = {("generate",), ("features",), ("demo",), ("train", "recommender"), ("train", "early-help"),
                 ("promote", "recommender"), ("promote", "early-help"), ("evaluate", "recommender"),
-                ("evaluate", "early-help"), ("serve",), ("token",), ("audit", "verify"), ("db", "upgrade")}
+                ("evaluate", "early-help"), ("serve",), ("token",), ("audit", "verify"), ("db", "upgrade"),
+                ("link",), ("evaluate", "linkage")}
     assert expected <= set(PATHS)
 
 
@@ -42,3 +43,12 @@ def test_bad_date_is_a_clear_error(tmp_path) -> None:
     assert result.exit_code == 2
     assert "--as-of '2025/05/31' is not an ISO date" in result.output
     assert "Traceback" not in result.output
+
+
+def test_link_without_partner_records_is_a_clear_error(tmp_path) -> None:
+    from synthetic.generate import generate_county
+
+    generate_county(tmp_path / "raw", citizens=20, seed=1)
+    result = runner.invoke(app, ["link", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "no partner_people.csv" in " ".join(result.output.split()) and "Traceback" not in result.output

@@ -380,6 +380,33 @@ def parse_models(models: str | Sequence[str] | None) -> list[str]:
     return sorted(set(names), key=lambda m: list(CANDIDATES).index(m))
 
 
+def empty_matrix_cause(manifest: dict) -> str:
+    """Why no interaction reached the training matrix, from what the feature manifest records.
+
+    The sharing policy is checked before consent: when no source may serve personalisation,
+    or none of the accepted events came from one, asking about consent sends the user the
+    wrong way.
+    """
+    allowed = manifest.get("sources_by_purpose", {}).get("personalisation", [])
+    by_source = manifest.get("events_by_source", {})
+    accepted, unknown = by_source.get("accepted", {}), by_source.get("unknown", {})
+    lost = ""
+    if unknown:
+        lost = (f"; {sum(unknown.values()):,} events from sources the policy does not name were quarantined "
+                f"({', '.join(unknown)})")
+    if not allowed:
+        return ("the data-sharing policy lets no source serve personalisation: add the sources whose agreements "
+                f"allow it to SIGNPOST_SHARING_POLICY{lost}")
+    if by_source and not any(accepted.get(source) for source in allowed):
+        seen = ", ".join(f"{s} {n:,}" for s, n in accepted.items()) or "none"
+        return (f"no accepted event came from a source the data-sharing policy allows for personalisation "
+                f"({', '.join(allowed)}); accepted events by source: {seen}{lost}. Check SIGNPOST_SHARING_POLICY")
+    if manifest.get("personalisation_citizens") == 0:
+        return f"nobody had consented to personalisation as of {manifest.get('as_of')}"
+    return (f"none of the {manifest.get('personalisation_citizens', 0):,} people who consented to personalisation "
+            f"used a service of {', '.join(allowed)} before {manifest.get('split_date')}{lost}")
+
+
 def train(
     processed: Path,
     *,
@@ -402,7 +429,7 @@ def train(
         raise UserError("--budget must be at least 1 configuration per model")
     data = load_processed(processed)
     if data.train.nnz == 0:
-        raise UserError(f"{processed}: the training matrix is empty (did anyone consent to personalisation?)")
+        raise UserError(f"{processed}: the training matrix is empty: {empty_matrix_cause(tracking.read_manifest(processed))}")
     tags = tracking.data_tags(processed)
     tracking.use_experiment(EXPERIMENT, settings)
     split = make_split(data)

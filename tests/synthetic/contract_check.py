@@ -72,6 +72,8 @@ def row_violations(table: Table, frame: pd.DataFrame, end: date) -> dict[int, li
             out.setdefault(int(i), []).append(rule)
 
     for column in table.columns:
+        if column.name not in frame:  # an optional column the file leaves out (version 2 columns in v1)
+            continue
         values = frame[column.name].str.strip()
         present = values != ""
         if column.required:
@@ -110,6 +112,9 @@ def row_violations(table: Table, frame: pd.DataFrame, end: date) -> dict[int, li
         flag((needs != "") & ~known, "needs: outside the vocabulary")
     if table.name == "events":
         flag(~frame["source"].isin(list(Settings().sharing_policy)), "source: not in the sharing policy")
+        by_id = frame["person_id"].str.strip() != ""
+        by_partner = frame["partner_person_id"].str.strip() != "" if "partner_person_id" in frame else False
+        flag(~(by_id ^ by_partner), "person: not exactly one of person_id, partner_person_id")
     if table.name == "caseloads":
         start = frame["start_date"].map(parse_date)
         stop = frame["end_date"].map(parse_date)
@@ -121,6 +126,8 @@ def reference_violations(table: Table, frame: pd.DataFrame, known: dict[str, set
     """{row: [rule]} for references to ids that exist nowhere in `known` (table.column → ids)."""
     out: dict[int, list[str]] = {}
     for column, target in table.references.items():
+        if column not in frame or target not in known:
+            continue
         values = frame[column].str.strip()
         missing = (values != "") & ~values.isin(known[target])
         for i in np.flatnonzero(missing.to_numpy()):
@@ -139,4 +146,5 @@ def duplicate_rows(table: Table, frame: pd.DataFrame) -> set[int]:
 
 
 def all_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    return {name: read(folder, name) for name in TABLES}
+    return {name: read(folder, name) for name in TABLES
+            if (folder / f"{name}.csv").exists() or (folder / f"{name}.parquet").exists()}

@@ -1,0 +1,214 @@
+"""Partner records to master persons: Splink on the build's DuckDB, then one outcome per record.
+
+Every accepted ``partner_people`` record ends ``linked`` (to one master person), ``review``
+(uncertain: a data steward decides) or ``unlinked`` (no candidate good enough), with the
+match probability of its best candidate. The rules (:func:`decide`, pure):
+
+- a record links when its best candidate reaches ``link_threshold`` and outweighs every
+  other candidate by ``margin_bits`` of match weight (twins with a blank given name, or a
+  child named after a parent with no birth date, make two strong candidates: a person
+  decides). Probabilities saturate at 1 for well-matched records, so the margin is in weights;
+- otherwise it goes to review when its best candidate reaches ``review_threshold``;
+- two records of one source share a master person only if both are confident; otherwise
+  the stronger keeps the link and the weaker goes to review;
+- a steward's decision wins: ``accept`` links the pair (confident), ``reject`` removes the
+  candidate and the record is decided on the rest.
+
+Identifiers stop here: the build keeps only the master id a record resolved to.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features import linkage_model
+from features.names import canonical_names
+from signpost.errors import UserError
+
+OUTCOMES = ("linked", "review", "unlinked")
+#: Candidate pairs below this probability are not kept (they can decide nothing).
+KEEP_ABOVE = 0.001
+#: Columns of a clerical decisions file (written by the steward's page; CSV).
+DECISION_COLUMNS = ("partner_record", "person", "decision", "decided_at", "reviewer")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    link: float
+    review: float
+    #: A linked record's best candidate must outweigh the runner-up by this many bits of match
+    #: weight (10 bits: the data are a thousand times likelier under the best candidate).
+    margin_bits: float = 10.0
+
+
+def decide(candidates: pd.DataFrame, records: pd.DataFrame, thresholds: Thresholds,
+           decisions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One outcome per partner record.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        ``record`` (int), ``person`` (int), ``match_probability``, ``match_weight``: scored candidate pairs.
+    records : DataFrame
+        ``record`` (int, unique), ``source``: every accepted partner record.
+    decisions : DataFrame, optional
+        ``record``, ``person``, ``decision`` (``accept``/``reject``): a steward's decisions.
+
+    Returns
+    -------
+    DataFrame
+        ``record``, ``source``, ``person`` (the best candidate, NaN when none), ``match_probability``
+        (0 when no candidate), ``runner_up`` probability, ``margin_bits`` (best minus runner-up
+        match weight; inf when alone), ``outcome``, ``confident``, ``decided_by``.
+    """
+    pairs = candidates.loc[:, ["record", "person", "match_probability", "match_weight"]]
+    accepted = pd.DataFrame(columns=["record", "person"])
+    if decisions is not None and len(decisions):
+        rejected = decisions.loc[decisions["decision"] == "reject", ["record", "person"]]
+        pairs = pairs.merge(rejected.assign(_drop=True), how="left", on=["record", "person"])
+        pairs = pairs.loc[pairs["_drop"].isna()].drop(columns="_drop")
+        accepted = decisions.loc[decisions["decision"] == "accept", ["record", "person"]].drop_duplicates("record")
+    pairs = pairs.sort_values(["record", "match_weight", "person"], ascending=[True, False, True])
+    rank = pairs.groupby("record").cumcount()
+    best = pairs.loc[rank == 0].set_index("record")
+    runner_up = pairs.loc[rank == 1].set_index("record")
+    out = records.loc[:, ["record", "source"]].set_index("record")
+    out["person"] = best["person"]
+    out["match_probability"] = best["match_probability"].reindex(out.index).fillna(0.0)
+    out["runner_up"] = runner_up["match_probability"].reindex(out.index).fillna(0.0)
+    out["margin_bits"] = (best["match_weight"] - runner_up["match_weight"]).reindex(out.index).fillna(np.inf)
+    p = out["match_probability"]
+    confident = (p >= thresholds.link) & (out["margin_bits"] >= thresholds.margin_bits)
+    out["outcome"] = np.where(confident, "linked", np.where(p >= thresholds.review, "review", "unlinked"))
+    out["decided_by"] = "model"
+    if len(accepted):
+        chosen = accepted.set_index("record")["person"].reindex(out.index)
+        by_steward = chosen.notna()
+        out.loc[by_steward, "person"] = chosen[by_steward]
+        out.loc[by_steward, "outcome"] = "linked"
+        out.loc[by_steward, "decided_by"] = "steward"
+        confident = confident | by_steward
+    out["confident"] = confident
+    out = out.reset_index()
+    return _resolve_shared_people(out)
+
+
+def _resolve_shared_people(out: pd.DataFrame) -> pd.DataFrame:
+    """Two linked records of one source on one person: unless both are confident the weaker goes to review."""
+    linked = out.loc[out["outcome"] == "linked"]
+    shared = linked.groupby(["source", "person"])["record"].transform("size") > 1
+    groups = linked.loc[shared]
+    if groups.empty:
+        return out
+    doubtful = groups.groupby(["source", "person"])["confident"].transform("all") == False
+    ranked = groups.sort_values("match_probability", ascending=False)
+    strongest = ranked.groupby(["source", "person"]).head(1).index
+    demote = groups.index[doubtful.to_numpy() & ~groups.index.isin(strongest)]
+    out.loc[demote, "outcome"] = "review"
+    return out
+
+
+def read_decisions(path: Path | None) -> pd.DataFrame | None:
+    """A steward's decisions file, or None when there is none yet; a malformed one stops the build."""
+    if path is None or not Path(path).is_file():
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in DECISION_COLUMNS if c not in frame.columns]
+    bad = ~frame.get("decision", pd.Series(dtype=str)).isin(["accept", "reject"])
+    if missing or bad.any():
+        raise UserError(
+            f"{path}: the clerical decisions file needs columns {', '.join(DECISION_COLUMNS)} and a decision of "
+            "accept or reject on every row: fix it, or move it away to build without decisions"
+        )
+    return frame
+
+
+def prepared_sql(relation: str, id_column: str) -> str:
+    """The columns Splink compares, normalised the same way on both sides."""
+    return f"""
+SELECT {id_column} AS unique_id,
+  lower(trim(given_name)) AS given_name, COALESCE(n.formal, lower(trim(given_name))) AS given_canonical,
+  lower(trim(family_name)) AS family_name, strftime(birth_date, '%Y-%m-%d') AS birth_date,
+  CAST(year(birth_date) AS VARCHAR) AS birth_year, NULLIF(sex, 'U') AS sex,
+  CASE WHEN postcode_compact IS NOT NULL THEN left(postcode_compact, length(postcode_compact) - 3) || ' ' ||
+    right(postcode_compact, 3) END AS postcode,
+  lower(trim(address)) AS address, replace(nhs_number, ' ', '') AS nhs_number, upper(upn) AS upn
+FROM {relation} r LEFT JOIN link_nicknames n ON n.written = lower(trim(r.given_name))"""
+
+
+@dataclass
+class Linkage:
+    """What a run of the model produced: outcomes, review pairs and the trained linker (for charts)."""
+
+    outcomes: pd.DataFrame
+    pairs_compared: int  # pairs the blocking rules generate, each scored once
+    candidate_pairs: int  # scored pairs kept (match probability above KEEP_ABOVE)
+    linker: object
+    timings: dict[str, float]
+
+
+def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.DataFrame | None = None,
+         *, seed: int = 1) -> Linkage:
+    """Train the model on this extract (EM, no labels) and decide every partner record.
+
+    ``master`` and ``partners`` name relations in ``con`` with ``given_name``, ``family_name``,
+    ``birth_date`` (DATE), ``sex``, ``postcode_compact``, ``address``, ``nhs_number``, ``upn``
+    and an integer id (``cid`` for the master, ``record`` for partners; partners also ``source``).
+    """
+    from splink import DuckDBAPI, Linker
+    from splink.blocking_analysis import (
+        cumulative_comparisons_to_be_scored_from_blocking_rules_data,
+    )
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = round(now - started, 3)
+        started = now
+
+    mapping = canonical_names()
+    con.register("link_nicknames_src", pa.table({"written": list(mapping), "formal": list(mapping.values())}))
+    con.execute("CREATE OR REPLACE TABLE link_nicknames AS SELECT * FROM link_nicknames_src")
+    con.unregister("link_nicknames_src")
+    con.execute(f"CREATE OR REPLACE TABLE link_master_in AS {prepared_sql(master, 'cid')}")
+    con.execute(f"CREATE OR REPLACE TABLE link_partner_in AS {prepared_sql(partners, 'record')}")
+    records = con.execute(f"SELECT record, source FROM {partners}").df()
+    n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
+    step("prepare")
+    if records.empty or n_master == 0:
+        empty = pd.DataFrame({"record": [], "person": [], "match_probability": [], "match_weight": []})
+        return Linkage(decide(empty, records, thresholds, decisions), 0, 0, None, timings)
+    db_api = DuckDBAPI(connection=con)
+    counted = cumulative_comparisons_to_be_scored_from_blocking_rules_data(
+        table_or_tables=["link_master_in", "link_partner_in"], blocking_rules=linkage_model.prediction_blocking_rules(),
+        link_type="link_only", db_api=db_api)
+    pairs_compared = int(counted["row_count"].sum())
+    step("count pairs")
+    linker = Linker(["link_master_in", "link_partner_in"], linkage_model.settings(), db_api,
+                    input_table_aliases=["master", "partner"], set_up_basic_logging=False)
+    linker.training.estimate_probability_two_random_records_match(linkage_model.deterministic_rules(), recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    step("train u")
+    for rule in linkage_model.training_blocking_rules():
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    step("train m (EM)")
+    predictions = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)
+    table = predictions.physical_name
+    candidates = con.execute(f"""
+SELECT CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_l ELSE unique_id_r END AS BIGINT) AS record,
+       CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_r ELSE unique_id_l END AS BIGINT) AS person,
+       match_probability, match_weight
+FROM {table}""").df()
+    step("predict")
+    outcomes = decide(candidates, records, thresholds, decisions)
+    step("decide")
+    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings)

@@ -1,0 +1,82 @@
+"""The outcome rules of linkage and the NHS number check, without running a build."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.linkage import Thresholds, decide
+from features.validate import nhs_number_valid_sql
+
+T = Thresholds(link=0.99, review=0.5)  # stricter than the default: the cases below sit near it
+
+
+def test_each_record_gets_one_outcome_by_the_thresholds_and_ambiguity():
+    records = pd.DataFrame({"record": [1, 2, 3, 4, 5], "source": ["nhs"] * 5})
+    candidates = pd.DataFrame({"record": [1, 2, 3, 3, 4], "person": [10, 20, 30, 31, 40],
+                               "match_probability": [0.999, 0.7, 0.995, 0.993, 0.1],
+                               "match_weight": [20.0, 1.0, 18.0, 12.0, -3.0]})
+    out = decide(candidates, records, T).set_index("record")
+    assert out["outcome"].to_dict() == {1: "linked", 2: "review", 3: "review", 4: "unlinked", 5: "unlinked"}
+    assert out.loc[5, "match_probability"] == 0.0
+
+
+def test_steward_decisions_win():
+    records = pd.DataFrame({"record": [1, 2], "source": ["police"] * 2})
+    candidates = pd.DataFrame({"record": [1, 1, 2], "person": [10, 11, 20], "match_probability": [0.999, 0.6, 0.7],
+                               "match_weight": [20.0, 1.0, 2.0]})
+    decisions = pd.DataFrame({"record": [1, 2], "person": [10, 20], "decision": ["reject", "accept"]})
+    out = decide(candidates, records, T, decisions).set_index("record")
+    assert out.loc[1, "outcome"] == "review" and out.loc[1, "person"] == 11
+    assert out.loc[2, "outcome"] == "linked" and out.loc[2, "decided_by"] == "steward"
+
+
+def test_nhs_number_modulus_11():
+    con = duckdb.connect()
+    check = nhs_number_valid_sql("v")
+    assert con.execute(f"SELECT {check} FROM (SELECT '943 476 5919' AS v)").fetchall()[0][0]
+    assert not con.execute(f"SELECT {check} FROM (SELECT '9434765918' AS v)").fetchall()[0][0]
+    assert not con.execute(f"SELECT {check} FROM (SELECT '12345' AS v)").fetchall()[0][0]
+
+
+@st.composite
+def linkage_cases(draw):
+    n_records = draw(st.integers(1, 12))
+    records = pd.DataFrame({"record": range(n_records),
+                            "source": draw(st.lists(st.sampled_from(["nhs", "police"]), min_size=n_records,
+                                                    max_size=n_records))})
+    pairs = draw(st.lists(st.tuples(st.integers(0, n_records - 1), st.integers(0, 5),
+                                    st.floats(0.0, 1.0), st.floats(-20, 40)), max_size=30,
+                          unique_by=lambda t: (t[0], t[1])))
+    candidates = pd.DataFrame(pairs, columns=["record", "person", "match_probability", "match_weight"])
+    decisions = pd.DataFrame(draw(st.lists(st.tuples(st.integers(0, n_records - 1), st.integers(0, 5),
+                                                     st.sampled_from(["accept", "reject"])), max_size=4,
+                                           unique_by=lambda t: t[0])),
+                             columns=["record", "person", "decision"]).astype({"record": "int64", "person": "int64"})
+    return records, candidates.astype({"record": "int64", "person": "int64"}), decisions
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=linkage_cases())
+def test_outcome_invariants(case):
+    records, candidates, decisions = case
+    out = decide(candidates, records, T, decisions)
+    # every record exactly one outcome
+    assert sorted(out["record"]) == sorted(records["record"])
+    assert set(out["outcome"]) <= {"linked", "review", "unlinked"}
+    linked = out[out["outcome"] == "linked"]
+    # a link is confident: a steward's acceptance, or above the threshold and clear of the runner-up
+    assert linked["confident"].all()
+    by_model = linked[linked["decided_by"] == "model"]
+    assert (by_model["match_probability"] >= T.link).all() and (by_model["margin_bits"] >= T.margin_bits).all()
+    # two records of one source share a master person only if both are confident
+    assert linked.groupby(["source", "person"])["confident"].all().all()
+    # a rejected pair never links
+    rejected = decisions[decisions["decision"] == "reject"]
+    merged = linked.merge(rejected, on=["record", "person"])
+    assert merged.empty
+    # unlinked records have no candidate at or above the review threshold
+    unlinked = out[out["outcome"] == "unlinked"]
+    assert (unlinked["match_probability"] < T.review).all()
