@@ -40,6 +40,16 @@ NONE_IN_WINDOW_DAYS = 366
 GROUP_COLUMNS = ("sex", "ethnicity", "disability", "imd_decile", "local_authority", "age_band")
 
 
+def indicator_sources(sharing_policy: dict[str, list[str]]) -> tuple[str, ...]:
+    """Sources that serve early intervention only: their services are concern indicators.
+
+    The serving side asks the same question (serving/domain/events.py): no citizen may report
+    a use of an indicator service themselves.
+    """
+    return tuple(sorted(s for s, purposes in sharing_policy.items()
+                        if "early_intervention" in purposes and "personalisation" not in purposes))
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
