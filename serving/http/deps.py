@@ -14,12 +14,13 @@ the raw id goes no further than this file.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 
 from serving.domain.access import Person
 from serving.domain.auth import AuthError, Role, Viewer
@@ -29,6 +30,8 @@ from serving.http.schemas import PERSON_ID_PATTERN
 from serving.infra.processed import ProcessedData
 from serving.infra.registry import Models
 from signpost.settings import Settings
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 bearer = HTTPBearer(
     bearerFormat="JWT",
@@ -99,9 +102,9 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _forwarded_chain(request: Request) -> list[str]:
+def _forwarded_chain(headers: Headers) -> list[str]:
     """The addresses the proxies say the request passed through, client first (RFC 7239 or XFF)."""
-    forwarded = request.headers.getlist("forwarded")
+    forwarded = headers.getlist("forwarded")
     if forwarded:
         chain = []
         for element in ",".join(forwarded).split(","):
@@ -110,17 +113,15 @@ def _forwarded_chain(request: Request) -> list[str]:
                 if name.strip().lower() == "for":
                     chain.append(value)
         return chain
-    forwarded_for = request.headers.getlist("x-forwarded-for")
+    forwarded_for = headers.getlist("x-forwarded-for")
     return ",".join(forwarded_for).split(",") if forwarded_for else []
 
 
-def client_address(request: Request) -> str:
-    """The client's address: the TCP peer, or, only when that peer is a trusted proxy
-    (`SIGNPOST_TRUSTED_PROXIES`), the nearest address its forwarding headers name that is
-    not itself a trusted proxy. Anyone else's forwarding headers are ignored, so a client
-    cannot choose the address its failures are counted against."""
-    peer = request.client.host if request.client else "unknown"
-    trusted = request.app.state.runtime.settings.trusted_proxies
+def forwarded_client(peer: str, headers: Headers, trusted: Sequence[IPNetwork]) -> str:
+    """The client's address: the TCP peer, or, only when that peer is a trusted proxy, the
+    nearest address its forwarding headers name that is not itself a trusted proxy. Anyone
+    else's forwarding headers are ignored, so a client cannot choose the address its failures
+    are counted against."""
     if not trusted:
         return peer
 
@@ -129,13 +130,19 @@ def client_address(request: Request) -> str:
 
     if not is_trusted(_address(peer)):
         return peer
-    for hop in reversed(_forwarded_chain(request)):
+    for hop in reversed(_forwarded_chain(headers)):
         address = _address(hop)
         if address is None:
             return peer  # an unreadable hop (`unknown`, an obfuscated name): trust nothing before it
         if not is_trusted(address):
             return str(address)
     return peer
+
+
+def client_address(request: Request) -> str:
+    """The client's address as `SIGNPOST_TRUSTED_PROXIES` allows it to be known."""
+    peer = request.client.host if request.client else "unknown"
+    return forwarded_client(peer, request.headers, request.app.state.runtime.settings.trusted_proxies)
 
 
 def authenticate(request: Request, token: str | None) -> Viewer:
