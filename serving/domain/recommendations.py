@@ -17,9 +17,9 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date
 
-from serving.domain import access, consent
+from serving.domain import access, audit, consent
 from serving.domain.access import Action, Person
-from serving.domain.auth import Viewer
+from serving.domain.auth import Role, Viewer
 from serving.domain.errors import Gone, NotFound, Unavailable
 from serving.infra import citizen_state, metrics
 from serving.infra.citizen_state import CitizenState
@@ -182,7 +182,10 @@ async def for_person(
     """Ranked eligible services for `person`, if `viewer` may see them, honouring the ledger as
     it stands right now."""
     access.check(batcher.database, viewer, Action.recommendations, person, today=today)
-    return await batcher.answer(person, models=models, processed=processed, served=served, k=k)
+    answer = await batcher.answer(person, models=models, processed=processed, served=served, k=k)
+    if viewer.role is not Role.citizen:  # a staff read is audited (a write: off the event loop)
+        await asyncio.to_thread(audit.staff_read, batcher.database, viewer, "recommendations.view", person.pseudonym)
+    return answer
 
 
 class Batcher:
