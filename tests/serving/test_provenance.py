@@ -14,7 +14,7 @@ from features.early_help import indicator_sources
 from signpost.errors import UserError
 from signpost.settings import Settings
 
-from .conftest import Tokens
+from .conftest import Tokens, running, service_settings
 
 WHEN = "2026-11-01T10:00:00"
 
@@ -125,3 +125,38 @@ def test_a_partner_token_names_a_source_of_the_sharing_policy(tmp_path):
     with pytest.raises(UserError, match="SIGNPOST_SHARING_POLICY"):
         Tokens(settings)("partner", "portal")
     assert Tokens(settings)("partner", "police")["Authorization"].startswith("Bearer ")
+
+
+# ------------------------------------------------------- tokens from the identity provider ------
+
+
+@pytest.fixture(scope="module")
+def identity_provider():
+    from tests.oidc.local_provider import local_provider
+
+    with local_provider() as provider:
+        yield provider
+
+
+def test_a_partners_client_credentials_token_posts_its_own_events(identity_provider, world, database_url, tmp_path):
+    from tests.oidc.local_provider import API, AUDIENCE, GROUP_ROLES
+
+    settings = service_settings(world, database_url, tmp_path, oidc_issuer=identity_provider.issuer,
+                                oidc_audience=AUDIENCE, oidc_group_roles=GROUP_ROLES)
+    police = {"Authorization": f"Bearer {identity_provider.client_credentials_token('police', API)}"}
+    person = world.people.citizen
+    with running(settings) as client:
+        posted = client.post("/v1/events", headers=police,
+                             json=event(person, indicator_service(world), source="police", event_type="referral"))
+        assert posted.status_code == 201, posted.text
+        schools = client.post("/v1/events", headers=police,
+                              json=event(person, indicator_service(world), source="schools", event_type="referral"))
+        assert schools.status_code == 403 and schools.json()["code"] == "source"
+        citizen = Tokens(settings)("citizen", person)
+        refused = client.post("/v1/events", headers=citizen,
+                              json=event(person, indicator_service(world), source="police", event_type="referral"))
+        assert refused.status_code == 403
+        # Signpost's own tokens still work beside the provider's
+        assert client.get("/v1/models", headers=Tokens(settings)("analyst", "analyst-1")).status_code == 200
+        forged = client.get("/v1/models", headers={"Authorization": "Bearer " + police["Authorization"][7:-4] + "AAAA"})
+        assert forged.status_code == 401
