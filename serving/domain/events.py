@@ -37,7 +37,7 @@ from serving.domain.errors import Conflict, Invalid
 from serving.infra.db import Database
 from serving.infra.processed import ProcessedData
 from serving.infra.tables import Event
-from signpost.settings import Settings
+from signpost.settings import Purpose, Settings
 
 UK = ZoneInfo("Europe/London")
 CLOCK_SKEW = timedelta(minutes=5)
@@ -45,6 +45,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 PORTAL = "portal"
 #: The source of events council staff record by hand.
 COUNCIL = "council"
+#: What a citizen's own report may be used for: their own suggestions and research, never early
+#: help (self-reported use is not a concern indicator, and the portal is not a partner).
+PORTAL_PURPOSES: tuple[Purpose, ...] = ("personalisation", "research")
 #: Sources many posters share: event ids there are namespaced per poster.
 SHARED_SOURCES = frozenset({PORTAL, COUNCIL})
 #: The longest event id in a shared source: the stored id is `<32-char namespace>:<id>`, 128 at most.
@@ -73,6 +76,11 @@ class NewEvent:
 class Stored:
     received: int
     duplicates: int
+
+
+def source_purposes(settings: Settings, source: str) -> tuple[Purpose, ...]:
+    """The purposes a source's events may serve: the sharing policy's, or the portal's own."""
+    return PORTAL_PURPOSES if source == PORTAL else tuple(settings.sharing_policy.get(source, ()))
 
 
 def self_reportable(processed: ProcessedData, settings: Settings, service_id: str) -> bool:

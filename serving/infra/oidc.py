@@ -215,7 +215,8 @@ class OpenIdProvider:
             if not isinstance(staff_id, str) or not staff_id:
                 raise TokenRefused(f"the {role}'s token has no {settings.oidc_staff_id_claim} claim")
             subject = staff_id
-        return SignedIn(role, subject, int(claims["exp"]), str(claims.get("jti", "")), float(claims["iat"]))
+        return SignedIn(role, subject, int(claims["exp"]), str(claims.get("jti", "")),
+                        float(claims.get("iat", 0)))
 
     def _role(self, claims: Mapping[str, Any]) -> str:
         name = self.settings.oidc_role_claim
