@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from serving.domain.auth import issue_for
+from serving.domain.events import shown_event_id
 
 from .conftest import service_settings
 from .county import JWT_KEY
@@ -122,7 +123,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_write(world, database_url, tmp_p
     try:
         engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as connection:
-            stored = {row[0] for row in connection.execute(text("SELECT event_id FROM events"))}
+            # the admin's ids in the shared `council` source are stored under a namespace of theirs
+            stored = {shown_event_id(source, event_id)
+                      for source, event_id in connection.execute(text("SELECT source, event_id FROM events"))}
         engine.dispose()
         missing = sorted(set(acked_events) - stored)
         assert not missing, f"acknowledged events lost: {missing[:10]}"
