@@ -232,9 +232,7 @@ class _Plan:
         policy = settings.sharing_policy
         self.sources = tuple(sorted(policy))
         self.for_purpose = {p: tuple(sorted(s for s, ps in policy.items() if p in ps)) for p in PURPOSES}
-        self.indicator_sources = tuple(
-            s for s in self.for_purpose["early_intervention"] if "personalisation" not in policy[s]
-        )
+        self.indicator_sources = early_help.indicator_sources(policy)
 
 
 class _Stages:

@@ -62,6 +62,16 @@ GROUP_OF_CATEGORY = {"money": "benefits", "housing": "benefits", "health": "heal
 NEEDS_OF_GROUP = {"benefits": ("money_housing",), "health_services": ("health_wellbeing",)}
 
 
+def indicator_sources(sharing_policy: dict[str, list[str]]) -> tuple[str, ...]:
+    """Sources that serve early intervention only: their services are concern indicators.
+
+    The serving side asks the same question (serving/domain/events.py): no citizen may report
+    a use of an indicator service themselves.
+    """
+    return tuple(sorted(s for s, purposes in sharing_policy.items()
+                        if "early_intervention" in purposes and "personalisation" not in purposes))
+
+
 @dataclass(frozen=True)
 class Feature:
     """One early-help feature; ``label`` reads after a count ("3 police notifications ...")."""

@@ -538,8 +538,8 @@ def serve(
 @app.command()
 @friendly_errors
 def token(
-    role: Annotated[Role, typer.Option(help="citizen, caseworker, analyst or admin.")],
-    subject: Annotated[str, typer.Option(help="Citizen: their council person id. Staff: their staff id.")],
+    role: Annotated[Role, typer.Option(help="citizen, caseworker, analyst, admin or partner.")],
+    subject: Annotated[str, typer.Option(help="Citizen: their council person id. Staff: their staff id. Partner: its source (police).")],
     minutes: Annotated[int | None, typer.Option(min=1, max=60 * 24 * 30, help="Lifetime (default: settings).")] = None,
 ) -> None:
     """Print a development bearer token signed with the local key (settings.jwt_signing_key[_file])."""
@@ -548,8 +548,9 @@ def token(
     settings = get_settings()
     if settings.environment == "production" and role is not Role.citizen:
         raise UserError(
-            f"production refuses to mint {role.value} tokens from the command line: staff and "
-            "administrators sign in through the council's identity provider (SIGNPOST_OIDC_ISSUER)"
+            f"production refuses to mint {role.value} tokens from the command line: staff, "
+            "administrators and partner systems sign in through the council's identity provider "
+            "(SIGNPOST_OIDC_ISSUER; partners by client credentials)"
         )
     typer.echo(issue_for(settings, role=role.value, subject=subject, minutes=minutes))
 

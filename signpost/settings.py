@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     revocation_poll_seconds: float = 2.0  # how soon other workers refuse a revoked token
     #: How long each served list of suggestions is kept (subject access shows them), then deleted.
     served_retention_days: int = Field(default=395, ge=1)
-    # Request limits and rate limits (per worker process; see serving/infra/limits.py).
+    # Request limits and rate limits (shared through Redis when set; see serving/infra/limits.py).
     max_body_bytes: int = 262_144
     max_events_per_request: int = 500
     auth_failures_per_minute: int = 10  # per client address, then 429
@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     #: Prefix of every Redis key Signpost writes, so that deployments may share one Redis.
     redis_key_prefix: str = "signpost"
+    #: Proxies (CIDRs, e.g. `["10.0.0.0/8"]`) whose X-Forwarded-For / Forwarded headers name the
+    #: client; from any other peer those headers are ignored, so a client cannot pick the
+    #: address its failures are counted against. Empty: the TCP peer is the client.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     # --- sign-in through the council's OpenID Connect provider (serving/infra/oidc.py) ----
     #: The provider's issuer URL, exactly as its discovery document states it; unset, sign-in

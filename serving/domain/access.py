@@ -3,7 +3,8 @@
 A citizen reaches only their own records; a caseworker only people whose household is on an
 open caseload of theirs; an analyst no individual-level data at all; an admin erases, reads
 the audit trail, cuts off someone's sign-ins and answers subject access requests made on
-paper; anyone signed in may sign out. Anything not listed is refused, and every refusal
+paper; a partner system posts events under its own source and reads nothing individual;
+anyone signed in may sign out. Anything not listed is refused, and every refusal
 carries a reason a person can read.
 """
 
@@ -50,7 +51,8 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.consent_change: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
     Action.consent_override: {Role.admin: "any"},
     Action.subject_access: {Role.citizen: "self", Role.admin: "any"},
-    Action.events_write: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
+    # Which source each may post under is a rule of its own (serving/domain/events.py, `provenance`).
+    Action.events_write: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any", Role.partner: "any"},
     Action.feedback_write: {Role.citizen: "self", Role.caseworker: "caseload"},
     Action.erase: {Role.admin: "any"},
     Action.caseload: {Role.caseworker: "any"},
@@ -71,11 +73,13 @@ PERSONAL = frozenset(
 class Refused(Exception):
     """An authenticated request that the rules do not allow (answered 403 with `reason`)."""
 
-    def __init__(self, reason: str, *, action: Action, code: str) -> None:
+    def __init__(self, reason: str, *, action: Action, code: str, subject: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.action = action
         self.code = code
+        #: The pseudonym of the person whose records were asked for, when there was one (audited).
+        self.subject = subject
 
 
 @dataclass(frozen=True)
@@ -122,17 +126,20 @@ def on_open_caseload(session: Session | Database, caseworker_id: str, household:
 
 
 def check(session: Session | Database, viewer: Viewer, action: Action, person: Person, *, today: date) -> None:
-    """Raise Refused unless `viewer` may do `action` to `person`'s records."""
-    scope = role_allowed(viewer, action)
+    """Raise Refused (naming the person's pseudonym, for the audit trail) unless `viewer` may do
+    `action` to `person`'s records."""
+    try:
+        scope = role_allowed(viewer, action)
+    except Refused as refused:
+        refused.subject = person.pseudonym
+        raise
     if scope == "any":
         return
     if scope == "self":
         if viewer.subject != person.pseudonym:
-            raise Refused(
-                "a citizen may only see and change their own records", action=action, code="not_self"
-            )
+            raise Refused("a citizen may only see and change their own records", action=action, code="not_self",
+                          subject=person.pseudonym)
         return
     if person.household is None or not on_open_caseload(session, viewer.subject, person.household, today):
-        raise Refused(
-            "this person's household is not on an open caseload of yours", action=action, code="not_on_caseload"
-        )
+        raise Refused("this person's household is not on an open caseload of yours", action=action,
+                      code="not_on_caseload", subject=person.pseudonym)

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from serving.domain import access
-from serving.domain.auth import Viewer
+from serving.domain.auth import Role, Viewer
 from serving.infra.db import Database
 from serving.infra.tables import AuditEntry, AuditHead, utc_text
 
@@ -94,6 +94,16 @@ class Verdict:
         if self.ok:
             return f"audit trail intact: {self.entries:,} entries, every hash matches"
         return f"audit trail broken at entry {self.first_bad}: {self.problem}"
+
+
+def staff_read(database: Database, viewer: Viewer, action: str, pseudonym: str) -> None:
+    """Record that a member of staff read a person's data (`action`, e.g. `recommendations.view`),
+    naming the person by pseudonym. A citizen's reads of their own records are not entries: the
+    trail is for who else looked."""
+    if viewer.role is Role.citizen:
+        return
+    with database.write_session() as session:
+        append(session, actor_role=viewer.role.value, actor=viewer.subject, action=action, subject=pseudonym)
 
 
 def _entries(session: Session, batch: int = 5_000) -> Iterator[AuditEntry]:

@@ -1,4 +1,6 @@
-"""OAuth2 bearer tokens (JWT, HS256) with four roles, and the locally generated signing key.
+"""OAuth2 bearer tokens with five roles: Signpost's own (JWT, HS256, the locally generated
+signing key) and, when `SIGNPOST_OIDC_ISSUER` is set, the council identity provider's (RS256/ES256,
+verified by serving/infra/oidc.py: partners' client-credentials tokens, people's access tokens).
 
 A citizen's token carries their person pseudonym as `sub`, never the council's raw id; staff
 tokens carry the staff id (caseworker ids match `caseloads.parquet`). Tokens are decoded
@@ -20,6 +22,7 @@ from typing import Protocol
 
 import jwt
 
+from serving.infra.oidc import OpenIdProvider, ProviderUnavailable, TokenRefused
 from signpost.errors import UserError
 from signpost.roles import Role
 from signpost.settings import Settings
@@ -103,11 +106,13 @@ class TokenReader:
     `revoked` (optional) is asked about every token, cached or not, before it is accepted.
     """
 
-    def __init__(self, key: str, cache_size: int = 50_000, *, revoked: Revoked | None = None) -> None:
+    def __init__(self, key: str, cache_size: int = 50_000, *, revoked: Revoked | None = None,
+                 provider: OpenIdProvider | None = None) -> None:
         self._key = key
         self._cache: dict[str, Viewer] = {}
         self._cache_size = cache_size
         self.revoked = revoked
+        self.provider = provider
 
     def read(self, token: str) -> Viewer:
         viewer = self._cache.get(token)
@@ -120,6 +125,27 @@ class TokenReader:
         return viewer
 
     def _decode(self, token: str) -> Viewer:
+        if self.provider is not None and _algorithm(token) != ALGORITHM:
+            viewer = self._from_provider(token)
+        else:
+            viewer = self._own(token)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[token] = viewer
+        return viewer
+
+    def _from_provider(self, token: str) -> Viewer:
+        """A token the council's identity provider signed (partners' client credentials, apps)."""
+        assert self.provider is not None
+        try:
+            signed = self.provider.verify_access_token(token)
+        except TokenRefused as refused:
+            raise AuthError(f"the identity provider's token was refused: {refused.reason}") from None
+        except ProviderUnavailable:
+            raise AuthError("the identity provider cannot be reached to check this token; try again shortly") from None
+        return Viewer(Role(signed.role), signed.subject, signed.token_id, signed.issued_at, signed.expires_at)
+
+    def _own(self, token: str) -> Viewer:
         try:
             claims = jwt.decode(
                 token,
@@ -134,14 +160,17 @@ class TokenReader:
         except jwt.InvalidTokenError as error:
             raise AuthError(f"the token is not valid ({_reason(error)})") from None
         try:
-            viewer = Viewer(Role(claims["role"]), str(claims["sub"]), str(claims.get("jti", "")),
-                            float(claims["iat"]), int(claims["exp"]))
+            return Viewer(Role(claims["role"]), str(claims["sub"]), str(claims.get("jti", "")),
+                          float(claims["iat"]), int(claims["exp"]))
         except ValueError:
             raise AuthError("the token names an unknown role") from None
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[token] = viewer
-        return viewer
+
+
+def _algorithm(token: str) -> str | None:
+    try:
+        return jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError:
+        return None
 
 
 def _reason(error: Exception) -> str:
@@ -150,8 +179,12 @@ def _reason(error: Exception) -> str:
 
 
 def issue_for(settings: Settings, *, role: Role | str, subject: str, minutes: int | None = None) -> str:
-    """A development token; a citizen's subject (their council id) becomes their pseudonym here."""
+    """A development token; a citizen's subject (their council id) becomes their pseudonym here,
+    a partner's subject must be a source of the data-sharing policy (the source it posts under)."""
     role = Role(role)
+    if role is Role.partner and subject not in settings.sharing_policy:
+        raise UserError(f"a partner token's subject is its source, one of {', '.join(sorted(settings.sharing_policy))}; "
+                        f"{subject!r} is not in SIGNPOST_SHARING_POLICY")
     if role is Role.citizen:
         from features.pseudonym import load_key, pseudonymise
 

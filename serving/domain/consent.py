@@ -312,7 +312,9 @@ def for_person(database: Database, viewer: Viewer, person: Person, *, settings: 
     with database.reading() as session:
         access.check(session, viewer, Action.consent_read, person, today=today)
         erasure.require_present(session, person, yourself=yourself)
-        return decisions(session, person.pseudonym, settings)
+        found = decisions(session, person.pseudonym, settings)
+    audit.staff_read(database, viewer, "consent.view", person.pseudonym)
+    return found
 
 
 def decide(database: Database, viewer: Viewer, person: Person, *, purpose: Purpose, status: Status,

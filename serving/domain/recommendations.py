@@ -17,10 +17,11 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date
 
-from serving.domain import access, consent
+from serving.domain import access, audit, consent
 from serving.domain.access import Action, Person
-from serving.domain.auth import Viewer
+from serving.domain.auth import Role, Viewer
 from serving.domain.errors import Gone, NotFound, Unavailable
+from serving.domain.events import source_purposes
 from serving.infra import citizen_state, metrics
 from serving.infra.citizen_state import CitizenState
 from serving.infra.db import Database
@@ -96,12 +97,12 @@ class _Request:
 
 def new_events(state: CitizenState, settings: Settings, purpose: Purpose = "personalisation") -> list[tuple[str, float]]:
     """Events received since the build as (service_id, weight), only from sources whose
-    sharing policy allows `purpose`."""
+    sharing policy (or, for a citizen's own reports, the portal's purposes) allows `purpose`."""
     weights = settings.event_weights
     out = []
     for service_id, event_type, source in state.events:
         weight = weights.get(event_type, 0.0)
-        if weight > 0 and purpose in settings.sharing_policy.get(source, ()):
+        if weight > 0 and purpose in source_purposes(settings, source):
             out.append((service_id, weight))
     return out
 
@@ -182,7 +183,10 @@ async def for_person(
     """Ranked eligible services for `person`, if `viewer` may see them, honouring the ledger as
     it stands right now."""
     access.check(batcher.database, viewer, Action.recommendations, person, today=today)
-    return await batcher.answer(person, models=models, processed=processed, served=served, k=k)
+    answer = await batcher.answer(person, models=models, processed=processed, served=served, k=k)
+    if viewer.role is not Role.citizen:  # a staff read is audited (a write: off the event loop)
+        await asyncio.to_thread(audit.staff_read, batcher.database, viewer, "recommendations.view", person.pseudonym)
+    return answer
 
 
 class Batcher:

@@ -31,6 +31,6 @@ def record(database: Database, limits: Limits, viewer: Viewer | None, error: Ref
     try:
         with database.write_session() as session:
             audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="access.refused",
-                         subject=None, detail={"action": error.action.name, "code": error.code})
+                         subject=error.subject, detail={"action": error.action.name, "code": error.code})
     except Exception:  # the refusal stands even if auditing it failed; it is logged
         log.exception("could not audit a refusal")

@@ -19,6 +19,7 @@ from serving.domain import access, audit, consent
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
 from serving.domain.errors import Gone, NotFound
+from serving.domain.events import shown_event_id
 from serving.infra.db import Database
 from serving.infra.processed import ProcessedData
 from serving.infra.served import ServedLog
@@ -72,7 +73,8 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
         if processed.early_help is not None and p in processed.early_help.index:
             record["early_help_indicator"] = "computed for your caseworker from early-intervention sources"
     events = [
-        {"source": e.source, "event_id": e.event_id, "service_id": e.service_id, "event_type": e.event_type,
+        {"source": e.source, "event_id": shown_event_id(e.source, e.event_id), "service_id": e.service_id,
+         "event_type": e.event_type,
          "occurred_at": e.occurred_at.isoformat(), "received_at": e.received_at.isoformat()}
         for e in session.scalars(select(Event).where(Event.pseudonym == p).order_by(Event.id))
     ]

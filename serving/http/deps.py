@@ -13,12 +13,14 @@ the raw id goes no further than this file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import ipaddress
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 
 from serving.domain.access import Person
 from serving.domain.auth import AuthError, Role, Viewer
@@ -28,6 +30,8 @@ from serving.http.schemas import PERSON_ID_PATTERN
 from serving.infra.processed import ProcessedData
 from serving.infra.registry import Models
 from signpost.settings import Settings
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 bearer = HTTPBearer(
     bearerFormat="JWT",
@@ -85,21 +89,77 @@ async def get_processed(request: Request) -> ProcessedData:
 ProcessedDep = Annotated[ProcessedData, Depends(get_processed)]
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as a forwarding header writes it (`1.2.3.4`, `"[2001:db8::1]:4711"`, `1.2.3.4:80`)."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _forwarded_chain(headers: Headers) -> list[str]:
+    """The addresses the proxies say the request passed through, client first (RFC 7239 or XFF)."""
+    forwarded = headers.getlist("forwarded")
+    if forwarded:
+        chain = []
+        for element in ",".join(forwarded).split(","):
+            for pair in element.split(";"):
+                name, _, value = pair.partition("=")
+                if name.strip().lower() == "for":
+                    chain.append(value)
+        return chain
+    forwarded_for = headers.getlist("x-forwarded-for")
+    return ",".join(forwarded_for).split(",") if forwarded_for else []
+
+
+def forwarded_client(peer: str, headers: Headers, trusted: Sequence[IPNetwork]) -> str:
+    """The client's address: the TCP peer, or, only when that peer is a trusted proxy, the
+    nearest address its forwarding headers name that is not itself a trusted proxy. Anyone
+    else's forwarding headers are ignored, so a client cannot choose the address its failures
+    are counted against."""
+    if not trusted:
+        return peer
+
+    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in network for network in trusted)
+
+    if not is_trusted(_address(peer)):
+        return peer
+    for hop in reversed(_forwarded_chain(headers)):
+        address = _address(hop)
+        if address is None:
+            return peer  # an unreadable hop (`unknown`, an obfuscated name): trust nothing before it
+        if not is_trusted(address):
+            return str(address)
+    return peer
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address as `SIGNPOST_TRUSTED_PROXIES` allows it to be known."""
+    peer = request.client.host if request.client else "unknown"
+    return forwarded_client(peer, request.headers, request.app.state.runtime.settings.trusted_proxies)
 
 
 def authenticate(request: Request, token: str | None) -> Viewer:
-    """Who asks: 401 (AuthError) without a valid token, 429 for a client or subject over its limits."""
+    """Who asks: 401 (AuthError) without a valid token, 429 for a credential or subject over its limits.
+
+    A valid token is never checked against the failure counter: failures from the same address
+    (a shared proxy, a colleague, an attacker) cannot lock a person with a good credential out.
+    """
     runtime: Runtime = request.app.state.runtime
-    client = client_address(request)
-    runtime.limits.check_client(client)
     try:
         if not token:
             raise AuthError("sign in: send `Authorization: Bearer <token>`")
         viewer = runtime.tokens.read(token)
     except AuthError:
-        runtime.limits.auth_failed(client)
+        client = client_address(request)
+        runtime.limits.check_failures(client, token)
+        runtime.limits.auth_failed(client, token)
         raise
     request.state.viewer = viewer  # for the access log (role and subject, never the token)
     runtime.limits.check_subject(viewer.subject)

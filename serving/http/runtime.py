@@ -18,6 +18,7 @@ from serving.domain.recommendations import Batcher
 from serving.infra import db, metrics, processed, seeding
 from serving.infra.db import Database
 from serving.infra.limits import Limits
+from serving.infra.oidc import OpenIdProvider
 from serving.infra.processed import ProcessedData
 from serving.infra.registry import Models, ModelStore
 from serving.infra.revocations import Revocations
@@ -52,7 +53,8 @@ class Runtime:
         runtime = cls(
             settings=settings,
             database=database,
-            tokens=TokenReader(signing_key(settings), revoked=revocations),
+            tokens=TokenReader(signing_key(settings), revoked=revocations,
+                               provider=OpenIdProvider(settings) if settings.oidc_issuer else None),
             limits=Limits(settings),
             store=None,  # type: ignore[arg-type] — set below, it needs the runtime for its fallback
             served=ServedLog(database, retention=timedelta(days=settings.served_retention_days)),

@@ -1,17 +1,30 @@
 """Rate limits: repeated failed authentication and bulk scraping are answered 429.
 
-Counters live in the worker process (sliding windows over two fixed buckets), so with N
-workers a client gets up to N times the limit; that bounds scraping well enough for one
-council's service, and a shared store can replace `SlidingWindow` without touching callers.
+Every limit is counted by `serving/infra/rate_counters.py` (`rate_counters(settings)`): in
+Redis when `SIGNPOST_REDIS_URL` is set, so N workers share one limit, otherwise in this worker.
+
+| limit | key | counter | setting |
+|---|---|---|---|
+| failed authentication | client address + digest of the credential presented (or none) | `peek` before, `hit` on failure, 60 s | `SIGNPOST_AUTH_FAILURES_PER_MINUTE` |
+| requests | authenticated subject | `hit`, 60 s | `SIGNPOST_REQUESTS_PER_MINUTE` |
+| refusals (403s) | authenticated subject | `hit` on refusal, `peek` before each request, 60 s | `SIGNPOST_REFUSALS_PER_MINUTE` |
+| distinct people looked up | authenticated subject | `add_distinct`, 3600 s | `SIGNPOST_PEOPLE_PER_HOUR` |
+
+Failures are counted only after a credential has failed, and a valid credential is never
+checked against them: a stranger behind the same address (or one proxy, or one library's
+shared connection) who sends garbage can lock out only that garbage, never someone who signs
+in properly. The other limits count per subject, so one account's flood slows only that account.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
+import hashlib
 
+from serving.infra.rate_counters import RateCounters, rate_counters
 from signpost.settings import Settings
+
+MINUTE = 60.0
+HOUR = 3600.0
 
 
 class RateLimited(Exception):
@@ -23,113 +36,53 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-@dataclass
-class SlidingWindow:
-    """Approximate count of hits per key in the last `seconds` (current + weighted previous bucket)."""
-
-    limit: int
-    seconds: float
-    _buckets: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # key -> (bucket, n, prev)
-
-    def _state(self, key: str, now: float) -> tuple[int, int, int]:
-        bucket = int(now // self.seconds)
-        current = self._buckets.get(key)
-        if current is None:
-            return bucket, 0, 0
-        old_bucket, count, previous = current
-        if old_bucket == bucket:
-            return bucket, count, previous
-        if old_bucket == bucket - 1:
-            return bucket, 0, count
-        return bucket, 0, 0
-
-    def estimate(self, key: str, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        bucket, count, previous = self._state(key, now)
-        elapsed = (now / self.seconds) - bucket
-        return count + previous * (1.0 - elapsed)
-
-    def hit(self, key: str, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        bucket, count, previous = self._state(key, now)
-        self._buckets[key] = (bucket, count + 1, previous)
-        if len(self._buckets) > 100_000:
-            self._prune(bucket)
-        return self.estimate(key, now)
-
-    def exceeded(self, key: str, now: float | None = None) -> bool:
-        return self.estimate(key, now) >= self.limit
-
-    def retry_after(self, now: float | None = None) -> int:
-        now = time.monotonic() if now is None else now
-        return max(1, math.ceil(self.seconds - (now % self.seconds)))
-
-    def _prune(self, bucket: int) -> None:
-        self._buckets = {k: v for k, v in self._buckets.items() if v[0] >= bucket - 1}
-
-
-@dataclass
-class DistinctPeople:
-    """How many different people one subject has looked up in the current hour."""
-
-    limit: int
-    seconds: float = 3600.0
-    _seen: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
-
-    def add(self, subject: str, pseudonym: str, now: float | None = None) -> int:
-        now = time.monotonic() if now is None else now
-        bucket = int(now // self.seconds)
-        current = self._seen.get(subject)
-        if current is None or current[0] != bucket:
-            current = (bucket, set())
-            self._seen[subject] = current
-        people = current[1]
-        if pseudonym not in people and len(people) >= self.limit:
-            return len(people) + 1
-        people.add(pseudonym)
-        return len(people)
+def credential_key(client: str, credential: str | None) -> str:
+    """The failure counter's key: the address and a digest of what was presented (never the token)."""
+    presented = hashlib.blake2b(credential.encode(), digest_size=16).hexdigest() if credential else "none"
+    return f"auth-failed:{client}:{presented}"
 
 
 class Limits:
-    """The service's limits, built from settings; one instance per app."""
+    """The service's limits, built from settings; one instance per app (per worker)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.failed_auth = SlidingWindow(settings.auth_failures_per_minute, 60.0)
-        self.requests = SlidingWindow(settings.requests_per_minute, 60.0)
-        self.refusals = SlidingWindow(settings.refusals_per_minute, 60.0)
-        self.people = DistinctPeople(settings.people_per_hour)
+    def __init__(self, settings: Settings, counters: RateCounters | None = None) -> None:
+        self.counters = counters if counters is not None else rate_counters(settings)
+        self.auth_failures_per_minute = settings.auth_failures_per_minute
+        self.requests_per_minute = settings.requests_per_minute
+        self.refusals_per_minute = settings.refusals_per_minute
+        self.people_per_hour = settings.people_per_hour
 
-    def check_client(self, client: str) -> None:
-        """Refuse a client address that has failed authentication too often lately."""
-        if self.failed_auth.exceeded(client):
-            raise RateLimited(
-                "too many failed sign-in attempts from this address; wait before trying again",
-                self.failed_auth.retry_after(),
-            )
+    def check_failures(self, client: str, credential: str | None) -> None:
+        """Refuse a credential that has failed too often lately from this address."""
+        count = self.counters.peek(credential_key(client, credential), self.auth_failures_per_minute, MINUTE)
+        if not count.allowed:
+            raise RateLimited("too many failed sign-in attempts from this address with this credential; "
+                              "wait before trying again, or sign in afresh", count.retry_after)
 
-    def auth_failed(self, client: str) -> None:
-        self.failed_auth.hit(client)
+    def auth_failed(self, client: str, credential: str | None) -> None:
+        self.counters.hit(credential_key(client, credential), self.auth_failures_per_minute, MINUTE)
 
     def check_subject(self, subject: str) -> None:
         """Count one request by an authenticated subject; refuse floods and probing."""
-        if self.refusals.exceeded(subject):
-            raise RateLimited(
-                "too many refused requests from this account; wait before trying again",
-                self.refusals.retry_after(),
-            )
-        if self.requests.hit(subject) > self.requests.limit:
-            raise RateLimited("too many requests from this account; slow down", self.requests.retry_after())
+        refusals = self.counters.peek(f"refused:{subject}", self.refusals_per_minute, MINUTE)
+        if not refusals.allowed:
+            raise RateLimited("too many refused requests from this account; wait before trying again",
+                              refusals.retry_after)
+        requests = self.counters.hit(f"requests:{subject}", self.requests_per_minute, MINUTE)
+        if not requests.allowed:
+            raise RateLimited("too many requests from this account; slow down", requests.retry_after)
 
     def refused(self, subject: str) -> None:
-        self.refusals.hit(subject)
+        self.counters.hit(f"refused:{subject}", self.refusals_per_minute, MINUTE)
 
     def check_person(self, subject: str, pseudonym: str) -> None:
         """Refuse looking up more distinct people per hour than any caseload needs (scraping)."""
         if subject == pseudonym:
             return
-        if self.people.add(subject, pseudonym) > self.people.limit:
+        people = self.counters.add_distinct(f"people:{subject}", pseudonym, self.people_per_hour, HOUR)
+        if not people.allowed:
             raise RateLimited(
                 "this account has looked up more people this hour than the limit allows; "
                 "bulk access goes through the analyst exports",
-                int(self.people.seconds - (time.monotonic() % self.people.seconds)) + 1,
+                people.retry_after,
             )

@@ -65,6 +65,7 @@ class SignedIn:
     subject: str
     expires_at: int  # the token's `exp`, seconds since the epoch
     token_id: str = ""  # the token's `jti`, when it has one
+    issued_at: float = 0.0  # the token's `iat` (a cut-off of the subject refuses tokens issued before it)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,8 @@ class OpenIdProvider:
             if not isinstance(staff_id, str) or not staff_id:
                 raise TokenRefused(f"the {role}'s token has no {settings.oidc_staff_id_claim} claim")
             subject = staff_id
-        return SignedIn(role, subject, int(claims["exp"]), str(claims.get("jti", "")))
+        return SignedIn(role, subject, int(claims["exp"]), str(claims.get("jti", "")),
+                        float(claims.get("iat", 0)))
 
     def _role(self, claims: Mapping[str, Any]) -> str:
         name = self.settings.oidc_role_claim

@@ -95,8 +95,9 @@ def test_a_partners_client_credentials_token_signs_in_the_partner_source(oidc_pr
 def test_es256_tokens_verify_too(oidc_provider, idp) -> None:
     token = oidc_provider.client_credentials_token("schools", API_ES256)
     assert parts(token)[0]["alg"] == "ES256"
-    assert idp.verify_access_token(token) == SignedIn("partner", "schools", parts(token)[1]["exp"],
-                                                      parts(token)[1]["jti"])
+    claims = parts(token)[1]
+    assert idp.verify_access_token(token) == SignedIn("partner", "schools", claims["exp"], claims["jti"],
+                                                      float(claims["iat"]))
 
 
 def test_a_token_for_another_audience_is_refused(oidc_provider, idp) -> None:

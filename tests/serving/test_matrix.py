@@ -7,30 +7,35 @@ a change to the rules that widens access fails this test.
 from __future__ import annotations
 
 from .conftest import Tokens, running, service_settings
+from .test_provenance import self_reportable_service
 
-ROLES = ("citizen", "caseworker", "analyst", "admin")
+ROLES = ("citizen", "caseworker", "analyst", "admin", "partner")
+#: Where each role posts events: citizens report their own use, staff record the council's,
+#: a partner system posts under its own source (its token's subject).
+SOURCE = {"citizen": "portal", "caseworker": "council", "analyst": "council", "admin": "council",
+          "partner": "libraries"}
 Y, N = True, False
 
 #: endpoint -> role -> (own, other). "own" is the viewer's own record for a citizen, a child on
-#: the caseworker's open caseload for a caseworker, and the citizen for analyst and admin.
+#: the caseworker's open caseload for a caseworker, and the citizen for analyst, admin and partner.
 EXPECTED = {
-    "recommendations": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N)},
-    "early_help": {"citizen": (N, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N)},
-    "consent_read": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
-    "consent_change": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
-    "consent_override": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
-    "subject_access": {"citizen": (Y, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
-    "events": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y)},
-    "feedback": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N)},
-    "erase": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
+    "recommendations": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N), "partner": (N, N)},
+    "early_help": {"citizen": (N, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N), "partner": (N, N)},
+    "consent_read": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "consent_change": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "consent_override": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "subject_access": {"citizen": (Y, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "events": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (Y, Y), "partner": (Y, Y)},
+    "feedback": {"citizen": (Y, N), "caseworker": (Y, N), "analyst": (N, N), "admin": (N, N), "partner": (N, N)},
+    "erase": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
     # endpoints without a subject: (allowed, allowed)
-    "caseload": {"citizen": (N, N), "caseworker": (Y, Y), "analyst": (N, N), "admin": (N, N)},
+    "caseload": {"citizen": (N, N), "caseworker": (Y, Y), "analyst": (N, N), "admin": (N, N), "partner": (N, N)},
     "services": {r: (Y, Y) for r in ROLES},
     "similar": {r: (Y, Y) for r in ROLES},
     "models": {r: (Y, Y) for r in ROLES},
-    "audit": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
+    "audit": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
     "sign_out": {r: (Y, Y) for r in ROLES},  # revokes the cell's own token, so each cell gets a fresh one
-    "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
+    "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
 }
 
 
@@ -55,7 +60,7 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
         return client.delete(base, headers=headers)
     if endpoint == "events":
         return client.post("/v1/events", headers=headers, json={"events": [{
-            "event_id": f"matrix-{role}-{n}", "source": "libraries", "person_id": person_id,
+            "event_id": f"matrix-{role}-{n}", "source": SOURCE[role], "person_id": person_id,
             "service_id": service_id, "occurred_at": "2026-11-01T10:00:00", "event_type": "loan"}]})
     if endpoint == "feedback":
         decision = {"citizen": "not_for_me", "caseworker": "declined"}.get(role, "useful")
@@ -82,14 +87,14 @@ def test_authorisation_matrix(world, database_url, tmp_path):
     settings = service_settings(world, database_url, tmp_path, refusals_per_minute=10_000)
     tokens = Tokens(settings)
     people = world.people
-    subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1"}
+    subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1",
+                "partner": SOURCE["partner"]}
     own = {"citizen": people.citizen, "caseworker": people.on_caseload, "analyst": people.citizen,
-           "admin": people.citizen}
+           "admin": people.citizen, "partner": people.citizen}
     spare = iter(people.erasable)
     failures, refusals, n = [], 0, 0
     with running(settings) as client:
-        service_id = client.get("/v1/services?limit=1", headers=tokens("analyst", "analyst-1")).json()[
-            "services"][0]["service_id"]
+        service_id = self_reportable_service(world)  # one a citizen may report, so events differ only by role
         for objector in (people.citizen, people.other_citizen):  # an objection for the admins to override
             assert client.put(f"/v1/citizens/{objector}/consent", headers=tokens("citizen", objector), json={
                 "purpose": "early_intervention", "status": "objected"}).status_code == 200
