@@ -156,7 +156,7 @@ def build(
         lost is a broken extract or a missing agreement, not a few typos.
     decisions : Path, optional
         A data steward's clerical decisions on uncertain links (``features.linkage.DECISION_COLUMNS``);
-        default ``<raw>/linkage_decisions.csv`` when it exists.
+        default: ``linkage_decisions.csv`` in the raw folder, when it exists.
 
     Returns
     -------

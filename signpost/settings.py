@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     #: noise, not a broken extract.
     quarantine_min_rows: int = Field(default=10, ge=1)
 
-    # --- partner linkage (DATA_CONTRACT.md, version 2) ---------------------------------------
+    # --- partner linkage (docs/DATA_CONTRACT.md, version 2) ---------------------------------------
     #: Match probability at or above which a partner record links to a master person.
     linkage_link_threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
     #: Match probability at or above which an unlinked partner record goes to clerical review.
