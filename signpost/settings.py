@@ -183,6 +183,11 @@ class Settings(BaseSettings):
 
     # --- promotion -----------------------------------------------------------------------
     recommender_promotion_margin: float = 0.005  # NDCG@10 a challenger may lose and still win
+
+    # --- recommender search (training/recommender.py) ------------------------------------
+    #: Citizens in the stratified (age band × district) sample the hyper-parameter search runs
+    #: on; each model's winner is then refitted and compared on everyone.
+    search_sample: int = Field(default=50_000, ge=100)
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
 
