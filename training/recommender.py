@@ -52,7 +52,12 @@ from recommender.selection import (
 )
 from signpost.errors import UserError
 from signpost.settings import Settings, get_settings
-from training.recommender_report import comparison_for_card, fairness_figure, fairness_table, model_card
+from training.recommender_report import (
+    comparison_for_card,
+    fairness_figure,
+    fairness_table,
+    model_card,
+)
 
 EXPERIMENT = "signpost-recommender"
 DEFAULT_MODELS = ("popularity", "demographic", "itemknn", "als", "bpr", "ease", "ease_recent", "blend")

@@ -70,40 +70,40 @@ def model_card(facts: dict[str, Any], comparison: pd.DataFrame, fairness: pd.Dat
         f"# Model card: {facts['model_name']} (signposting recommender)",
         "",
         "## Intended use",
-        "Suggests up to ten services a citizen does not use yet, on the citizen portal and to a "
-        "caseworker, each with a reason. A person chooses; nothing is applied for on their behalf.",
+        ("Suggests up to ten services a citizen does not use yet, on the citizen portal and to a "
+        "caseworker, each with a reason. A person chooses; nothing is applied for on their behalf."),
         "",
         "## Not for",
         "- Deciding eligibility or priority for any service, or any decision about a person.",
-        "- Citizens without personalisation consent: they get \"popular with people of your age in "
-        "<area>\", labelled not personalised, and their history is not read.",
-        "- Suggesting sensitive services (sexual health, substance use, mental health, domestic abuse, "
-        "SEND, social care) unprompted, or early-help interventions at all.",
+        ("- Citizens without personalisation consent: they get \"popular with people of your age in "
+        "<area>\", labelled not personalised, and their history is not read."),
+        ("- Suggesting sensitive services (sexual health, substance use, mental health, domestic abuse, "
+        "SEND, social care) unprompted, or early-help interventions at all."),
         "",
         "## Data",
-        f"- Processed data as of {manifest.get('as_of')}, manifest sha256 `{facts['manifest_sha256']}`; "
+        (f"- Processed data as of {manifest.get('as_of')}, manifest sha256 `{facts['manifest_sha256']}`; "
         f"consent snapshot `{manifest.get('consent_snapshot_id')}`; pseudonym key id "
-        f"`{manifest.get('pseudonym_key_id')}`.",
-        f"- {facts['n_citizens']:,} citizens × {facts['n_services']:,} services; "
-        f"{manifest.get('personalisation_citizens', 'n/a')} with personalisation consent.",
-        f"- Event weights {manifest.get('event_weights', {})}, recency half-life "
-        f"{manifest.get('decay_half_life_days', 'n/a')} days.",
+        f"`{manifest.get('pseudonym_key_id')}`."),
+        (f"- {facts['n_citizens']:,} citizens × {facts['n_services']:,} services; "
+        f"{manifest.get('personalisation_citizens', 'n/a')} with personalisation consent."),
+        (f"- Event weights {manifest.get('event_weights', {})}, recency half-life "
+        f"{manifest.get('decay_half_life_days', 'n/a')} days."),
         "",
         "## Policy",
-        "- Personalisation is opt-in consent, applied when the matrices were built and again on every "
-        "request (a withdrawal takes effect on the next request).",
+        ("- Personalisation is opt-in consent, applied when the matrices were built and again on every "
+        "request (a withdrawal takes effect on the next request)."),
         f"- Sources used (data-sharing policy for personalisation): {', '.join(policy) if policy else 'see manifest'}.",
-        "- Never suggested: ineligible services (age, district, inactive), services already used, "
-        "early-help interventions, sensitive services unless the person opted in on their own page.",
+        ("- Never suggested: ineligible services (age, district, inactive), services already used, "
+        "early-help interventions, sensitive services unless the person opted in on their own page."),
         "- Reasons name only the person's own services, and never a sensitive one where others may see.",
         "",
         "## Selection and evaluation",
-        f"- Split (as deployed): fit on events before {manifest.get('split_date')}, score the services "
+        (f"- Split (as deployed): fit on events before {manifest.get('split_date')}, score the services "
         f"citizens first used from then to {manifest.get('as_of')}; {facts['evaluated']:,} citizens "
-        "started at least one new service. Ranked as served (fallback for citizens without history).",
-        f"- Hyper-parameters searched on a stratified sample (age band × district) of "
+        "started at least one new service. Ranked as served (fallback for citizens without history)."),
+        (f"- Hyper-parameters searched on a stratified sample (age band × district) of "
         f"{facts['search_citizens']:,} citizens, budget {facts['budget']} per model; each winner "
-        "refitted on everyone's pre-split history and compared on everyone's hold-out.",
+        "refitted on everyone's pre-split history and compared on everyone's hold-out."),
         "- Intervals: 95% percentile bootstrap over citizens (seeded; paired for differences). A "
         "model more complex than another only wins when the difference's interval excludes zero; "
         "simplest first: " + " < ".join(facts["simplicity_order"]) + ".",
@@ -123,8 +123,8 @@ def model_card(facts: dict[str, Any], comparison: pd.DataFrame, fairness: pd.Dat
     lines += [
         "",
         "## Results by group (chosen model)",
-        "NDCG@10, catalogue coverage@10 and the share of lists personalised (not the fallback), per "
-        "group with at least 10 evaluated citizens. Full table `fairness.csv`, figure `figures/fairness.png`.",
+        ("NDCG@10, catalogue coverage@10 and the share of lists personalised (not the fallback), per "
+        "group with at least 10 evaluated citizens. Full table `fairness.csv`, figure `figures/fairness.png`."),
         "",
         "| characteristic | groups | NDCG@10 lowest – highest | coverage@10 lowest – highest | personalised share lowest – highest |",
         "|---|---|---|---|---|",
@@ -140,11 +140,11 @@ def model_card(facts: dict[str, Any], comparison: pd.DataFrame, fairness: pd.Dat
     lines += [
         "",
         "## Limitations",
-        "- Implicit feedback: use records what people were offered and could reach, not what they "
-        "needed; the model can reproduce past patterns of access (e.g. districts with fewer services).",
-        "- The hold-out that chose the model is also the one reported (there is no third window), so "
+        ("- Implicit feedback: use records what people were offered and could reach, not what they "
+        "needed; the model can reproduce past patterns of access (e.g. districts with fewer services)."),
+        ("- The hold-out that chose the model is also the one reported (there is no third window), so "
         "the chosen model's figure is slightly optimistic; the intervals and the simpler-model rule "
-        "keep the choice from resting on noise.",
+        "keep the choice from resting on noise."),
         "- Citizens without history or consent get the demographic fallback; their figures measure it.",
         "- Small groups are suppressed and moderate ones are uncertain; read the citizen counts.",
         "- Time enters only through recency-decayed weights (the matrices hold no event order).",
