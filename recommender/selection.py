@@ -123,14 +123,21 @@ class Choice:
     differences: dict[str, Interval]  # best − model, per model, paired over citizens
 
 
-def choose_simplest(per_citizen: Mapping[str, np.ndarray], *, seed: int = 0) -> Choice:
-    """The simplest model whose NDCG is level with the best one's within the noise.
+def choose_simplest(per_citizen: Mapping[str, np.ndarray], *, min_gain: float = 0.0, seed: int = 0) -> Choice:
+    """The simplest model that the best one does not clearly beat.
+
+    The best model (highest mean) *beats* another only when the paired interval of their
+    difference excludes zero **and** its lead is at least ``min_gain`` of the other's NDCG
+    (relative). Anything less is a tie, and of the tied models the simplest is chosen: extra
+    complexity has to buy a gain that is both real and worth having.
 
     Parameters
     ----------
     per_citizen : mapping of model name → ndarray of shape (n,)
         Each model's per-citizen metric on the *same* citizens, in the same order, so
         differences are paired (one bootstrap of the per-citizen difference).
+    min_gain : float, default 0.0
+        Smallest relative lead that counts as a win (0.05 = 5%).
     seed : int
 
     Returns
@@ -148,13 +155,20 @@ def choose_simplest(per_citizen: Mapping[str, np.ndarray], *, seed: int = 0) -> 
         name: bootstrap_mean(np.asarray(per_citizen[best], float) - np.asarray(values, float), seed=seed)
         for name, values in per_citizen.items()
     }
-    level = [name for name, d in differences.items() if not d.low > 0]
-    chosen = min(level, key=simplicity_rank)
+
+    def beaten(name: str) -> bool:
+        difference = differences[name]
+        return difference.low > 0 and difference.estimate >= min_gain * max(means[name], 0.0)
+
+    chosen = min((name for name in per_citizen if not beaten(name)), key=simplicity_rank)
     if chosen == best:
-        reason = f"{best} has the best NDCG@10 and no simpler model is level with it"
+        reason = f"{best} has the best NDCG@10 and beats every simpler model"
     else:
-        reason = (f"tie: {best} leads {chosen} by {differences[chosen]}, an interval that "
-                  f"includes zero, so the simpler {chosen} is kept")
+        lead = differences[chosen]
+        relative = lead.estimate / means[chosen] if means[chosen] > 0 else float("nan")
+        why = "an interval that includes zero" if not lead.low > 0 else f"under the {min_gain:.0%} minimum gain"
+        reason = (f"tie: {best} leads {chosen} by {lead} ({relative:+.1%}), {why}, "
+                  f"so the simpler {chosen} is kept")
     return Choice(chosen=chosen, best=best, reason=reason, differences=differences)
 
 

@@ -471,19 +471,22 @@ def evaluate_split(model: Recommender, split: Split, data: ProcessedData) -> tup
     return Evaluation(metrics=metrics, groups=groups), per_citizen_ndcg, ranking
 
 
-def versus_ease_verdict(chosen: ModelReport, ease: ModelReport | None, *, seed: int = 0) -> str:
-    """The acceptance sentence: is the chosen model ≥5% above the best EASE, or a tie?"""
+def versus_ease_verdict(
+    chosen: ModelReport, best: ModelReport, ease: ModelReport | None, *, min_gain: float, seed: int = 0
+) -> str:
+    """The acceptance sentence: is the chosen model at least ``min_gain`` above the best EASE, or a tie?"""
     if ease is None:
         return "EASE was not among the candidates."
-    if chosen.name == ease.name:
-        return "the chosen model is EASE itself."
-    gain, difference = relative_gain(chosen.per_citizen_ndcg, ease.per_citizen_ndcg, seed=seed)
-    where = f"NDCG@10 {chosen.ndcg.estimate:.4f} vs {ease.ndcg.estimate:.4f} ({gain:+.1%}; difference {difference})"
-    if not difference.excludes_zero:
-        return f"tie: {where}; the interval includes zero, so the simpler of the level models is registered."
-    if difference.high < 0:
-        return f"below EASE: {where}; EASE's lead is beyond the noise."
-    return f"{'ahead by at least 5%' if gain >= 0.05 else 'ahead, by under 5%'}: {where}."
+    if chosen.name == best.name == ease.name:
+        return "EASE itself has the best NDCG@10 of the search."
+    top = chosen if chosen.name == best.name else best
+    gain, difference = relative_gain(top.per_citizen_ndcg, ease.per_citizen_ndcg, seed=seed)
+    where = f"{top.name} NDCG@10 {top.ndcg.estimate:.4f} vs EASE {ease.ndcg.estimate:.4f} ({gain:+.1%}; difference {difference})"
+    if chosen.name == best.name:
+        if difference.low > 0 and gain >= min_gain:
+            return f"ahead by at least {min_gain:.0%}: {where}."
+        return f"ahead of EASE, but not by {min_gain:.0%} beyond the noise: {where}."
+    return f"tie: {where}, which is not a {min_gain:.0%} gain beyond the noise, so the simpler {chosen.name} is registered."
 
 
 def train(
@@ -533,6 +536,7 @@ def train(
             "budget": budget,
             "selection": f"temporal {SELECTION_METRIC} (fit before split_date, new services after), "
                          "bootstrap 95% CI over citizens, ties to the simpler model",
+            "min_gain": settings.recommender_min_gain,
             "search_citizens": len(sample),
             "n_citizens": data.train.shape[0],
             "n_services": data.n_services,
@@ -558,9 +562,12 @@ def train(
             report, rankings[name] = _fit_evaluate_log(name, results[name], data, everyone, tags)
             reports.append(report)
             progress.advance(task)
-        choice = choose_simplest({r.name: r.per_citizen_ndcg for r in reports})
+        choice = choose_simplest({r.name: r.per_citizen_ndcg for r in reports}, min_gain=settings.recommender_min_gain)
         chosen = next(r for r in reports if r.name == choice.chosen)
-        versus_ease = versus_ease_verdict(chosen, next((r for r in reports if r.name == "ease"), None))
+        versus_ease = versus_ease_verdict(
+            chosen, next(r for r in reports if r.name == choice.best), next((r for r in reports if r.name == "ease"), None),
+            min_gain=settings.recommender_min_gain,
+        )
         people = data.citizens.iloc[everyone.rows[everyone.evaluated]]
         personalised = np.full(len(people), from_config(chosen.config).personalised) & (
             np.diff(everyone.fit[everyone.evaluated].indptr) > 0
@@ -697,6 +704,7 @@ def _log_card(
         "evaluated": len(result.reports[0].per_citizen_ndcg),
         "search_citizens": search_citizens,
         "budget": budget,
+        "min_gain": settings.recommender_min_gain,
         "simplicity_order": list(SIMPLICITY_ORDER),
         "chosen": result.best,
         "reason": result.reason,

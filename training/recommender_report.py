@@ -31,10 +31,17 @@ def fairness_table(
     for column in FAIRNESS_COLUMNS:
         if column not in citizens:
             continue
-        for row in metrics_by_group(service_idx, relevant, citizens[column].to_numpy(), personalised, k=10):
+        for row in metrics_by_group(service_idx, relevant, _labels(citizens[column]), personalised, k=10):
             rows.append({"characteristic": column, **row})
     return pd.DataFrame(rows, columns=["characteristic", "group", "citizens", "ndcg@10", "recall@10",
                                        "coverage@10", "personalised share"])
+
+
+def _labels(column: pd.Series) -> np.ndarray:
+    """Group labels; whole-number floats (a decile read back with gaps) print as ``7``, not ``7.0``."""
+    if pd.api.types.is_float_dtype(column) and np.all(np.mod(column.dropna(), 1) == 0):
+        return column.astype("Int64").to_numpy(dtype=object)
+    return column.to_numpy()
 
 
 def fairness_figure(table: pd.DataFrame, title: str):  # Figure
@@ -105,8 +112,9 @@ def model_card(facts: dict[str, Any], comparison: pd.DataFrame, fairness: pd.Dat
         f"{facts['search_citizens']:,} citizens, budget {facts['budget']} per model; each winner "
         "refitted on everyone's pre-split history and compared on everyone's hold-out."),
         "- Intervals: 95% percentile bootstrap over citizens (seeded; paired for differences). A "
-        "model more complex than another only wins when the difference's interval excludes zero; "
-        "simplest first: " + " < ".join(facts["simplicity_order"]) + ".",
+        "model more complex than another only wins when the difference's interval excludes zero "
+        f"and its lead is at least {facts['min_gain']:.0%}; otherwise it is a tie and the simpler is "
+        "kept. Simplest first: " + " < ".join(facts["simplicity_order"]) + ".",
         f"- **Chosen: {facts['chosen']}**. {facts['reason']}.",
         f"- Against the best EASE of the same search: {facts['versus_ease']}",
         "- The chosen model is then refitted on all events up to the snapshot and registered.",

@@ -66,6 +66,16 @@ def test_a_clear_win_keeps_the_better_model() -> None:
     assert gain == pytest.approx(0.1 / ease.mean()) and difference.low > 0
 
 
+def test_a_real_but_small_win_is_a_tie_under_the_minimum_gain() -> None:
+    rng = np.random.default_rng(2)
+    ease = rng.random(5000) * 0.5 + 0.25
+    blend = ease * 1.02  # +2%, far beyond the noise at this size
+    assert choose_simplest({"ease": ease, "blend": blend}).chosen == "blend"
+    choice = choose_simplest({"ease": ease, "blend": blend}, min_gain=0.05)
+    assert choice.best == "blend" and choice.chosen == "ease" and "5% minimum gain" in choice.reason
+    assert choose_simplest({"ease": ease, "blend": ease * 1.08}, min_gain=0.05).chosen == "blend"
+
+
 def test_simplicity_breaks_exact_ties_and_needs_paired_scores() -> None:
     same = np.linspace(0, 1, 50)
     choice = choose_simplest({"bpr": same, "demographic": same, "ease": same})
