@@ -73,7 +73,7 @@ def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, 
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert artifacts == {"figures/metrics_vs_k.png", "figures/per_group_recall.png"}
     # the choice: the simplest model level with the best on the temporal hold-out
-    choice = choose_simplest({r.name: r.per_citizen_ndcg for r in result.reports})
+    choice = choose_simplest({r.name: r.per_citizen_ndcg for r in result.reports}, min_gain=mlflow_settings.recommender_min_gain)
     assert result.best == choice.chosen and result.reason == choice.reason
     version = client.get_model_version_by_alias("signpost-recommender", "challenger")
     assert str(version.version) == result.version
