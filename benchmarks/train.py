@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=6)
     parser.add_argument("--models", default=None, help="candidates for both recommender runs (default: the default set)")
     parser.add_argument("--full-grid", action="store_true", help="also search every configuration on everyone")
-    parser.add_argument("--full-grid-models", default="popularity,demographic,ease,ease_recent,itemknn,blend",
+    parser.add_argument("--full-grid-models", default="popularity,demographic,ease,itemknn,blend",
                         help="candidates of the full-grid run (ALS and BPR grids are slow to search in full)")
     parser.add_argument("--skip-early-help", action="store_true")
     args = parser.parse_args()
