@@ -158,32 +158,6 @@ class Evaluation:
     groups: dict[str, dict[str, tuple[float, int]]]
 
 
-def evaluate(
-    model: Recommender,
-    history: sparse.csr_matrix,
-    relevant: sparse.csr_matrix,
-    data: ProcessedData,
-    *,
-    fallback: Recommender | None,
-    ks: Sequence[int] = K_VALUES,
-    with_groups: bool = True,
-) -> Evaluation:
-    """Rank the citizens who have relevant services, as served, and score the ranking."""
-    rows = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    ranking = rank_as_served(
-        model, history, k=max(ks), allowed=data.allowed, segments=data.segments, fallback=fallback, rows=rows
-    )
-    metrics = ranking_metrics(ranking.service_idx, relevant[rows], ks=ks)
-    groups = {}
-    if with_groups:
-        for column in GROUP_COLUMNS:
-            if column in data.citizens:
-                groups[column] = recall_by_group(
-                    ranking.service_idx, relevant[rows], data.citizens[column].to_numpy()[rows], k=10
-                )
-    return Evaluation(metrics=metrics, groups=groups)
-
-
 def oracle_metrics(probabilities: np.ndarray, relevant: sparse.csr_matrix, data: ProcessedData, history: sparse.csr_matrix, ks: Sequence[int] = K_VALUES) -> dict[str, float]:
     """Metrics of a ranking by true probabilities (n, n_services), under the same rules."""
     rows = np.flatnonzero(np.diff(relevant.indptr) > 0)
