@@ -47,8 +47,8 @@ class Blend(Recommender):
     components : sequence of Recommender, optional
         Unfitted models (cloned at fit). Default: ``(EASE(), DemographicPopularity())``.
     weights : sequence of float, optional
-        One weight per component. Default: ``(1.0, 0.3)``. Tuned on a validation split carved
-        from the training matrix (training/recommender.py), never on the hold-out.
+        One weight per component. Default: ``(1.0, 0.3)``. Tuned on the temporal split for a
+        sample of citizens (training/recommender.py).
     """
 
     def __init__(

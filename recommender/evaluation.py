@@ -1,4 +1,4 @@
-"""Honest offline evaluation: what counts as relevant, validation splits, ranking as served.
+"""Honest offline evaluation: what counts as relevant, ranking as served.
 
 The task is *signposting*: suggesting services a citizen does not use yet. So the relevant
 services of a hold-out are the ones the citizen used in the hold-out window and had not used
@@ -34,48 +34,6 @@ def new_services(history: sparse.csr_matrix, holdout: sparse.csr_matrix) -> spar
     out = (fresh - fresh.multiply(seen)).tocsr()
     out.eliminate_zeros()
     return out
-
-
-def validation_split(
-    interactions: sparse.csr_matrix, *, fraction: float = 0.2, min_services: int = 2, seed: int = 0
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Carve a validation set out of a training matrix, for model selection.
-
-    From every citizen with at least ``min_services`` services, ``fraction`` of their entries
-    (at least one, never all) move to the validation matrix. The processed matrices carry no
-    event times, so the hold-out is random within citizen; the temporal test matrix is never
-    touched, so selection cannot peek at it.
-
-    Parameters
-    ----------
-    interactions : csr_matrix of shape (n, n_services)
-    fraction : float in (0, 1)
-    min_services : int
-    seed : int
-
-    Returns
-    -------
-    fit_part, validation : csr_matrix of shape (n, n_services) each; they partition the entries.
-    """
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    interactions = sparse.csr_matrix(interactions, dtype=np.float32)
-    interactions.eliminate_zeros()
-    rng = np.random.default_rng(seed)
-    counts = np.diff(interactions.indptr)
-    held = np.zeros(interactions.nnz, dtype=bool)
-    # random priority per entry; within each eligible row, hold out the lowest-priority ones
-    priority = rng.random(interactions.nnz)
-    rows = np.repeat(np.arange(interactions.shape[0]), counts)
-    order = np.lexsort((priority, rows))
-    rank_in_row = np.empty(interactions.nnz, dtype=np.int64)
-    rank_in_row[order] = np.arange(interactions.nnz) - np.repeat(interactions.indptr[:-1], counts)
-    take = np.where(counts >= min_services, np.clip(np.round(counts * fraction), 1, counts - 1), 0)
-    held = rank_in_row < take[rows]
-    coo = interactions.tocoo()
-    fit_part = sparse.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), shape=interactions.shape)
-    validation = sparse.csr_matrix((coo.data[held], (coo.row[held], coo.col[held])), shape=interactions.shape)
-    return fit_part, validation
 
 
 def rank_as_served(

@@ -169,6 +169,56 @@ def recall_by_group(
     return out
 
 
+def metrics_by_group(
+    service_idx: np.ndarray,
+    relevant: sparse.csr_matrix,
+    groups: Sequence[object] | np.ndarray,
+    personalised: np.ndarray,
+    *,
+    k: int = 10,
+    min_citizens: int = 10,
+) -> list[dict[str, object]]:
+    """NDCG@k, recall@k, catalogue coverage@k and the share of personalised lists, per group.
+
+    The recommender's fairness report: does the ranking serve each age band, district,
+    deprivation decile and sex about as well, does it show each of them a varied catalogue, and
+    how many of them get lists from their own history rather than the demographic fallback?
+    Groups under ``min_citizens`` counted citizens are suppressed (left out).
+
+    Parameters
+    ----------
+    service_idx : ndarray of shape (n, ≥k), int
+    relevant : csr_matrix of shape (n, n_services)
+    groups : array-like of shape (n,); missing values are grouped as ``"unknown"``
+    personalised : ndarray of shape (n,), bool
+        Whether each row's list came from the personalised model (not the fallback).
+    k, min_citizens : int
+
+    Returns
+    -------
+    list of dicts with keys ``group``, ``citizens``, ``ndcg@k``, ``recall@k``, ``coverage@k``,
+    ``personalised share``; groups in natural order.
+    """
+    values = per_citizen(service_idx, relevant, k)
+    counted = values["counted"]
+    labels = np.array(["unknown" if _missing(g) else str(g) for g in groups], dtype=object)[counted]
+    shown = service_idx[counted, :k]
+    own = np.asarray(personalised, dtype=bool)[counted]
+    out: list[dict[str, object]] = []
+    for label in sorted(set(labels), key=_natural):
+        members = labels == label
+        if members.sum() >= min_citizens:
+            out.append({
+                "group": label,
+                "citizens": int(members.sum()),
+                f"ndcg@{k}": float(values["ndcg"][members].mean()),
+                f"recall@{k}": float(values["recall"][members].mean()),
+                f"coverage@{k}": coverage(shown[members], relevant.shape[1]),
+                "personalised share": float(own[members].mean()),
+            })
+    return out
+
+
 def _natural(label: str) -> tuple:
     """Sort key that puts ``5-10`` before ``11-15`` and ``SO9`` before ``SO23``."""
     import re

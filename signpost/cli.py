@@ -343,8 +343,10 @@ def train_recommender(
         Path | None, typer.Option(help="Processed folder from `signpost features`. Default: settings.processed_dir.")
     ] = None,
     models: Annotated[
-        str, typer.Option(help="Comma-separated candidates: popularity,demographic,itemknn,als,bpr,ease,blend.")
-    ] = "popularity,demographic,itemknn,als,bpr,ease,blend",
+        str | None,
+        typer.Option(help="Comma-separated candidates from popularity,demographic,itemknn,als,bpr,ease,"
+                     "ease_recent,blend. Default: the default set (see README).")
+    ] = None,
     budget: Annotated[int, typer.Option(min=1, help="Hyper-parameter configurations tried per model.")] = 6,
 ) -> None:
     """Search, evaluate and compare the recommenders; register the best as challenger."""
@@ -352,7 +354,7 @@ def train_recommender(
 
     settings = get_settings()
     result = train(processed or settings.processed_dir, models=models, budget=budget, settings=settings)
-    _print_frame(result.table(), f"recommenders on the hold-out (selected on validation), MLflow run {result.parent_run_id}")
+    _print_frame(result.table(), f"recommenders on the temporal hold-out (95% CIs over citizens), MLflow run {result.parent_run_id}")
     console.print(
         f"registered {settings.recommender_model_name} version {result.version} ({result.best}) as "
         "[bold]challenger[/]; promote it with `signpost promote recommender`"

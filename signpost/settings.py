@@ -209,6 +209,14 @@ class Settings(BaseSettings):
 
     # --- promotion -----------------------------------------------------------------------
     recommender_promotion_margin: float = 0.005  # NDCG@10 a challenger may lose and still win
+
+    # --- recommender search (training/recommender.py) ------------------------------------
+    #: Citizens in the stratified (age band × district) sample the hyper-parameter search runs
+    #: on; each model's winner is then refitted and compared on everyone.
+    search_sample: int = Field(default=50_000, ge=100)
+    #: A more complex recommender replaces a simpler one only if its NDCG@10 lead is beyond the
+    #: noise *and* at least this share of the simpler one's (issue 19: 5% over EASE, or a tie).
+    recommender_min_gain: float = Field(default=0.05, ge=0.0)
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
 

@@ -17,11 +17,16 @@ import pandas as pd
 
 from features.pseudonym import load_key, pseudonymise
 from recommender.candidates import from_config
-from recommender.evaluation import new_services
-from recommender.popularity import DemographicPopularity, Popularity
+from recommender.popularity import Popularity
 from signpost.errors import UserError
 from signpost.settings import Settings, get_settings
-from training.recommender import TrainingData, evaluate, load_processed, oracle_metrics
+from training.recommender import (
+    TrainingData,
+    evaluate_split,
+    load_processed,
+    oracle_metrics,
+    temporal_split,
+)
 
 SHOWN = ("recall@10", "ndcg@10", "precision@10", "hit_rate@10")
 
@@ -77,13 +82,12 @@ def compare_with_oracle(truth: Path, processed: Path, settings: Settings | None 
         raise UserError(f"version {version.version} has no recommender.config tag; retrain it")
     data = load_processed(processed)
     probability = true_probabilities(truth, data, load_key(settings, create=False))
-    relevant = new_services(data.train, data.test)
-    fallback = DemographicPopularity().fit(data.train, segments=data.segments)
-    model = from_config(config).fit(data.train, segments=data.segments)
+    split = temporal_split(data)
+    model = from_config(config).fit(split.fit, segments=split.segments)
     rows = {
-        f"{config['model']} (v{version.version})": evaluate(model, data.train, relevant, data, fallback=fallback, with_groups=False).metrics,
-        "popularity": evaluate(Popularity().fit(data.train), data.train, relevant, data, fallback=None, with_groups=False).metrics,
-        "oracle": oracle_metrics(probability, relevant, data, data.train),
+        f"{config['model']} (v{version.version})": evaluate_split(model, split, data)[0].metrics,
+        "popularity": evaluate_split(Popularity().fit(split.fit), split, data)[0].metrics,
+        "oracle": oracle_metrics(probability, split.relevant, data, split.fit),
     }
     frame = pd.DataFrame([{"ranking": name, **{m: metrics[m] for m in SHOWN}} for name, metrics in rows.items()])
     oracle_ndcg = rows["oracle"]["ndcg@10"]

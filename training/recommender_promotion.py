@@ -15,11 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from recommender.candidates import from_config
-from recommender.evaluation import new_services
-from recommender.popularity import DemographicPopularity
 from signpost.errors import UserError
 from signpost.settings import Settings, get_settings
-from training.recommender import Evaluation, evaluate, load_processed
+from training.recommender import Evaluation, evaluate_split, load_processed, temporal_split
 
 COMPARED = ("ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "coverage@10")
 
@@ -63,12 +61,11 @@ def promote(processed: Path, *, force: bool = False, settings: Settings | None =
         return Promotion(False, False, f"version {challenger.version} is already the champion", str(challenger.version), str(champion.version), pd.DataFrame())
 
     data = load_processed(processed)
-    relevant = new_services(data.train, data.test)
-    fallback = DemographicPopularity().fit(data.train, segments=data.segments)
+    split = temporal_split(data)  # the split training chose on
     scores: dict[str, Evaluation] = {}
     for role, version in (("champion", champion), ("challenger", challenger)):
-        model = from_config(_config(version)).fit(data.train, segments=data.segments)
-        scores[role] = evaluate(model, data.train, relevant, data, fallback=fallback, with_groups=False)
+        model = from_config(_config(version)).fit(split.fit, segments=split.segments)
+        scores[role] = evaluate_split(model, split, data)[0]
     table = pd.DataFrame(
         {
             "metric": list(COMPARED),

@@ -23,6 +23,7 @@ FAST = {
     "als": {"factors": 8, "iterations": 3},
     "bpr": {"factors": 8, "iterations": 10},
     "ease": {"l2": 50.0},
+    "ease_recent": {"l2": 50.0, "recency_power": 3.0},
     "blend": {"components": (EASE(l2=50.0), DemographicPopularity()), "weights": (1.0, 0.5)},
 }
 

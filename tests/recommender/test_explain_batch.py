@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from recommender.blend import Blend
-from recommender.ease import EASE
+from recommender.ease import EASE, RecentEASE
 from recommender.neighbours import ItemKNN
 from recommender.popularity import DemographicPopularity
 
 MODELS = {
     "ease": lambda: EASE(l2=50.0),
     "ease_weighted": lambda: EASE(l2=50.0, binary=False),
+    "ease_recent": lambda: RecentEASE(l2=50.0, recency_power=3.0),
     "itemknn": lambda: ItemKNN(neighbours=10, num_threads=1),
     "blend": lambda: Blend(components=(EASE(l2=50.0), DemographicPopularity()), weights=(1.0, 0.5)),
 }

@@ -9,7 +9,7 @@ import pytest
 from implicit.evaluation import ranking_metrics_at_k
 from scipy import sparse
 
-from recommender.evaluation import new_services, rank_as_served, validation_split
+from recommender.evaluation import new_services, rank_as_served
 from recommender.metrics import coverage, per_citizen, ranking_metrics, recall_by_group
 
 
@@ -104,19 +104,6 @@ def test_new_services_drops_repeats() -> None:
     holdout = relevant_matrix([[1, 2], [0]]) * 3
     out = new_services(history, holdout).toarray()
     np.testing.assert_array_equal(out, relevant_matrix([[2], [0]]).toarray())
-
-
-def test_validation_split_partitions_and_keeps_one() -> None:
-    rng = np.random.default_rng(0)
-    x = sparse.random(300, 20, density=0.2, format="csr", random_state=rng, dtype=np.float32)
-    fit, valid = validation_split(x, fraction=0.25, seed=1)
-    assert (fit + valid - x).nnz == 0 or np.allclose((fit + valid - x).data, 0)
-    assert fit.multiply(valid).nnz == 0
-    counts, fit_counts = np.diff(x.indptr), np.diff(fit.indptr)
-    assert np.all(fit_counts[counts >= 1] >= 1)  # nobody loses all their history
-    assert np.all(np.diff(valid.indptr)[counts < 2] == 0)
-    again, _ = validation_split(x, fraction=0.25, seed=1)
-    assert (again != fit).nnz == 0
 
 
 def test_rank_as_served_uses_fallback_for_cold_citizens(tiny) -> None:

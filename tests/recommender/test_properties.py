@@ -18,6 +18,7 @@ MODELS = {
     "als": {"factors": 4, "iterations": 2},
     "bpr": {"factors": 4, "iterations": 3},
     "ease": {"l2": 10.0},
+    "ease_recent": {"l2": 10.0, "recency_power": 2.0},
     "blend": {},
 }
 DISTRICTS = ["SO23", "PO9", "GU14"]

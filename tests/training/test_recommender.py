@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from recommender.selection import choose_simplest
 from signpost.errors import UserError
 from training.recommender import (
     candidate_configs,
     load_processed,
-    make_split,
     metric_key,
     parse_models,
     train,
@@ -46,21 +46,14 @@ def test_budget_limits_configurations() -> None:
     assert candidate_configs("popularity", 5) == [{}]
 
 
-def test_selection_never_sees_the_test_matrix(processed) -> None:
-    data = load_processed(processed)
-    split = make_split(data)
-    assert (split.fit + split.valid - data.train).count_nonzero() == 0
-    # the validation entries are all training entries: nothing from the hold-out window
-    assert split.valid.multiply(data.train).count_nonzero() == split.valid.count_nonzero()
-
-
 def test_missing_processed_folder_says_what_to_do(tmp_path) -> None:
     with pytest.raises(UserError, match="signpost features"):
         load_processed(tmp_path)
 
 
 def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, tmp_path) -> None:
-    result = train(processed, models="popularity,demographic,ease,itemknn,als,blend", budget=2, settings=mlflow_settings)
+    result = train(processed, models="popularity,demographic,ease,ease_recent,itemknn,als,blend", budget=2,
+                   settings=mlflow_settings, search_sample=300)
     client = MlflowClient()
     parent = client.get_run(result.parent_run_id)
     assert parent.data.tags["data.consent_snapshot_id"] == "test-snapshot"
@@ -68,22 +61,41 @@ def test_train_logs_runs_and_registers_a_challenger(processed, mlflow_settings, 
     children = client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'"
     )
-    assert {r.data.tags["recommender.model"] for r in children} == {"popularity", "demographic", "ease", "itemknn", "als", "blend"}
+    models = {"popularity", "demographic", "ease", "ease_recent", "itemknn", "als", "blend"}
+    assert {r.data.tags["recommender.model"] for r in children} == models
+    assert parent.data.params["search_citizens"] == "300"
     for run in children:
         for k in (5, 10, 20):
             assert f"ndcg_at_{k}" in run.data.metrics and f"recall_at_{k}" in run.data.metrics
-        assert "fit_seconds" in run.data.metrics and "valid_ndcg_at_10" in run.data.metrics
+        assert "fit_seconds" in run.data.metrics and "search_ndcg_at_10" in run.data.metrics
+        assert run.data.metrics["ndcg_at_10_low"] <= run.data.metrics["ndcg_at_10"] <= run.data.metrics["ndcg_at_10_high"]
         assert any(m.startswith("recall_at_10.age_band.") for m in run.data.metrics)
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert artifacts == {"figures/metrics_vs_k.png", "figures/per_group_recall.png"}
-    # selection by validation NDCG@10
-    best = max(result.reports, key=lambda r: r.valid_ndcg)
-    assert result.best == best.name
+    # the choice: the simplest model level with the best on the temporal hold-out
+    choice = choose_simplest({r.name: r.per_citizen_ndcg for r in result.reports}, min_gain=mlflow_settings.recommender_min_gain)
+    assert result.best == choice.chosen and result.reason == choice.reason
     version = client.get_model_version_by_alias("signpost-recommender", "challenger")
     assert str(version.version) == result.version
     assert json.loads(version.tags["recommender.config"])["model"] == result.best
+    assert float(version.tags["test.ndcg_at_10_low"]) <= float(version.tags["test.ndcg_at_10_high"])
+    assert version.tags["recommender.versus_ease"]
     table = result.table()
-    assert set(table["model"]) == {"popularity", "demographic", "ease", "itemknn", "als", "blend"}
+    assert set(table["model"]) == models
+    assert (table["ndcg@10 low"] <= table["ndcg@10"]).all() and (table["ndcg@10"] <= table["ndcg@10 high"]).all()
+
+    # the registered version carries its model card and fairness report
+    artifacts = {a.path for a in client.list_artifacts(version.run_id)}
+    assert {"model_card.md", "fairness.csv", "comparison.csv", "selection.json"} <= artifacts
+    assert "figures/fairness.png" in {a.path for a in client.list_artifacts(version.run_id, "figures")}
+    card = client.download_artifacts(version.run_id, "model_card.md", str(tmp_path))
+    text = Path(card).read_text()
+    for heading in ("## Data", "## Policy", "## Selection and evaluation", "## Results by group", "## Limitations"):
+        assert heading in text
+    assert f"**Chosen: {result.best}**" in text and "95%" in text and "sensitive" in text
+    fairness = pd.read_csv(client.download_artifacts(version.run_id, "fairness.csv", str(tmp_path)))
+    assert {"age_band", "postcode_district", "sex"} <= set(fairness["characteristic"])
+    assert (fairness["citizens"] >= 10).all() and fairness["personalised share"].between(0, 1).all()
 
     # the registered pyfunc answers for pseudonyms, in a fresh process, without raw ids
     pseudonyms = pd.read_parquet(processed / "citizens.parquet")["pseudonym"].head(5).tolist()
