@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     #: Prefix of every Redis key Signpost writes, so that deployments may share one Redis.
     redis_key_prefix: str = "signpost"
+    #: The bearer token Prometheus sends to read `/metrics`; unset, `/metrics` is off (404).
+    metrics_token: SecretStr | None = None
 
     # --- sign-in through the council's OpenID Connect provider (serving/infra/oidc.py) ----
     #: The provider's issuer URL, exactly as its discovery document states it; unset, sign-in

@@ -267,8 +267,7 @@ def test_health_ready_metrics(service):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True and ready.json()["degraded"] is False
-    metrics = client.get("/metrics").text
-    assert "signpost_requests_total" in metrics and "signpost_model_version" in metrics
+    assert client.get("/metrics").status_code == 404  # off without SIGNPOST_METRICS_TOKEN (tests/serving/test_problems.py)
     assert client.get("/healthz").headers["x-request-id"]
 
 

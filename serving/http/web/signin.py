@@ -28,8 +28,9 @@ def _personas(request: Request, runtime) -> list[personas.Persona]:
     return chosen
 
 
-def _development_only(runtime) -> None:
-    if runtime.settings.environment != "local":
+def _development_only(request: Request) -> None:
+    """Only where `serving.http.app.create_app` found the listening address safe for it."""
+    if not request.app.state.development_sign_in:
         raise NotFound("development sign-in is switched off here: sign in through the council's identity service")
 
 
@@ -47,14 +48,14 @@ def start(request: Request, viewer: OptionalViewer) -> Response:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewer, next: str | None = None) -> Response:
-    _development_only(runtime)
+    _development_only(request)
     return render(request, "sign_in.html", title="Sign in", personas=_personas(request, runtime),
                   next=_safe_next(next) or "")
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, runtime: RuntimeDep, form: Form) -> Response:
-    _development_only(runtime)
+    _development_only(request)
     people = {p.key: p for p in _personas(request, runtime)}
     persona = people.get(form.get("persona", ""))
     if persona is None:
