@@ -6,7 +6,7 @@ about a person other than the one asked about. Examples here feed the OpenAPI do
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -72,6 +72,15 @@ def _convertible_to_utc(moment: datetime) -> datetime:
 
 #: A timestamp the API accepts: ISO 8601, and representable in UTC.
 Timestamp = Annotated[datetime, AfterValidator(_convertible_to_utc)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A stored moment is UTC; SQLite hands it back without its offset, which RFC 3339 requires."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+#: A moment the API answers with: always with its offset (`Z`), whichever database held it.
+UtcMoment = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 # ------------------------------------------------------------------ recommendations ----------
@@ -148,7 +157,7 @@ class ConsentPurposeOut(BaseModel):
     allowed: bool
     status: Status | None = Field(description="Latest recorded decision; null when the default applies.")
     default_applies: bool
-    recorded_at: datetime | None = None
+    recorded_at: UtcMoment | None = None
     method: str | None = None
     meaning: str
 
@@ -216,7 +225,7 @@ class FeedbackIn(Strict):
 class FeedbackOut(BaseModel):
     id: int
     decision: Decision
-    recorded_at: datetime
+    recorded_at: UtcMoment
 
 
 # ------------------------------------------------------------------ early help ---------------
@@ -278,7 +287,7 @@ class SubjectDataOut(BaseModel):
 
 class ErasureOut(BaseModel):
     erased: bool
-    erased_at: datetime
+    erased_at: UtcMoment
     removed: dict[str, int]
 
 
@@ -312,8 +321,8 @@ class RevocationOut(BaseModel):
     scope: Literal["token", "subject"] = Field(
         description="`token`: the token presented (sign-out); `subject`: every token issued to them up to `revoked_at`."
     )
-    revoked_at: datetime = Field(description="From this moment the token (or tokens) are refused with 401.")
-    expires_at: datetime = Field(description="After this every token the revocation covers has expired anyway.")
+    revoked_at: UtcMoment = Field(description="From this moment the token (or tokens) are refused with 401.")
+    expires_at: UtcMoment = Field(description="After this every token the revocation covers has expired anyway.")
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "revoked": True, "scope": "token", "revoked_at": "2026-11-25T09:30:00.123456Z",
         "expires_at": "2026-11-25T10:15:00Z",
@@ -325,7 +334,7 @@ class RevocationOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     seq: int
-    recorded_at: datetime
+    recorded_at: UtcMoment
     actor_role: str
     actor: str
     action: str
