@@ -41,6 +41,10 @@ cutting off someone's sign-ins). `POST /v1/sign-out` revokes the token it is sen
 **Person ids** are the council's references; they are pseudonymised on arrival and never
 stored or logged. Every refusal is a 403 whose `detail` says why; repeated failed sign-ins
 and bulk look-ups are answered 429 with `Retry-After`.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
+`status`, `detail` (what to do), `instance` (the request id, as in `X-Request-ID`), a stable
+`code`, and `errors` for a 422.
 """
 
 
