@@ -47,6 +47,7 @@ class RequestContext:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.too_large = f"the request body is larger than {max_body_bytes} bytes (SIGNPOST_MAX_BODY_BYTES)"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,27 +74,15 @@ class RequestContext:
 
         limit = self.max_body_bytes
         declared = _content_length(scope) if limit is not None else None
-        too_large = f"the request body is larger than {limit} bytes (SIGNPOST_MAX_BODY_BYTES)"
-        received = 0
-
-        async def receive_within_limit() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(413, too_large)
-            return message
-
         try:
             if len(scope.get("raw_path") or b"") > MAX_PATH or len(scope.get("query_string", b"")) > MAX_QUERY:
                 response = problem(
                     414, f"the path or query string is too long (limits {MAX_PATH} and {MAX_QUERY} bytes)", "too_long")
                 await response(scope, receive, send_wrapper)
             elif declared is not None and declared > limit:
-                await problem(413, too_large, "too_large")(scope, receive, send_wrapper)
+                await problem(413, self.too_large, "too_large")(scope, receive, send_wrapper)
             elif limit is not None and declared is None:  # no Content-Length: count what arrives
-                await self.app(scope, receive_within_limit, send_wrapper)
+                await self.app(scope, self._within_limit(receive, limit), send_wrapper)
             else:  # the server holds the body to its Content-Length
                 await self.app(scope, receive, send_wrapper)
         except Exception as error:
@@ -118,6 +107,21 @@ class RequestContext:
                 },
             )
             logs.request_id.reset(token)
+
+    def _within_limit(self, receive: Receive, limit: int) -> Receive:
+        """`receive`, raising the 413 once the body's bytes pass `limit`."""
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, self.too_large)
+            return message
+
+        return receive_within_limit
 
 
 def _route_template(scope: Scope) -> str:

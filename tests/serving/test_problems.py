@@ -168,6 +168,8 @@ def test_every_api_error_is_a_problem(service, world):
                                    content=oversize), 413)
     assert_problem(client.put(f"/v1/citizens/{person}/consent", headers=me | {"content-type": "application/json"},
                               content=b" " * (settings.max_body_bytes + 1)), 413)
+    chunked = iter([b" " * 65_536] * (settings.max_body_bytes // 65_536 + 2))  # no Content-Length
+    assert_problem(client.post("/v1/events", headers=me | {"content-type": "application/json"}, content=chunked), 413)
     junk = {"Authorization": "Bearer junk"}
     statuses = [client.get("/v1/services", headers=junk) for _ in range(settings.auth_failures_per_minute + 1)]
     limited = assert_problem(statuses[-1], 429)

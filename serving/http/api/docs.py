@@ -22,6 +22,7 @@ SWAGGER_PAGE = f"""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Signpost API — Swagger UI</title>
+<link rel="icon" href="/static/img/signpost.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
 </head>
 <body>
@@ -38,9 +39,11 @@ REDOC_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Signpost API — Redoc</title>
+<link rel="icon" href="/static/img/signpost.svg" type="image/svg+xml">
 </head>
 <body>
 <div id="redoc" data-openapi-url="{openapi_url}" data-nonce="{nonce}"></div>
+<script src="/static/docs/redoc-nonce.js"></script>
 <script src="/static/vendor/redoc/redoc.standalone.js"></script>
 <script src="/static/docs/redoc-init.js"></script>
 </body>
