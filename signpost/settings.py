@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     #: client; from any other peer those headers are ignored, so a client cannot pick the
     #: address its failures are counted against. Empty: the TCP peer is the client.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The bearer token Prometheus sends to read `/metrics`; unset, `/metrics` is off (404).
+    metrics_token: SecretStr | None = None
 
     # --- sign-in through the council's OpenID Connect provider (serving/infra/oidc.py) ----
     #: The provider's issuer URL, exactly as its discovery document states it; unset, sign-in

@@ -14,6 +14,7 @@ from serving.http.api import (
     audit,
     caseload,
     citizens,
+    docs,
     events,
     feedback,
     health,
@@ -40,11 +41,19 @@ cutting off someone's sign-ins). `POST /v1/sign-out` revokes the token it is sen
 **Person ids** are the council's references; they are pseudonymised on arrival and never
 stored or logged. Every refusal is a 403 whose `detail` says why; repeated failed sign-ins
 and bulk look-ups are answered 429 with `Retry-After`.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
+`status`, `detail` (what to do), `instance` (the request id, as in `X-Request-ID`), a stable
+`code`, and `errors` for a 422.
 """
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
-    """The service as an ASGI app; `settings` default to the environment (SIGNPOST_*)."""
+def create_app(settings: Settings | None = None, *, migrate: bool = True, listen_host: str | None = None) -> FastAPI:
+    """The service as an ASGI app; `settings` default to the environment (SIGNPOST_*).
+
+    `listen_host`: the address the server listens on; development sign-in is offered only where
+    `settings.development_sign_in_allowed(listen_host)` holds, and never when it is unknown.
+    """
     settings = settings or get_settings()
     logs.configure()
     runtime = Runtime.build(settings)
@@ -67,13 +76,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        docs_url=None, redoc_url=None,  # served from the vendored copies by `api/docs.py`
     )
     app.state.runtime = runtime
+    app.state.development_sign_in = listen_host is not None and settings.development_sign_in_allowed(listen_host)
     errors.install(app, page_for=web.not_found_page)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(docs.router)
     for module in (citizens, caseload, events, feedback, services, audit, revocations):
         app.include_router(module.router, prefix="/v1")
     web.install(app)  # the pages: same runtime, rules and audit as the API

@@ -1,19 +1,28 @@
 """Security headers on every response, and a strict Content-Security-Policy.
 
-The pages load scripts and styles only from this server's own `/static/` (no inline script or
-style, no CDN), so the policy can be `'self'` everywhere and `'none'` for the rest. The only
-exception is FastAPI's interactive API docs, which bring their own inline bootstrap script:
-they get the same headers without the CSP, and carry no personal data.
+The pages, and the API documentation at `/docs` and `/redoc` (Swagger UI and Redoc vendored
+into `/static/vendor/`, started by scripts in `/static/docs/`), load scripts and styles only
+from this server's own `/static/` (no inline script or style, no CDN), so the policy can be
+`'self'` everywhere and `'none'` for the rest. Images may also be `data:` URLs (Swagger UI's
+icons). Redoc writes its styles into `<style>` elements: its page alone adds a nonce made for
+that response (`content_security_policy(style_nonce=...)`).
 """
 
 from __future__ import annotations
+
+
+def content_security_policy(*, style_nonce: str | None = None) -> str:
+    """The one policy; `style_nonce` also allows `<style>` elements carrying that nonce."""
+    styles = "style-src 'self'" + (f" 'nonce-{style_nonce}'" if style_nonce else "")
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", styles)
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self'",
+        "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
         "manifest-src 'self'",
@@ -36,30 +45,26 @@ COMMON = (
 PAGE_REFERRER = (b"referrer-policy", b"same-origin")
 API_REFERRER = (b"referrer-policy", b"no-referrer")
 
-#: Paths whose HTML needs inline script (FastAPI's Swagger UI / ReDoc pages).
-DOCS_PATHS = ("/docs", "/redoc")
 NO_STORE = (b"cache-control", b"no-store")
 
 
 def security_headers(path: str, scheme: str) -> tuple[tuple[bytes, bytes], ...]:
     """The headers every response to `path` carries unless it set them itself.
 
-    Computed once per kind of path (API, docs, page) and scheme: the request's middleware
-    (`serving.http.app.RequestContext`) adds them to each response without re-building them.
+    Computed once per kind of path (API or page) and scheme: the request's middleware
+    (`serving.http.middleware.RequestContext`) adds them to each response without re-building them.
     """
-    return _HEADERS[(path.startswith("/v1/"), path.startswith(DOCS_PATHS), scheme == "https")]
+    return _HEADERS[(path.startswith("/v1/"), scheme == "https")]
 
 
-def _headers(api: bool, docs: bool, https: bool) -> tuple[tuple[bytes, bytes], ...]:
+def _headers(api: bool, https: bool) -> tuple[tuple[bytes, bytes], ...]:
     wanted = [*COMMON, API_REFERRER if api else PAGE_REFERRER]
     if api:
         wanted.append(NO_STORE)  # personal data: never kept by a browser or proxy
-    if not docs:
-        wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+    wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
     if https:
         wanted.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
     return tuple(wanted)
 
 
-_HEADERS = {(api, docs, https): _headers(api, docs, https)
-            for api in (False, True) for docs in (False, True) for https in (False, True)}
+_HEADERS = {(api, https): _headers(api, https) for api in (False, True) for https in (False, True)}

@@ -6,11 +6,19 @@ about a person other than the one asked about. Examples here feed the OpenAPI do
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from serving.domain.events import to_utc
 from signpost.settings import Purpose
 
 #: The council's person reference as it arrives in a path or body (never stored).
@@ -29,13 +37,50 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ValidationProblem(BaseModel):
+    loc: list[str] = Field(description="Where: `body`, `path` or `query`, then the field, e.g. `events`, `0`, `occurred_at`.")
+    msg: str
+    type: str
+
+
 class ErrorOut(BaseModel):
+    """An error as RFC 9457 problem details (`application/problem+json`), plus a stable `code`."""
+
+    type: str = Field(description="`about:blank`: the status and `code` say what kind of problem this is.")
+    title: str = Field(description="The HTTP status phrase, e.g. `Forbidden`.")
+    status: int = Field(ge=400, le=599)
     detail: str = Field(description="What went wrong and what to do next.")
+    instance: str = Field(description="The request id (also the `X-Request-ID` header and in the logs).")
     code: str = Field(description="A stable machine-readable reason, e.g. `not_on_caseload`.")
+    errors: list[ValidationProblem] | None = Field(
+        default=None, description="Validation problems (422 only), at most 20.")
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"detail": "this person's household is not on an open caseload of yours",
-                                          "code": "not_on_caseload"}]}
+        json_schema_extra={"examples": [{"type": "about:blank", "title": "Forbidden", "status": 403,
+                                          "detail": "this person's household is not on an open caseload of yours",
+                                          "instance": "3f9c2a7d5e1b4c60-1a", "code": "not_on_caseload"}]},
     )
+
+
+def _convertible_to_utc(moment: datetime) -> datetime:
+    """Refuse a time that leaves the years 1-9999 once its offset is applied (Python cannot hold it)."""
+    try:
+        to_utc(moment)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1-9999 once converted to UTC") from None
+    return moment
+
+
+#: A timestamp the API accepts: ISO 8601, and representable in UTC.
+Timestamp = Annotated[datetime, AfterValidator(_convertible_to_utc)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A stored moment is UTC; SQLite hands it back without its offset, which RFC 3339 requires."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+#: A moment the API answers with: always with its offset (`Z`), whichever database held it.
+UtcMoment = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 # ------------------------------------------------------------------ recommendations ----------
@@ -123,7 +168,7 @@ class ConsentPurposeOut(BaseModel):
                                       "override that stands.")
     status: Status | None = Field(description="Latest recorded decision; null when the default applies.")
     default_applies: bool
-    recorded_at: datetime | None = None
+    recorded_at: UtcMoment | None = None
     method: str | None = None
     meaning: str
     override: OverrideOut | None = Field(
@@ -178,7 +223,7 @@ class EventIn(Strict):
     source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
     person_id: PersonId
     service_id: ServiceId
-    occurred_at: datetime = Field(description="ISO 8601; without an offset it is UK local time.")
+    occurred_at: Timestamp = Field(description="ISO 8601; without an offset it is UK local time.")
     event_type: EventType
 
 
@@ -217,7 +262,7 @@ class FeedbackIn(Strict):
 class FeedbackOut(BaseModel):
     id: int
     decision: Decision
-    recorded_at: datetime
+    recorded_at: UtcMoment
 
 
 # ------------------------------------------------------------------ early help ---------------
@@ -283,7 +328,7 @@ class SubjectDataOut(BaseModel):
 
 class ErasureOut(BaseModel):
     erased: bool
-    erased_at: datetime
+    erased_at: UtcMoment
     removed: dict[str, int]
 
 
@@ -317,8 +362,8 @@ class RevocationOut(BaseModel):
     scope: Literal["token", "subject"] = Field(
         description="`token`: the token presented (sign-out); `subject`: every token issued to them up to `revoked_at`."
     )
-    revoked_at: datetime = Field(description="From this moment the token (or tokens) are refused with 401.")
-    expires_at: datetime = Field(description="After this every token the revocation covers has expired anyway.")
+    revoked_at: UtcMoment = Field(description="From this moment the token (or tokens) are refused with 401.")
+    expires_at: UtcMoment = Field(description="After this every token the revocation covers has expired anyway.")
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "revoked": True, "scope": "token", "revoked_at": "2026-11-25T09:30:00.123456Z",
         "expires_at": "2026-11-25T10:15:00Z",
@@ -330,7 +375,7 @@ class RevocationOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     seq: int
-    recorded_at: datetime
+    recorded_at: UtcMoment
     actor_role: str
     actor: str
     action: str

@@ -15,6 +15,10 @@ from serving.infra import db, processed, seeding
 from signpost.errors import UserError
 from signpost.settings import Settings
 
+#: The variable `serve` hands its `--host` to the workers in (`serving/http/asgi.py` reads it);
+#: a server started another way does not set it, and so offers no development sign-in.
+LISTEN_HOST = "SIGNPOST_LISTEN_HOST"
+
 
 def prepare(settings: Settings) -> dict[str, int]:
     """Migrate the database, create the signing key if needed, seed from the processed folder."""
@@ -39,6 +43,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     if workers < 1:
         raise UserError("--workers must be at least 1")
     prepare(settings)
+    os.environ[LISTEN_HOST] = host
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="signpost-metrics-")
     uvicorn.run(

@@ -270,8 +270,7 @@ def test_health_ready_metrics(service):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True and ready.json()["degraded"] is False
-    metrics = client.get("/metrics").text
-    assert "signpost_requests_total" in metrics and "signpost_model_version" in metrics
+    assert client.get("/metrics").status_code == 404  # off without SIGNPOST_METRICS_TOKEN (tests/serving/test_problems.py)
     assert client.get("/healthz").headers["x-request-id"]
 
 
@@ -329,8 +328,8 @@ def test_requests_answered_together_match_each_answered_alone(service, world):
     assert client.delete(f"/v1/citizens/{erased}", headers=tokens("admin", "admin-1")).status_code == 200
     asked = [*people, erased, "NOT-A-RESIDENT-1"]
 
-    def strip(response):
-        return response.status_code, response.json()
+    def strip(response):  # without a problem's `instance`: the request id differs by request
+        return response.status_code, {k: v for k, v in response.json().items() if k != "instance"}
 
     alone = [strip(client.get(f"/v1/citizens/{p}/recommendations?k=5", headers=tokens("citizen", p)))
              for p in asked]

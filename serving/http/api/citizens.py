@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from serving.domain import consent, early_help, erasure, recommendations, subject_access
 from serving.domain.consent import Decision
 from serving.http.deps import ModelsDep, PersonDep, ProcessedDep, RuntimeDep, SettingsDep, ViewerDep
+from serving.http.errors import ANY_ROUTE, problem_responses
 from serving.http.fast_json import recommendations_json
 from serving.http.schemas import (
     ConsentChange,
@@ -16,7 +17,6 @@ from serving.http.schemas import (
     ConsentPurposeOut,
     EarlyHelpOut,
     ErasureOut,
-    ErrorOut,
     OverrideIn,
     OverrideOut,
     RecommendationsOut,
@@ -25,19 +25,14 @@ from serving.http.schemas import (
 
 router = APIRouter(prefix="/citizens", tags=["citizens"])
 
-REFUSALS = {
-    401: {"model": ErrorOut, "description": "No valid bearer token."},
-    403: {"model": ErrorOut, "description": "Refused by the access rules; `detail` says why."},
-    404: {"model": ErrorOut, "description": "No record of this person."},
-    410: {"model": ErrorOut, "description": "The person was erased."},
-    429: {"model": ErrorOut, "description": "Rate limited; see `Retry-After`."},
-}
+#: The problems any `/v1` route can answer (RFC 9457 bodies); routes with a body add `WRITES`.
+REFUSALS = problem_responses(*ANY_ROUTE, 401, 403, 404, 410, 422, 429, 503)
+WRITES = {**REFUSALS, **problem_responses(409, 413)}
 
 
 @router.get(
     "/{person_id}/recommendations", response_class=Response,
-    responses={200: {"model": RecommendationsOut}, 422: {"model": ErrorOut, "description": "A bad parameter."},
-               **REFUSALS},
+    responses={200: {"model": RecommendationsOut}, **REFUSALS},
 )
 async def read_recommendations(
     person: PersonDep, viewer: ViewerDep, runtime: RuntimeDep,
@@ -73,11 +68,10 @@ def consent_out(decisions: list[Decision]) -> ConsentOut:
     ])
 
 
-CONSENT_CHANGE_ERRORS = {
-    409: {"model": ErrorOut, "description": "The change conflicts with the person's objection, which only they "
-                                            "(or an admin's Art. 21 override) may set aside; `detail` says how."},
-    422: {"model": ErrorOut, "description": "A bad body, or a method or note that does not fit who is acting."},
-}
+#: 409: the change conflicts with the person's objection, which only they (or an admin's Art. 21
+#: override) may set aside, and `detail` says how; 422: a bad body, or a method or note that does
+#: not fit who is acting.
+CONSENT_CHANGE_ERRORS = problem_responses(409, 422)
 
 
 @router.get("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS)
@@ -87,7 +81,7 @@ async def read_consent(person: PersonDep, viewer: ViewerDep, settings: SettingsD
                                           today=runtime.today()))
 
 
-@router.put("/{person_id}/consent", response_model=ConsentOut, responses=REFUSALS | CONSENT_CHANGE_ERRORS)
+@router.put("/{person_id}/consent", response_model=ConsentOut, responses=WRITES | CONSENT_CHANGE_ERRORS)
 def change_consent(person: PersonDep, viewer: ViewerDep, body: ConsentChange, settings: SettingsDep,
                    runtime: RuntimeDep) -> ConsentOut:
     """Record a decision for one purpose; in force from the very next request, and audited.
@@ -101,7 +95,7 @@ def change_consent(person: PersonDep, viewer: ViewerDep, body: ConsentChange, se
 
 
 @router.post("/{person_id}/consent/overrides", response_model=ConsentOut, status_code=201,
-             responses=REFUSALS | CONSENT_CHANGE_ERRORS)
+             responses=WRITES | CONSENT_CHANGE_ERRORS)
 def override_objection(person: PersonDep, viewer: ViewerDep, body: OverrideIn, settings: SettingsDep,
                        runtime: RuntimeDep) -> ConsentOut:
     """Admins only: continue despite the person's objection to early intervention, with the compelling

@@ -6,15 +6,15 @@ from fastapi import APIRouter
 
 from serving.domain import access, events
 from serving.domain.access import Action
-from serving.http.api.citizens import REFUSALS
+from serving.http.api.citizens import WRITES
 from serving.http.deps import ProcessedDep, RuntimeDep, ViewerDep, pseudonym_of
-from serving.http.schemas import ErrorOut, EventsIn, EventsOut
+from serving.http.schemas import EventsIn, EventsOut
 
 router = APIRouter(tags=["events"])
 
 
 @router.post("/events", response_model=EventsOut, status_code=201,
-             responses={**REFUSALS, 409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+             responses=WRITES)
 def post_events(body: EventsIn, viewer: ViewerDep, processed: ProcessedDep, runtime: RuntimeDep) -> events.Stored:
     """Store events durably (committed before the answer); resending the same events is harmless.
 

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Request
 
 from serving.domain import access, feedback
 from serving.domain.access import Action
-from serving.http.api.citizens import REFUSALS
+from serving.http.api.citizens import WRITES
 from serving.http.deps import ProcessedDep, RuntimeDep, ViewerDep, person_of
 from serving.http.schemas import FeedbackIn, FeedbackOut
 
 router = APIRouter(tags=["feedback"])
 
 
-@router.post("/feedback", response_model=FeedbackOut, status_code=201, responses=REFUSALS)
+@router.post("/feedback", response_model=FeedbackOut, status_code=201, responses=WRITES)
 def post_feedback(request: Request, body: FeedbackIn, viewer: ViewerDep, processed: ProcessedDep,
                   runtime: RuntimeDep) -> feedback.Recorded:
     """Citizens: useful / not for me (removes it from their next lists). Caseworkers: accepted / declined with a reason."""

@@ -6,13 +6,14 @@ from fastapi import APIRouter
 
 from serving.domain import access, revocations
 from serving.domain.access import Action
-from serving.http.api.citizens import REFUSALS
+from serving.http.api.citizens import WRITES
 from serving.http.deps import RuntimeDep, ViewerDep, pseudonym_of
-from serving.http.schemas import ErrorOut, RevocationIn, RevocationOut
+from serving.http.errors import ANY_ROUTE
+from serving.http.schemas import RevocationIn, RevocationOut
 
 router = APIRouter(tags=["sign-in"])
 
-SIGNED_IN = {k: v for k, v in REFUSALS.items() if k in (401, 429)}
+SIGNED_IN = {k: v for k, v in WRITES.items() if k in (*ANY_ROUTE, 401, 429)}
 
 
 @router.post("/sign-out", response_model=RevocationOut, responses=SIGNED_IN)
@@ -23,8 +24,7 @@ def sign_out(viewer: ViewerDep, runtime: RuntimeDep) -> revocations.Revoked:
 
 @router.post(
     "/revocations", response_model=RevocationOut,
-    responses={**SIGNED_IN, 403: REFUSALS[403], 422: {"model": ErrorOut, "description": "Not exactly one of "
-                                                          "`staff_id` or `person_id`, or a malformed one."}},
+    responses={**SIGNED_IN, **{k: v for k, v in WRITES.items() if k in (403, 413, 422, 503)}},
 )
 def revoke(body: RevocationIn, viewer: ViewerDep, runtime: RuntimeDep) -> revocations.Revoked:
     """Admins only: every token of a member of staff or a citizen issued up to now stops working

@@ -46,12 +46,13 @@ PENDING_SECONDS = 600
 CALLBACK_PATH = "/auth/callback"
 
 
-def _development_allowed(runtime) -> bool:
-    return runtime.settings.environment == "local"
+def _development_allowed(request: Request) -> bool:
+    """Only where `serving.http.app.create_app` found the listening address safe for it."""
+    return bool(request.app.state.development_sign_in)
 
 
-def _development_only(runtime) -> None:
-    if not _development_allowed(runtime):
+def _development_only(request: Request) -> None:
+    if not _development_allowed(request):
         raise NotFound("development sign-in is switched off here: sign in through the council's identity service")
 
 
@@ -95,9 +96,9 @@ def start(request: Request, viewer: OptionalViewer) -> Response:
 def sign_in_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewer, next: str | None = None) -> Response:
     council = runtime.tokens.provider is not None and runtime.settings.oidc_client_id is not None
     if not council:
-        _development_only(runtime)
+        _development_only(request)
     return render(request, "sign_in.html", title="Sign in", council=council, next=_safe_next(next) or "",
-                  personas=_personas(request, runtime) if _development_allowed(runtime) else [])
+                  personas=_personas(request, runtime) if _development_allowed(request) else [])
 
 
 @router.get("/sign-in/council")
@@ -153,7 +154,7 @@ def _sign_in_failed(request: Request, reason: str) -> Response:
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, runtime: RuntimeDep, form: Form) -> Response:
-    _development_only(runtime)
+    _development_only(request)
     people = {p.key: p for p in _personas(request, runtime)}
     persona = people.get(form.get("persona", ""))
     if persona is None:
