@@ -1,4 +1,4 @@
-"""Erasure: a person's ledger, events, feedback and served lists removed; the fact kept.
+"""Erasure: a person's ledger, events, feedback, served lists and portal settings removed; the fact kept.
 
 The audit trail keeps the pseudonym and the fact of erasure (it is append-only and its
 entries carry no personal data beyond the pseudonym); `erasures` makes every worker refuse
@@ -23,6 +23,7 @@ from serving.infra.db import Database
 from serving.infra.registry import Models
 from serving.infra.served import ServedLog
 from serving.infra.tables import (
+    CitizenPreference,
     ConsentRecord,
     ConsentState,
     Erasure,
@@ -44,7 +45,7 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> t
     removed = {}
     for name, model in (
         ("consent_records", ConsentRecord), ("consent_state", ConsentState), ("events", Event),
-        ("feedback", Feedback), ("suggestions", Suggestion),
+        ("feedback", Feedback), ("suggestions", Suggestion), ("citizen_preferences", CitizenPreference),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
     if not known and not any(removed.values()):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.domain import access, audit, consent
+from serving.domain import access, audit, consent, preferences
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
 from serving.domain.errors import Gone, NotFound
@@ -41,6 +41,7 @@ class SubjectData:
     suggestions: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    preferences: dict[str, Any] | None = None  # the portal settings, when the person changed any
 
 
 def _plain(value):
@@ -90,12 +91,16 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
          "recorded_at": f.recorded_at.isoformat()}
         for f in session.scalars(select(Feedback).where(Feedback.pseudonym == p).order_by(Feedback.id))
     ]
-    if not (record or events or consents or suggestions or feedback):
+    settings = preferences.read(session, p)
+    chosen = None if settings.updated_at is None else {
+        "sensitive_suggestions": settings.sensitive_suggestions, "updated_at": settings.updated_at.isoformat()}
+    if not (record or events or consents or suggestions or feedback or chosen):
         raise NotFound("nothing is held about this person")
     audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="subject_access",
                  subject=p, detail={})
     return SubjectData(pseudonym=p, record=record, sources=sorted(sources), history=history,
-                          consents=consents, suggestions=suggestions, feedback=feedback, events=events)
+                          consents=consents, suggestions=suggestions, feedback=feedback, events=events,
+                          preferences=chosen)
 
 
 def for_person(database: Database, viewer: Viewer, person: Person, *, served: ServedLog, processed: ProcessedData,

@@ -238,6 +238,8 @@ class SubjectDataOut(BaseModel):
                     "395 days by default); older lists are deleted.")
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    preferences: dict[str, Any] | None = Field(
+        default=None, description="Portal settings the person chose (e.g. `sensitive_suggestions`); null: none.")
 
 
 class ErasureOut(BaseModel):

@@ -126,6 +126,16 @@ class Suggestion(Base):
     __table_args__ = (Index("ix_suggestions_person", "pseudonym"), Index("ix_suggestions_served_at", "served_at"))
 
 
+class CitizenPreference(Base):
+    """A resident's own settings on the portal (one row per person; no row: every default)."""
+
+    __tablename__ = "citizen_preferences"
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM), primary_key=True)
+    # Suggest services related to sensitive services the person uses (their own page only).
+    sensitive_suggestions: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Erasure(Base):
     """A person erased from the service: only the pseudonym and the fact remain."""
 
