@@ -296,6 +296,10 @@ class Service:
     intervention: bool
     url: str | None
     active: bool
+    sensitive: bool = False
+    phone: str | None = None
+    contact: str | None = None  # how to apply or get in touch
+    opening_hours: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,10 @@ def service(row) -> Service:
         intervention=bool(row.get("intervention")),
         url=_text(row.get("url")),
         active=bool(row.get("active")),
+        sensitive=bool(row.get("sensitive")),
+        phone=_text(row.get("phone")),
+        contact=_text(row.get("contact")),
+        opening_hours=_text(row.get("opening_hours")),
     )
 
 

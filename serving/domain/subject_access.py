@@ -8,14 +8,14 @@ received since. The request itself is audited.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.domain import access, audit, consent, preferences
+from serving.domain import access, audit, consent, corrections, preferences, saved_services
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
 from serving.domain.errors import Gone, NotFound
@@ -42,6 +42,8 @@ class SubjectData:
     feedback: list[dict[str, Any]]
     events: list[dict[str, Any]]
     preferences: dict[str, Any] | None = None  # the portal settings, when the person changed any
+    saved_services: list[dict[str, Any]] = field(default_factory=list)
+    correction_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _plain(value):
@@ -94,13 +96,17 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
     settings = preferences.read(session, p)
     chosen = None if settings.updated_at is None else {
         "sensitive_suggestions": settings.sensitive_suggestions, "updated_at": settings.updated_at.isoformat()}
-    if not (record or events or consents or suggestions or feedback or chosen):
+    saved = [{"service_id": s.service_id, "saved_at": s.saved_at.isoformat()}
+             for s in saved_services.read(session, p)]
+    asked = [{"about": c.about, "message": c.message, "recorded_at": c.recorded_at.isoformat()}
+             for c in corrections.read(session, p)]
+    if not (record or events or consents or suggestions or feedback or chosen or saved or asked):
         raise NotFound("nothing is held about this person")
     audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="subject_access",
                  subject=p, detail={})
     return SubjectData(pseudonym=p, record=record, sources=sorted(sources), history=history,
                           consents=consents, suggestions=suggestions, feedback=feedback, events=events,
-                          preferences=chosen)
+                          preferences=chosen, saved_services=saved, correction_requests=asked)
 
 
 def for_person(database: Database, viewer: Viewer, person: Person, *, served: ServedLog, processed: ProcessedData,

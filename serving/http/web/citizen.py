@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,9 +17,12 @@ from serving.domain import (
     access,
     consent,
     consent_answers,
+    corrections,
     feedback,
     preferences,
     recommendations,
+    saved_services,
+    service_search,
     subject_access,
 )
 from serving.domain.access import Action
@@ -156,15 +160,20 @@ def eligibility_notes(processed, service_id: str) -> list[str]:
 @router.get("", response_class=HTMLResponse)
 async def services_for_you(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
                            models: ModelsDep, processed: ProcessedDep, removed: str | None = None,
-                           useful: str | None = None, why: str | None = None) -> Response:
+                           useful: str | None = None, why: str | None = None,
+                           restored: str | None = None) -> Response:
     _citizen_only(viewer)
     settings = preferences.for_myself(runtime.database, viewer, person, today=runtime.today())
     result = await recommendations.for_person(runtime.batcher, viewer, person, models=models, processed=processed,
                                               served=runtime.served, today=runtime.today(), k=K,
                                               sensitive_opt_in=settings.sensitive_suggestions)
     notes = {item.service_id: eligibility_notes(processed, item.service_id) for item in result.recommendations}
+    saved = {s.service_id for s in saved_services.for_myself(runtime.database, viewer, person, today=runtime.today())}
+    with runtime.database.reading() as session:
+        hidden = [(sid, _service_name(processed, sid)) for sid in feedback.not_for_me(session, person.pseudonym)]
     return render(
         request, "citizen/services.html", title="Services for you", result=result, eligibility=notes,
+        saved=saved, hidden=hidden, restored=_service_name(processed, restored) if restored else None,
         removed=_service_name(processed, removed) if removed in processed.services.index else None,
         thanked=_service_name(processed, useful) if useful in processed.services.index else None,
         why=why, no_consent=result.notice == recommendations.NOTICE_NO_CONSENT,
@@ -210,6 +219,84 @@ def change_consent(request: Request, viewer: PageViewer, person: MyselfDep, runt
     return redirect("/portal/consent?saved=1#main-content")
 
 
+@router.post("/not-for-me/undo")
+def undo_not_for_me(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                    processed: ProcessedDep, form: Form) -> Response:
+    _citizen_only(viewer)
+    service_id = form.get("service_id", "")
+    feedback.undo_not_for_me(runtime.database, viewer, person, service_id=service_id, today=runtime.today())
+    restored = service_id if service_id in processed.services.index else ""
+    return redirect(f"/portal?restored={quote(restored)}#main-content")
+
+
+@router.get("/services", response_class=HTMLResponse)
+def find_a_service(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                   models: ModelsDep, processed: ProcessedDep, words: str = "", category: str | None = None) -> Response:
+    _citizen_only(viewer)
+    words = words.strip()[:200]
+    found = service_search.find(viewer, person, models=models, processed=processed, words=words,
+                                category=category or None)
+    saved = {s.service_id for s in saved_services.for_myself(runtime.database, viewer, person, today=runtime.today())}
+    return render(request, "citizen/find.html", title="Find a service", search=found, saved=saved,
+                  eligibility=lambda sid: eligibility_notes(processed, sid))
+
+
+@router.get("/services/{service_id}", response_class=HTMLResponse)
+def one_service(request: Request, service_id: str, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                models: ModelsDep, processed: ProcessedDep, saved_now: bool = False) -> Response:
+    _citizen_only(viewer)
+    found = service_search.one(viewer, person, service_id, models=models, processed=processed)
+    saved = {s.service_id for s in saved_services.for_myself(runtime.database, viewer, person, today=runtime.today())}
+    return render(request, "citizen/service.html", title=found.service.name, found=found,
+                  is_saved=service_id in saved, saved_now=saved_now,
+                  notes=eligibility_notes(processed, service_id))
+
+
+@router.get("/saved", response_class=HTMLResponse)
+def your_saved_services(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                        processed: ProcessedDep, removed: str | None = None) -> Response:
+    _citizen_only(viewer)
+    saved = saved_services.for_myself(runtime.database, viewer, person, today=runtime.today())
+    items = [recommendations.service(processed.services.loc[s.service_id]) for s in saved
+             if s.service_id in processed.services.index]
+    return render(request, "citizen/saved.html", title="Your saved services", items=items,
+                  removed=_service_name(processed, removed) if removed in processed.services.index else None,
+                  today=runtime.today())
+
+
+#: Where a save or remove may send the person back to (never an arbitrary address).
+_BACK = {"services": "/portal", "find": "/portal/services", "saved": "/portal/saved"}
+
+
+@router.post("/saved")
+def change_saved(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                 processed: ProcessedDep, form: Form) -> Response:
+    _citizen_only(viewer)
+    service_id, change = form.get("service_id", ""), form.get("change")
+    if change == "save":
+        saved_services.save(runtime.database, viewer, person, service_id, processed=processed, today=runtime.today())
+    elif change == "remove":
+        saved_services.remove(runtime.database, viewer, person, service_id, today=runtime.today())
+    else:
+        raise Invalid("choose to save or remove the service")
+    back = form.get("back", "")
+    if back == "service" and service_id in processed.services.index:
+        flag = "?saved_now=1" if change == "save" else ""
+        return redirect(f"/portal/services/{quote(service_id)}{flag}#main-content")
+    if back == "saved" and change == "remove":
+        return redirect(f"/portal/saved?removed={quote(service_id)}#main-content")
+    return redirect(_BACK.get(back, "/portal/saved") + "#main-content")
+
+
+@router.post("/data/correction")
+def ask_for_correction(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
+                       form: Form) -> Response:
+    _citizen_only(viewer)
+    corrections.ask(runtime.database, viewer, person, about=form.get("about", ""), message=form.get("message", ""),
+                    today=runtime.today())
+    return redirect("/portal/data?asked=1#main-content")
+
+
 @router.post("/preferences")
 def change_preferences(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
                        form: Form) -> Response:
@@ -229,7 +316,7 @@ def _in_words(field: str, value) -> str:
 
 @router.get("/data", response_class=HTMLResponse)
 def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
-              processed: ProcessedDep) -> Response:
+              processed: ProcessedDep, asked: bool = False) -> Response:
     _citizen_only(viewer)
     data = subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
                                      today=runtime.today())
@@ -245,7 +332,8 @@ def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: 
         source_name=lambda s: SOURCES.get(s, s or "Unknown"),
         purpose_title=lambda p: WORDING.get(p, {}).get("title", p),
         service_name=lambda s: _service_name(processed, s),
-        retention_days=runtime.settings.served_retention_days,
+        retention_days=runtime.settings.served_retention_days, asked=asked, about=corrections.ABOUT,
+        latest=next((s for s in reversed(data.suggestions) if s["kind"] == "services"), None),
     )
 
 

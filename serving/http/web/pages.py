@@ -56,6 +56,8 @@ def navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     if viewer.role is Role.citizen:
         return [
             {"text": "Services for you", "href": "/portal"},
+            {"text": "Find a service", "href": "/portal/services", "prefix": "/portal/services/"},
+            {"text": "Saved services", "href": "/portal/saved"},
             {"text": CONSENT_PAGE, "href": "/portal/consent"},
             {"text": "Your data", "href": "/portal/data"},
         ]
