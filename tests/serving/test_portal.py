@@ -59,7 +59,7 @@ def test_every_portal_page_has_exit_this_page_and_one_name_for_the_consent_page(
 
 def _now(page_html: str, purpose: str) -> tuple[str, str, str]:
     row = re.search(rf'id="now-{purpose}" data-allowed="(yes|no)" data-source="(default|choice)"(.*?)</div>',
-                    page_html, re.S)
+                    page_html, re.DOTALL)
     return row.group(1), row.group(2), _text(row.group(3))
 
 
