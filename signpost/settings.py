@@ -114,6 +114,18 @@ class Settings(BaseSettings):
         "research": True,  # opt-out
     }
 
+    # --- public pages (privacy notice, accessibility statement, "Exit this page") ----------
+    #: The data controller and data protection officer the privacy notice names. The demo
+    #: defaults are clearly fictional: a council sets its own before publishing.
+    controller_name: str = "Example County Council (fictional demo council)"
+    controller_address: str = "Example County Council, 1 Demo Street, Exampletown, EX1 1AA (fictional)"
+    dpo_name: str = "Data Protection Officer, Example County Council (fictional)"
+    dpo_email: str = "dpo@example.org"
+    #: Where people report accessibility problems or ask for another format.
+    accessibility_contact_email: str = "accessibility@example.org"
+    #: Where "Exit this page" takes a person (GOV.UK's advice: a neutral, busy site).
+    exit_page_url: str = "https://www.bbc.co.uk/weather"
+
     # --- data-sharing policy: which partner source may serve which purpose ---------------
     sharing_policy: dict[str, list[Purpose]] = {
         "libraries": ["personalisation", "early_intervention", "research"],

@@ -41,6 +41,7 @@ class Action(StrEnum):
     models = "read which models are served"
     sign_out = "sign out"
     revoke = "revoke someone else's sign-ins"
+    corrections_read = "read residents' correction requests"
 
 
 #: action -> role -> scope. A role missing from an action's map is refused that action.
@@ -61,6 +62,7 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.models: {r: "any" for r in Role},
     Action.sign_out: {r: "self" for r in Role},
     Action.revoke: {Role.admin: "any"},
+    Action.corrections_read: {Role.admin: "any"},
 }
 
 #: Actions on one person's records (individual-level data).

@@ -1,4 +1,4 @@
-"""Erasure: a person's ledger, events, feedback and served lists removed; the fact kept.
+"""Erasure: a person's ledger, events, feedback, served lists, portal settings, saved services and correction requests removed; the fact kept.
 
 The audit trail keeps the pseudonym and the fact of erasure (it is append-only and its
 entries carry no personal data beyond the pseudonym); `erasures` makes every worker refuse
@@ -23,12 +23,15 @@ from serving.infra.db import Database
 from serving.infra.registry import Models
 from serving.infra.served import ServedLog
 from serving.infra.tables import (
+    CitizenPreference,
     ConsentOverride,
     ConsentRecord,
     ConsentState,
+    CorrectionRequest,
     Erasure,
     Event,
     Feedback,
+    SavedService,
     Suggestion,
     utc_text,
 )
@@ -46,7 +49,8 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> t
     for name, model in (
         ("consent_records", ConsentRecord), ("consent_state", ConsentState),
         ("consent_overrides", ConsentOverride), ("events", Event),
-        ("feedback", Feedback), ("suggestions", Suggestion),
+        ("feedback", Feedback), ("suggestions", Suggestion), ("citizen_preferences", CitizenPreference),
+        ("saved_services", SavedService), ("correction_requests", CorrectionRequest),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
     if not known and not any(removed.values()):

@@ -1,6 +1,6 @@
 """Feedback on suggestions: citizens say useful / not for me; caseworkers record decisions.
 
-"Not for me" takes the service out of the citizen's next lists at once. A caseworker's
+"Not for me" takes the service out of the citizen's next lists at once, until they take it back. A caseworker's
 accept or decline must give a reason (it is part of the case record) and is audited.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from serving.domain import access, audit, erasure
@@ -67,3 +68,26 @@ def give(database: Database, viewer: Viewer, person: Person, *, service_id: str,
         row = record(session, person.pseudonym, service_id=service_id, decision=decision, reason=reason,
                      viewer=viewer, processed=processed)
         return Recorded(row.id, row.decision, row.recorded_at)
+
+
+def not_for_me(session: Session, pseudonym: str) -> list[str]:
+    """Services the person has said are not for them (and not taken back), oldest first."""
+    rows = session.scalars(select(Feedback.service_id).where(
+        Feedback.pseudonym == pseudonym, Feedback.decision == "not_for_me").order_by(Feedback.id))
+    return list(dict.fromkeys(rows))
+
+
+def undo_not_for_me(database: Database, viewer: Viewer, person: Person, *, service_id: str,
+                    today: date) -> int:
+    """Take back the person's own "Not for me" on `service_id`: the service may be suggested
+    again from the next list. Their statement is withdrawn, not overruled, so the rows go."""
+    if viewer.role is not Role.citizen:
+        raise access.Refused("only the resident can take back their own \"Not for me\"",
+                             action=Action.feedback_write, code="role")
+    with database.write_session() as session:
+        access.check(session, viewer, Action.feedback_write, person, today=today)
+        erasure.require_present(session, person, yourself=True)
+        removed = session.execute(delete(Feedback).where(
+            Feedback.pseudonym == person.pseudonym, Feedback.service_id == service_id,
+            Feedback.decision == "not_for_me")).rowcount or 0
+        return removed

@@ -69,6 +69,17 @@ class VersionDetail:
     documents: dict[str, str] = field(default_factory=dict)  # name -> markdown text
 
 
+@dataclass(frozen=True)
+class PublicRecord:
+    """What the public transparency page shows for one model: the record of the version in use."""
+
+    slug: str
+    title: str
+    version: str | None  # None: no version is in use
+    document: str | None  # "transparency_record.md" or, for a model without one, "model_card.md"
+    text: str | None  # markdown, as training wrote it
+
+
 def metric_label(key: str) -> str:
     return METRIC_LABELS.get(key, key.replace("_at_", "@").replace("_", " "))
 
@@ -149,6 +160,25 @@ class ModelReports:
         name, _, _ = self._name(slug)
         found = tracking.champion_version(name, self._connect())
         return str(found.version) if found is not None else None
+
+    def in_use(self) -> list[PublicRecord]:
+        """The record of each model serving now (its champion), for anyone to read: the
+        transparency record training wrote, or the model card where there is none. Only
+        documents written for publication; no figure or per-group table beyond what they state."""
+        out = []
+        for slug in KINDS:
+            _, title, _ = self._name(slug)
+            try:
+                version = self.champion(slug)
+            except Unavailable:
+                version = None
+            if version is None:
+                out.append(PublicRecord(slug, title, None, None, None))
+                continue
+            documents = self.detail(slug, version).documents
+            document = next((d for d in ("transparency_record.md", "model_card.md") if d in documents), None)
+            out.append(PublicRecord(slug, title, version, document, documents.get(document) if document else None))
+        return out
 
     def _version(self, slug: str, version: str):
         name, title, headline = self._name(slug)

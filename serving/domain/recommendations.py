@@ -33,7 +33,7 @@ from signpost.settings import Purpose, Settings
 NOTICE_PERSONALISED = "Suggested for you from the services you use."
 NOTICE_NO_CONSENT = (
     "Not personalised: you have not agreed to personalisation, so these are services popular "
-    "with people of your age in your area. You can change this on your consent page."
+    "with people of your age in your area. You can choose to share your data in \"Your choices about your data\"."
 )
 NOTICE_NO_HISTORY = "Not personalised yet: these are services popular with people of your age in your area."
 NOTICE_DEGRADED = (
@@ -57,6 +57,14 @@ class Suggestion:
     means_tested: bool
     eligibility_note: str | None
     url: str | None
+    # The full reason (may name the person's own sensitive services) and whether the service is
+    # sensitive: for the person's own page only, after they ask "why"; no API schema carries them.
+    own_reason: str = ""
+    sensitive: bool = False
+
+    def reason_for(self, *, own_page: bool, show_why: bool) -> str:
+        """The form a viewer may see: the full one only on the person's own page after "show why"."""
+        return self.own_reason or self.reason if own_page and show_why else self.reason
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class _Request:
     consented: bool
     extra: list[tuple[str, float]]
     not_for_me: list[str]
+    sensitive_opt_in: bool = False  # the person's own page, with their stored choice
 
 
 def new_events(state: CitizenState, settings: Settings, purpose: Purpose = "personalisation") -> list[tuple[str, float]]:
@@ -107,11 +116,12 @@ def new_events(state: CitizenState, settings: Settings, purpose: Purpose = "pers
     return out
 
 
-def _prepare(state: CitizenState, person: Person, settings: Settings) -> _Request:
+def _prepare(state: CitizenState, person: Person, settings: Settings, sensitive_opt_in: bool = False) -> _Request:
     if state.erased:
         raise Gone("this person's data was erased at their request; nothing is served about them")
     consented = consent.allowed(state.consent.get("personalisation"), "personalisation", settings)
-    return _Request(person, consented, new_events(state, settings) if consented else [], state.not_for_me)
+    return _Request(person, consented, new_events(state, settings) if consented else [], state.not_for_me,
+                    sensitive_opt_in)
 
 
 def _suggest_many(signposter, requests: list[_Request], k: int) -> list[list | Exception]:
@@ -131,6 +141,7 @@ def _suggest_many(signposter, requests: list[_Request], k: int) -> list[list | E
                 personalisation=[r.consented for r in known],
                 extra_events=[r.extra for r in known],
                 exclude=[r.not_for_me for r in known],
+                sensitive_opt_in=[r.sensitive_opt_in for r in known],
             )
         except UnknownCitizenError:  # erased from served state in between: answer one by one
             lists = [_suggest_many(signposter, [r], k)[0] for r in known]
@@ -161,7 +172,8 @@ def _finish(request: _Request, suggested: list, *, models: Models, signposter, p
 def suggestion(suggested, processed: ProcessedData) -> Suggestion:
     """The reader's form of one of the model's suggestions. The same service, rank and reason
     recur across people, so each is built once per build and shared (nothing changes them)."""
-    key = (suggested.service_id, suggested.rank, suggested.reason, suggested.name, suggested.means_tested)
+    key = (suggested.service_id, suggested.rank, suggested.reason, suggested.full_reason, suggested.name,
+           suggested.means_tested, suggested.sensitive)
     found = processed.memo.get(key)
     if found is None:
         if len(processed.memo) >= MEMO_SIZE:
@@ -172,18 +184,21 @@ def suggestion(suggested, processed: ProcessedData) -> Suggestion:
             category=extra.get("category"), provider=extra.get("provider"), reason=suggested.reason,
             means_tested=suggested.means_tested,
             eligibility_note=MEANS_TESTED_NOTE if suggested.means_tested else None, url=extra.get("url"),
+            own_reason=suggested.full_reason, sensitive=suggested.sensitive,
         )
     return found
 
 
 async def for_person(
     batcher: Batcher, viewer: Viewer, person: Person, *, models: Models, processed: ProcessedData,
-    served: ServedLog | None, today: date, k: int,
+    served: ServedLog | None, today: date, k: int, sensitive_opt_in: bool = False,
 ) -> Recommendations:
     """Ranked eligible services for `person`, if `viewer` may see them, honouring the ledger as
-    it stands right now."""
+    it stands right now. `sensitive_opt_in` only for the person's own page, with their stored
+    choice: sensitive services related to ones they use may then be suggested to them."""
     access.check(batcher.database, viewer, Action.recommendations, person, today=today)
-    answer = await batcher.answer(person, models=models, processed=processed, served=served, k=k)
+    answer = await batcher.answer(person, models=models, processed=processed, served=served, k=k,
+                                  sensitive_opt_in=sensitive_opt_in)
     if viewer.role is not Role.citizen:  # a staff read is audited (a write: off the event loop)
         await asyncio.to_thread(audit.staff_read, batcher.database, viewer, "recommendations.view", person.pseudonym)
     return answer
@@ -211,12 +226,13 @@ class Batcher:
 
     async def answer(
         self, person: Person, *, models: Models, processed: ProcessedData, served: ServedLog | None, k: int,
+        sensitive_opt_in: bool = False,
     ) -> Recommendations:
         """The answer for `person` (no access check: `for_person` makes it)."""
         signposter = _signposter(models)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._pending.append((signposter, k, person, future))
+        self._pending.append((signposter, k, person, future, sensitive_opt_in))
         if not self._scheduled:
             self._scheduled = True
             self._after(loop, self.turns)
@@ -247,7 +263,7 @@ class Batcher:
             requests: list[_Request | Exception] = []
             for item, state in zip(chunk, states, strict=True):
                 try:
-                    requests.append(_prepare(state, item[2], self.settings))
+                    requests.append(_prepare(state, item[2], self.settings, item[4]))
                 except Gone as gone:
                     requests.append(gone)
             ready = [r for r in requests if isinstance(r, _Request)]
@@ -284,6 +300,10 @@ class Service:
     intervention: bool
     url: str | None
     active: bool
+    sensitive: bool = False
+    phone: str | None = None
+    contact: str | None = None  # how to apply or get in touch
+    opening_hours: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +340,10 @@ def service(row) -> Service:
         intervention=bool(row.get("intervention")),
         url=_text(row.get("url")),
         active=bool(row.get("active")),
+        sensitive=bool(row.get("sensitive")),
+        phone=_text(row.get("phone")),
+        contact=_text(row.get("contact")),
+        opening_hours=_text(row.get("opening_hours")),
     )
 
 

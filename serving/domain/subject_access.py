@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.domain import access, audit, consent
+from serving.domain import access, audit, consent, corrections, preferences, saved_services
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
 from serving.domain.errors import Gone, NotFound
@@ -44,6 +44,9 @@ class SubjectData:
     events: list[dict[str, Any]]
     # Art. 21 overrides of the person's objections (`consent.overrides`): who decided, when, why.
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    preferences: dict[str, Any] | None = None  # the portal settings, when the person changed any
+    saved_services: list[dict[str, Any]] = field(default_factory=list)
+    correction_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _plain(value):
@@ -95,13 +98,21 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
          "recorded_at": f.recorded_at.isoformat()}
         for f in session.scalars(select(Feedback).where(Feedback.pseudonym == p).order_by(Feedback.id))
     ]
-    if not (record or events or consents or suggestions or feedback):
+    settings = preferences.read(session, p)
+    chosen = None if settings.updated_at is None else {
+        "sensitive_suggestions": settings.sensitive_suggestions, "updated_at": settings.updated_at.isoformat()}
+    saved = [{"service_id": s.service_id, "saved_at": s.saved_at.isoformat()}
+             for s in saved_services.read(session, p)]
+    asked = [{"about": c.about, "message": c.message, "recorded_at": c.recorded_at.isoformat()}
+             for c in corrections.read(session, p)]
+    if not (record or events or consents or suggestions or feedback or chosen or saved or asked):
         raise NotFound("nothing is held about this person")
     audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="subject_access",
                  subject=p, detail={})
     return SubjectData(pseudonym=p, record=record, sources=sorted(sources), history=history,
                           consents=consents, suggestions=suggestions, feedback=feedback, events=events,
-                          overrides=overrides)
+                          overrides=overrides, preferences=chosen, saved_services=saved,
+                          correction_requests=asked)
 
 
 def for_person(database: Database, viewer: Viewer, person: Person, *, served: ServedLog, processed: ProcessedData,

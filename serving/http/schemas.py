@@ -324,6 +324,11 @@ class SubjectDataOut(BaseModel):
         default_factory=list,
         description="Art. 21 overrides of the person's objections: purpose, overridden_status, decided_at, "
                     "decided_by (staff id), reason, stands (whether it is in force now).")
+    preferences: dict[str, Any] | None = Field(
+        default=None, description="Portal settings the person chose (e.g. `sensitive_suggestions`); null: none.")
+    saved_services: list[dict[str, Any]] = Field(default_factory=list, description="Services saved to their list.")
+    correction_requests: list[dict[str, Any]] = Field(
+        default_factory=list, description="\"Something is wrong\" requests they sent, with their words.")
 
 
 class ErasureOut(BaseModel):
@@ -387,6 +392,19 @@ class AuditEntryOut(BaseModel):
 
 class AuditPage(BaseModel):
     entries: list[AuditEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class CorrectionRequestOut(BaseModel):
+    id: int
+    pseudonym: str = Field(description="The person, as a pseudonym.")
+    about: str = Field(description="`record`, `services`, `choices`, `suggestions` or `other`.")
+    message: str
+    recorded_at: datetime
+
+
+class CorrectionRequestsPage(BaseModel):
+    requests: list[CorrectionRequestOut]
     next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 

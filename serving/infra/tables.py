@@ -146,6 +146,37 @@ class Suggestion(Base):
     __table_args__ = (Index("ix_suggestions_person", "pseudonym"), Index("ix_suggestions_served_at", "served_at"))
 
 
+class CitizenPreference(Base):
+    """A resident's own settings on the portal (one row per person; no row: every default)."""
+
+    __tablename__ = "citizen_preferences"
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM), primary_key=True)
+    # Suggest services related to sensitive services the person uses (their own page only).
+    sensitive_suggestions: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SavedService(Base):
+    """A service a resident saved to their list on the portal (subject access; erasure removes it)."""
+
+    __tablename__ = "saved_services"
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CorrectionRequest(Base):
+    """A resident's "something is wrong" about the data held on them, for staff to act on."""
+
+    __tablename__ = "correction_requests"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM))
+    about: Mapped[str] = mapped_column(String(32))  # which part of "Your data"
+    message: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_correction_requests_person", "pseudonym"),)
+
+
 class Erasure(Base):
     """A person erased from the service: only the pseudonym and the fact remain."""
 

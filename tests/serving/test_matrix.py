@@ -36,6 +36,7 @@ EXPECTED = {
     "audit": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
     "sign_out": {r: (Y, Y) for r in ROLES},  # revokes the cell's own token, so each cell gets a fresh one
     "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "corrections": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
 }
 
 
@@ -80,6 +81,8 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
         return client.post("/v1/sign-out", headers=headers)
     if endpoint == "revoke":
         return client.post("/v1/revocations", headers=headers, json={"person_id": person_id})
+    if endpoint == "corrections":
+        return client.get("/v1/correction-requests", headers=headers)
     raise AssertionError(endpoint)
 
 

@@ -34,6 +34,11 @@ FIGURE_TEXT = {
 }
 
 
+def render_markdown(text: str) -> str:
+    """A document training wrote (model card, transparency record) as HTML, raw HTML not rendered."""
+    return _markdown.render(text)
+
+
 def figure_text(file: str) -> str:
     stem = file.removesuffix(".png")
     if stem in FIGURE_TEXT:
@@ -66,7 +71,7 @@ def overview(request: Request, viewer: PageViewer) -> Response:
 def version_page(request: Request, slug: str, version: str, viewer: PageViewer) -> Response:
     _staff_only(viewer)
     detail = _reports(request).detail(slug, version)
-    documents = {name: _markdown.render(text) for name, text in detail.documents.items()}
+    documents = {name: render_markdown(text) for name, text in detail.documents.items()}
     return render(request, "analyst/version.html", title=f"{detail.title} version {detail.summary.version}",
                   detail=detail, documents=documents, figure_text=figure_text,
                   is_admin=viewer.role is Role.admin)

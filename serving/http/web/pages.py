@@ -45,6 +45,10 @@ def area_name(viewer: Viewer | None) -> str:
     )
 
 
+#: The consent page's one name: menu, heading, title and every link to it say this.
+CONSENT_PAGE = "Your choices about your data"
+
+
 def navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     """The service navigation for a role: only the areas that role may open."""
     if viewer is None:
@@ -52,7 +56,9 @@ def navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     if viewer.role is Role.citizen:
         return [
             {"text": "Services for you", "href": "/portal"},
-            {"text": "Your consent", "href": "/portal/consent"},
+            {"text": "Find a service", "href": "/portal/services", "prefix": "/portal/services/"},
+            {"text": "Saved services", "href": "/portal/saved"},
+            {"text": CONSENT_PAGE, "href": "/portal/consent"},
             {"text": "Your data", "href": "/portal/data"},
         ]
     if viewer.role is Role.caseworker:
@@ -75,7 +81,8 @@ def long_date(value: object) -> str:
 
 
 templates.env.filters["long_date"] = long_date
-templates.env.globals.update(home_for=home_for, area_name=area_name, navigation=navigation)
+templates.env.globals.update(home_for=home_for, area_name=area_name, navigation=navigation,
+                             consent_page=CONSENT_PAGE)
 
 #: Personal pages must not be kept by the browser or any cache along the way.
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -98,6 +105,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """A page with the signed-in viewer, navigation and a CSRF token for its forms."""
     token = csrf.token_for(csrf_key(request), csrf_cookie_value(request))
     context.setdefault("viewer", getattr(request.state, "page_viewer", None))
+    runtime = getattr(request.app.state, "runtime", None)
+    context.setdefault("settings", getattr(runtime, "settings", None))
     response = templates.TemplateResponse(
         request, template, {"csrf_token": token, "csrf_field": csrf.FIELD, **context},
         status_code=status_code, headers=NO_STORE,
