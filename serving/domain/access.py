@@ -39,6 +39,7 @@ class Action(StrEnum):
     models = "read which models are served"
     sign_out = "sign out"
     revoke = "revoke someone else's sign-ins"
+    monitoring = "read early-help decision rates"
 
 
 #: action -> role -> scope. A role missing from an action's map is refused that action.
@@ -51,6 +52,7 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.events_write: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any"},
     Action.feedback_write: {Role.citizen: "self", Role.caseworker: "caseload"},
     Action.erase: {Role.admin: "any"},
+    Action.monitoring: {Role.analyst: "any", Role.admin: "any"},
     Action.caseload: {Role.caseworker: "any"},
     Action.audit: {Role.admin: "any"},
     Action.services: {r: "any" for r in Role},

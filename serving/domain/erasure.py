@@ -25,6 +25,8 @@ from serving.infra.served import ServedLog
 from serving.infra.tables import (
     ConsentRecord,
     ConsentState,
+    EarlyHelpDecision,
+    EarlyHelpRequest,
     Erasure,
     Event,
     Feedback,
@@ -44,7 +46,8 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> t
     removed = {}
     for name, model in (
         ("consent_records", ConsentRecord), ("consent_state", ConsentState), ("events", Event),
-        ("feedback", Feedback), ("suggestions", Suggestion),
+        ("feedback", Feedback), ("suggestions", Suggestion), ("early_help_decisions", EarlyHelpDecision),
+        ("early_help_requests", EarlyHelpRequest),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
     if not known and not any(removed.values()):

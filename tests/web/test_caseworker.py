@@ -71,27 +71,60 @@ def test_household_page_shows_band_factors_and_interventions_and_is_audited(
     shoot()
 
 
-def test_the_page_never_shows_the_raw_score(page, sign_in, api, site):
+def test_the_probability_is_shown_only_as_a_range_with_its_interval(page, sign_in, api, site):
     rows = open_caseload(page, sign_in)
     household = next(h for h, band in rows if band != "No indicator")
     page.goto(f"/workspace/households/{household}")
     text = page.locator("main").inner_text()
-    assert "%" not in text and "probability" not in text.lower() and "score" not in text.lower()
-    # the calibrated probability the API gives a caseworker is nowhere on the page
+    assert "score" not in text.lower() and "risk" not in text.lower()
+    assert "The indicator suggests a" in text
+    # the calibrated probability the API gives a caseworker appears only rounded, inside its range
     raw = pd.read_csv(site.env["SIGNPOST_RAW_DIR"] + "/citizens.csv", dtype=str)["person_id"].dropna()
     raw_by_pseudonym = dict(zip(pseudonymise(raw.tolist(), site.env["SIGNPOST_PSEUDONYM_KEY"].encode(), "person"), raw,
                                 strict=True))
     token = api.token("caseworker", caseworker_id(api))
+    ranges = page.locator(".signpost-probability").all_inner_texts()
     seen = 0
     for child in members(site, household):
         answer = httpx.get(f"{site.url}/v1/citizens/{raw_by_pseudonym[child]}/early-help",
                            headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
         if answer.get("available"):
             p = answer["probability"]
-            for form in (f"{p:.2f}", f"{p:.3f}", f"{p:.4f}", f"{p * 100:.0f}"):
-                assert form not in text, f"the probability {p} appears on the page as {form}"
+            for form in (f"{p:.3f}", f"{p:.4f}"):
+                assert form not in text, f"the raw probability {p} appears on the page as {form}"
+            shown = f"{p * 100:.0f}%" if p >= 0.01 else f"{p * 100:.1f}%"
+            assert any(f"Calibrated probability {shown}." in r and "95% interval" in r for r in ranges), ranges
             seen += 1
     assert seen, "no child in the household had an indicator to compare with"
+    assert len(page.locator(".signpost-band-meaning").all_inner_texts()) == seen
+    assert len(page.locator(".signpost-capacity").all_inner_texts()) == seen
+
+
+def test_the_screen_says_what_the_model_card_and_transparency_record_say(page, sign_in, shoot, assert_accessible):
+    rows = open_caseload(page, sign_in)
+    household = next(h for h, band in rows if band != "No indicator")
+    page.goto(f"/workspace/households/{household}")
+    on_household = set(page.locator(".signpost-band-meaning").all_inner_texts())
+    on_household |= set(page.locator(".signpost-capacity").all_inner_texts())
+    page.get_by_role("link", name=re.compile("What the early-help indicator means")).click()
+    assert page.url.endswith("/workspace/help")
+    bands = page.locator("#band-meanings .govuk-summary-list__value").all_inner_texts()
+    capacity = page.locator("#capacity-meaning").inner_text()
+    assert len(bands) == 3 and capacity.startswith("In the last evaluation, of the")
+    on_screen = {*bands, capacity}
+    assert on_household <= on_screen, on_household - on_screen
+    version = re.search(r"Model version: (\d+)", page.locator("main").inner_text()).group(1)
+    assert_accessible()
+    shoot()
+
+    sign_in("analyst")
+    page.goto(f"/analyst/models/early-help/{version}")
+    card = page.get_by_role("region", name="Model card").inner_text()
+    page.locator("summary", has_text="Algorithmic transparency record").click()
+    record = page.locator(".govuk-details__text.signpost-markdown").inner_text()
+    for sentence in on_screen:
+        assert sentence in card, f"the model card does not say: {sentence}"
+        assert sentence in record, f"the transparency record does not say: {sentence}"
 
 
 def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_accessible, api):
@@ -107,7 +140,7 @@ def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_
     form = intervention.locator("form[action$='/decisions']")
     child = form.locator("input[name=child]").get_attribute("value")
     service_id = form.locator("input[name=service_id]").get_attribute("value")
-    form.locator("input[value=declined]").check()
+    form.locator("input[value=offered_declined]").check()
     form.get_by_role("button", name=re.compile("^Record decision")).click()
     summary = page.locator(".govuk-error-summary")
     assert "needs a reason" in summary.inner_text()
@@ -116,14 +149,54 @@ def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_
     shoot("decision-needs-reason")
 
     form = page.locator(f"form:has(input[name=child][value='{child}']):has(input[value='{service_id}'])")
-    assert form.locator("input[value=declined]").is_checked()  # the answer was kept, the form open
+    assert form.locator("input[value=offered_declined]").is_checked()  # the answer was kept, the form open
     form.locator("textarea[name=reason]").fill("Family already supported by the school nurse")
     form.get_by_role("button", name=re.compile("^Record decision")).click()
     assert "Decision recorded" in page.locator(".govuk-notification-banner--success").inner_text()
-    decisions = [e for e in api.audit(subject=child) if e["action"] == "feedback.decision"]
-    assert decisions[-1]["detail"] == {"service_id": service_id, "decision": "declined"}
+    decisions = [e for e in api.audit(subject=child) if e["action"] == "early_help.decision"]
+    assert decisions[-1]["detail"] == {"service_id": service_id, "decision": "offered_declined"}
+    card = page.locator(".govuk-summary-card", has=page.locator(f"input[name=child][value='{child}']")).first
+    assert "Offered, and the family declined" in card.locator(".signpost-history").inner_text()
     assert_accessible()
     shoot("decision-recorded")
+
+
+def test_a_disagreement_shows_in_history_caseload_and_analyst_rate(page, sign_in, shoot, assert_accessible, api):
+    rows = open_caseload(page, sign_in)
+    household = next(h for h, band in rows if band != "No indicator")
+    page.goto(f"/workspace/households/{household}")
+    disagree = page.locator(".signpost-disagree").first
+    disagree.locator(".govuk-details__summary").click()
+    form = disagree.locator("form")
+    child = form.locator("input[name=child]").get_attribute("value")
+    form.get_by_role("button", name=re.compile("^Record disagreement")).click()
+    assert "needs a reason" in page.locator(".govuk-error-summary").inner_text()
+    form = page.locator(".signpost-disagree form", has=page.locator(f"input[name=child][value='{child}']"))
+    reason = f"The school reports steady attendance since September ({page.viewport_name})"
+    form.locator("textarea[name=reason]").fill(reason)
+    form.get_by_role("button", name=re.compile("^Record disagreement")).click()
+    assert "disagreement with the indicator is recorded" in page.locator(".govuk-notification-banner--success").inner_text()
+    card = page.locator(".govuk-summary-card", has=page.locator(f"input[name=child][value='{child}']")).first
+    history = card.locator(".signpost-history").inner_text()
+    assert "I disagree with the indicator" in history and reason in history
+    assert f"By {caseworker_id(api)}" in history
+    assert [e for e in api.audit(subject=child) if e["action"] == "early_help.decision"][-1]["detail"] == {
+        "decision": "disagree", "service_id": None}
+    assert_accessible()
+    shoot("disagreement-history")
+
+    page.goto("/workspace")
+    row = page.locator("#caseload tbody tr", has=page.locator(f"a[href$='{household}']"))
+    assert "Latest: I disagree with the indicator" in row.locator(".signpost-review").inner_text()
+    shoot("caseload-reviewed")
+
+    sign_in("analyst")
+    page.goto("/analyst")
+    rates = page.locator("#decision-rates")
+    disagreement = rates.locator("td[data-label='Disagreement rate']").all_inner_texts()
+    assert disagreement and any(text != "0%" for text in disagreement)
+    assert_accessible()
+    shoot("analyst-disagreement-rate")
 
 
 def test_a_household_off_the_caseload_is_refused(page, sign_in, shoot, assert_accessible, site):

@@ -18,6 +18,7 @@ from serving.domain.auth import Role
 from serving.domain.errors import Invalid
 from serving.http.deps import ModelsDep, MyselfDep, PageViewer, ProcessedDep, RuntimeDep
 from serving.http.schemas import SubjectDataOut
+from serving.http.web import family
 from serving.http.web.pages import NO_STORE, PageRoute, checked_form, redirect, render
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -166,7 +167,7 @@ def _in_words(field: str, value) -> str:
 
 @router.get("/data", response_class=HTMLResponse)
 def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
-              processed: ProcessedDep) -> Response:
+              processed: ProcessedDep, models: ModelsDep, review: str | None = None) -> Response:
     _citizen_only(viewer)
     data = subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
                                      today=runtime.today())
@@ -180,6 +181,7 @@ def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: 
         purpose_title=lambda p: WORDING.get(p, {}).get("title", p),
         service_name=lambda s: _service_name(processed, s),
         retention_days=runtime.settings.served_retention_days,
+        early_help=family.family_status(viewer, person, runtime, models, processed), review_asked=review == "asked",
     )
 
 
