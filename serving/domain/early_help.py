@@ -374,6 +374,30 @@ def _after(asked: datetime | None, latest: Decision | None) -> bool:
     return latest is None or utc_text(asked) > utc_text(latest.recorded_at)
 
 
+NOT_ON_CASELOAD = "no family with that reference is on your open caseload"
+
+
+def find_household(database: Database, limits: Limits, viewer: Viewer, *, person: str, household: str,
+                   processed: ProcessedData, today: date) -> str:
+    """The household of a council reference the caseworker typed (pseudonymised on arrival, as a
+    person and as a household reference), if it is on their open caseload.
+
+    Unknown, and known but on someone else's caseload, answer the same, so the lookup tells a
+    caseworker nothing about families outside their caseload; every lookup is audited.
+    """
+    access.role_allowed(viewer, Action.caseload)
+    limits.check_person(viewer.subject, person)
+    candidates = [h for h in (processed.household_of(person), household if processed.members(household) else None)
+                  if h]
+    with database.write_session() as session:
+        found = next((h for h in candidates if access.on_open_caseload(session, viewer.subject, h, today)), None)
+        audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="caseload.lookup",
+                     subject=found, detail={"found": found is not None})
+    if found is None:
+        raise NotFound(NOT_ON_CASELOAD)
+    return found
+
+
 def caseload_for(database: Database, viewer: Viewer, *, models: Models, processed: ProcessedData,
                  today: date) -> CaseloadView:
     """The caseworker's own caseload, if `viewer` is one; the view is audited."""

@@ -108,3 +108,56 @@ def test_the_analyst_rates_are_refused_to_a_caseworker(workspace, world):
     client, settings = workspace
     signed_in(client, settings, "caseworker", world.people.caseworker)
     assert client.get("/analyst").status_code == 403
+
+
+def find(client, reference: str):
+    page = client.get("/workspace")
+    name, token = CSRF.search(page.text).groups()
+    return client.post("/workspace/find", data={name: token, "reference": reference}, follow_redirects=False)
+
+
+def test_a_council_reference_finds_a_family_only_on_the_caseload(workspace, world):
+    client, settings = workspace
+    _, household = child_and_household(world)
+    signed_in(client, settings, "caseworker", world.people.caseworker)
+    found = find(client, world.people.on_caseload)
+    assert found.status_code == 303 and found.headers["location"].startswith(f"/workspace/households/{household}")
+    raw_households = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)
+    raw_household = raw_households.set_index("person_id").at[world.people.on_caseload, "household_id"]
+    assert find(client, raw_household).headers["location"].startswith(f"/workspace/households/{household}")
+    elsewhere, unknown = find(client, world.people.other_citizen), find(client, "NOT-A-REFERENCE-123")
+    assert elsewhere.status_code == unknown.status_code == 404
+    message = "No family with that reference is on your open caseload"
+    assert message in elsewhere.text and message in unknown.text
+    assert world.people.other_citizen not in elsewhere.text and "NOT-A-REFERENCE-123" not in unknown.text
+    audit = client.get("/v1/audit", headers=Tokens(settings)("admin", "a-1")).json()["entries"]
+    lookups = [e for e in audit if e["action"] == "caseload.lookup"]
+    assert [e["detail"]["found"] for e in lookups] == [True, True, False, False]
+    assert lookups[2]["subject"] is None and lookups[3]["subject"] is None
+
+
+def test_a_parent_asks_for_a_review_and_the_caseworker_sees_it(workspace, world):
+    client, settings = workspace
+    _, household = child_and_household(world)
+    citizens = pd.read_parquet(world.county.processed / "citizens.parquet").set_index("pseudonym")
+    adults = set(citizens[(citizens["household"] == household) & (citizens["age_min"] >= 18)].index)
+    raw = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)["person_id"].dropna().tolist()
+    pseudonyms = pseudonymise(raw, world.county.key.encode(), "person")
+    parent = next(r for r, p in zip(raw, pseudonyms, strict=True) if p in adults)  # a token names the council id
+    signed_in(client, settings, "citizen", parent)
+    page = client.get("/portal/data")
+    assert page.status_code == 200, page.text[-2000:]
+    section = page.text[page.text.index('id="early-help"'):]
+    assert "Indicator held" in section and "Who can see it" in section and "/portal/consent" in section
+    name, token = CSRF.search(page.text).groups()
+    asked = client.post("/portal/early-help/review", data={name: token, "child": "1", "note": "We moved house"},
+                        follow_redirects=False)
+    assert asked.status_code == 303
+    assert "your request for a review is recorded" in client.get(asked.headers["location"]).text
+    audit = client.get("/v1/audit", headers=Tokens(settings)("admin", "a-1")).json()["entries"]
+    assert any(e["action"] == "early_help.review_requested" for e in audit)
+    signed_in(client, settings, "caseworker", world.people.caseworker)
+    row = next(r for r in client.get("/workspace").text.split("<tr") if household in r)
+    assert "Review requested" in row
+    page = client.get(f"/workspace/households/{household}").text
+    assert "The family asked for a review" in page and "We moved house" in page

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from serving.domain import early_help
-from serving.domain.errors import Invalid
+from serving.domain.errors import Invalid, NotFound
 from serving.http.deps import ModelsDep, PageViewer, ProcessedDep, RuntimeDep
 from serving.http.web.pages import PageRoute, checked_form, redirect, render
 
@@ -32,9 +32,32 @@ def reference(pseudonym: str) -> str:
 @router.get("", response_class=HTMLResponse)
 def caseload(request: Request, viewer: PageViewer, runtime: RuntimeDep, models: ModelsDep,
              processed: ProcessedDep) -> Response:
+    return _caseload_page(request, viewer, runtime, models, processed)
+
+
+def _caseload_page(request, viewer, runtime, models, processed, *, errors=None, status_code: int = 200) -> Response:
     out = early_help.caseload_for(runtime.database, viewer, models=models, processed=processed,
                                   today=runtime.today())
-    return render(request, "caseworker/caseload.html", title="Your caseload", caseload=out, reference=reference)
+    return render(request, "caseworker/caseload.html", title="Your caseload", caseload=out, reference=reference,
+                  errors=errors or {}, error_title=bool(errors), status_code=status_code)
+
+
+@router.post("/find")
+def find_family(request: Request, viewer: PageViewer, runtime: RuntimeDep, models: ModelsDep,
+                processed: ProcessedDep, form: Form) -> Response:
+    """A council reference typed in: pseudonymised here, never stored, logged or shown raw."""
+    typed = (form.get("reference") or "").strip()[:64]
+    if not typed:
+        errors = {"reference": "Enter the council reference of the person or household"}
+        return _caseload_page(request, viewer, runtime, models, processed, errors=errors, status_code=400)
+    try:
+        household = early_help.find_household(
+            runtime.database, runtime.limits, viewer, person=runtime.person_pseudonym(typed),
+            household=runtime.household_pseudonym(typed), processed=processed, today=runtime.today())
+    except NotFound as problem:
+        return _caseload_page(request, viewer, runtime, models, processed,
+                              errors={"reference": _sentence(problem.detail)}, status_code=404)
+    return redirect(f"/workspace/households/{household}#main-content")
 
 
 @router.get("/help", response_class=HTMLResponse)
