@@ -22,8 +22,14 @@ def open_caseload(page, sign_in) -> list[tuple[str, str]]:
     out = []
     for i in range(rows.count()):
         href = rows.nth(i).locator("a").get_attribute("href")
-        out.append((HOUSEHOLD_LINK.search(href).group(1), rows.nth(i).locator(".govuk-tag").inner_text()))
+        out.append((HOUSEHOLD_LINK.search(href).group(1), rows.nth(i).locator(".signpost-band").inner_text()))
     return out
+
+
+def assert_reflows(page) -> None:
+    """WCAG 1.4.10: nothing scrolls sideways, down to 320 px."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} is {width}px wide at {page.viewport_size['width']}px"
 
 
 def caseworker_id(api) -> str:
@@ -46,6 +52,7 @@ def test_caseload_is_ordered_by_suggested_priority(page, sign_in, shoot, assert_
     assert priorities == [str(i) for i in range(1, len(rows) + 1)]
     assert "recorded in the audit trail" in page.locator(".govuk-warning-text").inner_text()
     assert any(e["action"] == "caseload.view" and e["seq"] > before for e in api.audit())
+    assert_reflows(page)
     assert_accessible()
     shoot()
 
@@ -67,6 +74,7 @@ def test_household_page_shows_band_factors_and_interventions_and_is_audited(
     after = {p: api.audit(subject=p) for p in before}
     viewed = [p for p in before if any(e["action"] == "early_help.view" for e in after[p][before[p]:])]
     assert viewed, "opening the household wrote no early_help.view audit entry"
+    assert_reflows(page)
     assert_accessible()
     shoot()
 
@@ -114,6 +122,7 @@ def test_the_screen_says_what_the_model_card_and_transparency_record_say(page, s
     on_screen = {*bands, capacity}
     assert on_household <= on_screen, on_household - on_screen
     version = re.search(r"Model version: (\d+)", page.locator("main").inner_text()).group(1)
+    assert_reflows(page)
     assert_accessible()
     shoot()
 
@@ -153,6 +162,7 @@ def test_a_decision_needs_a_reason_and_is_recorded(page, sign_in, shoot, assert_
     form.locator("textarea[name=reason]").fill("Family already supported by the school nurse")
     form.get_by_role("button", name=re.compile("^Record decision")).click()
     assert "Decision recorded" in page.locator(".govuk-notification-banner--success").inner_text()
+    assert_reflows(page)
     decisions = [e for e in api.audit(subject=child) if e["action"] == "early_help.decision"]
     assert decisions[-1]["detail"] == {"service_id": service_id, "decision": "offered_declined"}
     card = page.locator(".govuk-summary-card", has=page.locator(f"input[name=child][value='{child}']")).first
@@ -180,6 +190,7 @@ def test_a_disagreement_shows_in_history_caseload_and_analyst_rate(page, sign_in
     history = card.locator(".signpost-history").inner_text()
     assert "I disagree with the indicator" in history and reason in history
     assert f"By {caseworker_id(api)}" in history
+    assert_reflows(page)
     assert [e for e in api.audit(subject=child) if e["action"] == "early_help.decision"][-1]["detail"] == {
         "decision": "disagree", "service_id": None}
     assert_accessible()
@@ -188,6 +199,7 @@ def test_a_disagreement_shows_in_history_caseload_and_analyst_rate(page, sign_in
     page.goto("/workspace")
     row = page.locator("#caseload tbody tr", has=page.locator(f"a[href$='{household}']"))
     assert "Latest: I disagree with the indicator" in row.locator(".signpost-review").inner_text()
+    assert_reflows(page)
     shoot("caseload-reviewed")
 
     sign_in("analyst")
@@ -222,3 +234,56 @@ def test_a_malformed_household_link_is_a_page_not_found(page, sign_in):
     response = page.goto("/workspace/households/not-a-household")
     assert response.status == 404
     assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
+
+
+def test_a_family_is_found_by_council_reference_only_on_the_caseload(page, sign_in, shoot, assert_accessible, site):
+    rows = open_caseload(page, sign_in)
+    household = rows[0][0]
+    raw = pd.read_csv(site.env["SIGNPOST_RAW_DIR"] + "/citizens.csv", dtype=str).dropna(subset=["household_id"])
+    raw["household"] = pseudonymise(raw["household_id"].tolist(), site.env["SIGNPOST_PSEUDONYM_KEY"].encode(),
+                                    "household")
+    mine = raw.loc[raw["household"] == household, "person_id"].iloc[0]
+    elsewhere = raw.loc[~raw["household"].isin([h for h, _ in rows]), "person_id"].iloc[0]
+    page.get_by_label("Find a family by council reference").fill(mine)
+    page.get_by_role("button", name="Find").click()
+    assert page.url.split("#")[0].endswith(f"/workspace/households/{household}")
+    assert mine not in page.locator("main").inner_text()
+    page.goto("/workspace")
+    page.get_by_label("Find a family by council reference").fill(elsewhere)
+    page.get_by_role("button", name="Find").click()
+    assert "No family with that reference is on your open caseload" in page.locator(".govuk-error-summary").inner_text()
+    assert elsewhere not in page.content()
+    assert_reflows(page)
+    assert_accessible()
+    shoot()
+
+
+def test_a_parent_asks_for_a_review_and_the_caseworker_sees_it(page, sign_in, shoot, assert_accessible, site, api):
+    rows = open_caseload(page, sign_in)
+    household = next(h for h, band in rows if band != "No indicator")
+    citizens = pd.read_parquet(site.processed / "citizens.parquet").set_index("pseudonym")
+    adults = set(citizens[(citizens["household"] == household) & (citizens["age_min"] >= 18)].index)
+    raw = pd.read_csv(site.env["SIGNPOST_RAW_DIR"] + "/citizens.csv", dtype=str)["person_id"].dropna().tolist()
+    pseudonyms = pseudonymise(raw, site.env["SIGNPOST_PSEUDONYM_KEY"].encode(), "person")
+    parent = next(r for r, p in zip(raw, pseudonyms, strict=True) if p in adults)
+    page.context.add_cookies([{"name": "signpost_session", "value": api.token("citizen", parent), "url": site.url}])
+    page.goto("/portal/data")
+    section = page.locator("#early-help-status")
+    assert "Who can see it" in section.inner_text() and "Indicator held" in section.inner_text()
+    note = f"We have moved and the school knows us well ({page.viewport_name})"
+    form = section.locator("form").first
+    form.locator("textarea[name=note]").fill(note)
+    form.get_by_role("button", name=re.compile("^Ask for a review")).click()
+    assert "your request for a review is recorded" in page.locator("#review-asked").inner_text()
+    assert_reflows(page)
+    assert_accessible()
+    shoot("parent-asks-for-review")
+
+    sign_in("caseworker")
+    row = page.locator("#caseload tbody tr", has=page.locator(f"a[href$='{household}']"))
+    assert "Review requested" in row.inner_text()
+    page.goto(f"/workspace/households/{household}")
+    assert note in page.locator("#review-requests").inner_text()
+    assert_reflows(page)
+    assert_accessible()
+    shoot("caseworker-sees-review")
