@@ -1,6 +1,7 @@
 """The analyst view: registered model versions, their metrics, plots and model cards.
 
-Aggregates only — these pages read the model registry and nothing else. An admin can also
+Aggregates only — these pages read the model registry, and early help's disagreement and
+override rates from caseworkers' decisions (groups, small cells suppressed; no person or household). An admin can also
 promote a challenger here, through the same gates as `signpost promote` (serving/domain/promotion.py).
 """
 
