@@ -113,7 +113,7 @@ def test_your_data_page_and_json_download(page, sign_in, shoot, assert_accessibl
     sign_in("citizen")
     page.goto("/portal/data")
     assert page.get_by_role("heading", name="About you").is_visible()
-    assert page.locator("dl.govuk-summary-list").inner_text().count("Age band") == 1
+    assert page.locator("dl.govuk-summary-list").first.inner_text().count("Age band") == 1
     assert page.get_by_role("heading", name="Services you use").is_visible()
     assert not HEX64.search(page.locator("main").inner_text()), "the page shows a pseudonym"
     assert_accessible()
