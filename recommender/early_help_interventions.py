@@ -66,12 +66,14 @@ class InterventionSuggestion:
     rank: int
     needs: tuple[str, ...] = ()  # the needs it addresses that lie behind the child's factors
     factor: str = ""  # the text of the factor it answers best
+    alongside: str = ""  # the service id of the family's intervention named in the reason, if any
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank, "service_id": self.service_id, "name": self.name,
             "category": self.category, "score": self.score, "reason": self.reason,
             "means_tested": self.means_tested, "needs": list(self.needs), "factor": self.factor,
+            "alongside": self.alongside,
         }
 
 
@@ -251,7 +253,7 @@ class _Plan:
         keys = signposter.segment_vocabulary.keys
         self.members = [(int(s), keys[s].split("|")[0] if s >= 0 else "") for s in segments[1:]]
         self.match, self.best, self.shared = need_match(factors, service_needs(catalogue))
-        self.alongside: list[str | None] = [None] * n  # the in-use intervention behind each uptake
+        self.alongside: list[int | None] = [None] * n  # the in-use intervention (column) behind each uptake
         self.names = np.asarray(catalogue["name"], dtype=object)
         self.categories = np.asarray(catalogue.get("category", np.array([""] * n)), dtype=object)
 
@@ -265,14 +267,14 @@ class _Plan:
             share = signposter.fallback.score(np.zeros((1, n)), segments=np.array([segment]))[0]
             if share[chosen].max() > 0:
                 popularity = np.maximum(popularity, share / share[chosen].max())
-        co_use_from: list[str | None] = [None] * n
+        co_use_from: list[int | None] = [None] * n
         for col in self.in_use_cols:
             try:
                 similarity = np.asarray(signposter.model.service_similarity(col), dtype=float)
             except NotImplementedError:
                 similarity = np.asarray(signposter.fallback.service_similarity(col), dtype=float)
             for i in np.flatnonzero(similarity > co_use):
-                co_use_from[i] = str(self.names[col])
+                co_use_from[i] = col
             co_use = np.maximum(co_use, similarity)
         # the family's own co-use is the more specific reason whenever it is comparable
         self.alongside = [co_use_from[i] if co_use[i] > 0 and co_use[i] >= 0.5 * popularity[i] else None
@@ -286,12 +288,14 @@ class _Plan:
         for rank, i in enumerate(order, start=1):
             factor_text = str(_get(self.best[i], "text"))
             needs = tuple(sorted(self.shared[i]))
+            alongside = self.alongside[i]
             out.append({
                 "service_id": str(catalogue["service_id"][i]), "name": str(self.names[i]),
                 "category": str(self.categories[i] or ""), "score": float(score[i]),
-                "reason": reason(needs, factor_text, self.alongside[i]),
+                "reason": reason(needs, factor_text, None if alongside is None else str(self.names[alongside])),
                 "means_tested": bool(catalogue["means_tested"][i]), "rank": rank, "needs": needs,
                 "factor": factor_text,
+                "alongside": "" if alongside is None else str(catalogue["service_id"][alongside]),
             })
         return out
 

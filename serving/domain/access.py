@@ -42,6 +42,7 @@ class Action(StrEnum):
     sign_out = "sign out"
     revoke = "revoke someone else's sign-ins"
     corrections_read = "read residents' correction requests"
+    monitoring = "read early-help decision rates"
 
 
 #: action -> role -> scope. A role missing from an action's map is refused that action.
@@ -56,6 +57,7 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.events_write: {Role.citizen: "self", Role.caseworker: "caseload", Role.admin: "any", Role.partner: "any"},
     Action.feedback_write: {Role.citizen: "self", Role.caseworker: "caseload"},
     Action.erase: {Role.admin: "any"},
+    Action.monitoring: {Role.analyst: "any", Role.admin: "any"},
     Action.caseload: {Role.caseworker: "any"},
     Action.audit: {Role.admin: "any"},
     Action.services: {r: "any" for r in Role},

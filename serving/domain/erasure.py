@@ -28,6 +28,8 @@ from serving.infra.tables import (
     ConsentRecord,
     ConsentState,
     CorrectionRequest,
+    EarlyHelpDecision,
+    EarlyHelpRequest,
     Erasure,
     Event,
     Feedback,
@@ -51,6 +53,7 @@ def erase(session: Session, pseudonym: str, *, viewer: Viewer, known: bool) -> t
         ("consent_overrides", ConsentOverride), ("events", Event),
         ("feedback", Feedback), ("suggestions", Suggestion), ("citizen_preferences", CitizenPreference),
         ("saved_services", SavedService), ("correction_requests", CorrectionRequest),
+        ("early_help_decisions", EarlyHelpDecision), ("early_help_requests", EarlyHelpRequest),
     ):
         removed[name] = session.execute(delete(model).where(model.pseudonym == pseudonym)).rowcount or 0
     if not known and not any(removed.values()):

@@ -142,6 +142,14 @@ class Runtime:
             prepared = self._pseudonymiser = (key, pseudonymiser(key, "person"))
         return prepared[1](raw_id)
 
+    def household_pseudonym(self, raw_id: str) -> str:
+        """Pseudonymise a council household reference at the edge (never stored or logged raw)."""
+        if self.pseudonym_key is None:
+            raise Unavailable("the service cannot pseudonymise references: " + "; ".join(self.problems or ["no key"]))
+        from features.pseudonym import pseudonymise
+
+        return pseudonymise([raw_id], self.pseudonym_key, "household")[0]
+
     def person(self, pseudonym: str) -> Person:
         """A person as the current build knows them (household, whether they are in it)."""
         data = self.processed

@@ -232,3 +232,39 @@ def utc_text(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EarlyHelpDecision(Base):
+    """What a practitioner decided about a child's early-help indicator or a suggested intervention.
+
+    Append-only (erasure aside): the latest row per child is the current decision, the rest is
+    the child's history. `actor` is the staff id; `band` and `model_version` are what was shown.
+    """
+
+    __tablename__ = "early_help_decisions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM))  # the child
+    household: Mapped[str] = mapped_column(String(PSEUDONYM))
+    decision: Mapped[str] = mapped_column(String(32))
+    service_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None for a disagreement
+    reason: Mapped[str] = mapped_column(Text)
+    band: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_early_help_decisions_person", "pseudonym"),
+                      Index("ix_early_help_decisions_household", "household"))
+
+
+class EarlyHelpRequest(Base):
+    """A family's request about a child's early-help indicator: a review (or an objection)."""
+
+    __tablename__ = "early_help_requests"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM))  # the child
+    household: Mapped[str] = mapped_column(String(PSEUDONYM))
+    kind: Mapped[str] = mapped_column(String(16))  # review, object
+    requested_by: Mapped[str] = mapped_column(String(PSEUDONYM))  # the parent's pseudonym
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_early_help_requests_household", "household"),)

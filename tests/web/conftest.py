@@ -101,6 +101,9 @@ def site_env(small_county, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         # An impossible per-group FPR limit: the early-help gate always refuses, so the admin's
         # refused-promotion flow does not depend on this small county's fairness figures.
         SIGNPOST_MAX_FPR_GAP="-1",
+        # One reviewed child is a publishable cell, so the analyst's disagreement rate shows the
+        # decisions the browser tests record (the default suppresses groups under 10).
+        SIGNPOST_RESEARCH_K_ANONYMITY="1",
         PYTHONUNBUFFERED="1",
     )
     (base / "mlflow").mkdir()

@@ -1,6 +1,7 @@
 """The analyst view: registered model versions, their metrics, plots and model cards.
 
-Aggregates only — these pages read the model registry and nothing else. An admin can also
+Aggregates only — these pages read the model registry, and early help's disagreement and
+override rates from caseworkers' decisions (groups, small cells suppressed; no person or household). An admin can also
 promote a challenger here, through the same gates as `signpost promote` (serving/domain/promotion.py).
 """
 
@@ -12,11 +13,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markdown_it import MarkdownIt
 
-from serving.domain import promotion
+from serving.domain import early_help, promotion
 from serving.domain.access import Action, Refused
 from serving.domain.auth import Role
 from serving.domain.model_reports import KINDS, ModelReports
-from serving.http.deps import PageViewer, RuntimeDep
+from serving.http.deps import PageViewer, ProcessedDep, RuntimeDep
 from serving.http.web.pages import PageRoute, checked_form, render
 
 router = APIRouter(prefix="/analyst", route_class=PageRoute, include_in_schema=False)
@@ -59,22 +60,29 @@ def _reports(request: Request) -> ModelReports:
     return request.app.state.web_reports
 
 
+def _monitoring(viewer, runtime, processed) -> dict:
+    """Early-help decision rates for the analyst pages (aggregates, small cells suppressed)."""
+    k = runtime.settings.research_k_anonymity
+    return {"monitoring": early_help.decision_rates_for(runtime.database, viewer, processed, k=k), "monitoring_k": k}
+
+
 @router.get("", response_class=HTMLResponse)
-def overview(request: Request, viewer: PageViewer) -> Response:
+def overview(request: Request, viewer: PageViewer, runtime: RuntimeDep, processed: ProcessedDep) -> Response:
     _staff_only(viewer)
     models = _reports(request).overview()
     return render(request, "analyst/overview.html", title="Model versions", models=models,
-                  is_admin=viewer.role is Role.admin)
+                  is_admin=viewer.role is Role.admin, **_monitoring(viewer, runtime, processed))
 
 
 @router.get("/models/{slug}/{version}", response_class=HTMLResponse)
-def version_page(request: Request, slug: str, version: str, viewer: PageViewer) -> Response:
+def version_page(request: Request, slug: str, version: str, viewer: PageViewer, runtime: RuntimeDep,
+                 processed: ProcessedDep) -> Response:
     _staff_only(viewer)
     detail = _reports(request).detail(slug, version)
     documents = {name: render_markdown(text) for name, text in detail.documents.items()}
     return render(request, "analyst/version.html", title=f"{detail.title} version {detail.summary.version}",
                   detail=detail, documents=documents, figure_text=figure_text,
-                  is_admin=viewer.role is Role.admin)
+                  is_admin=viewer.role is Role.admin, **_monitoring(viewer, runtime, processed))
 
 
 @router.get("/models/{slug}/{version}/figures/{file}")

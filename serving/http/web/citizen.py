@@ -30,6 +30,7 @@ from serving.domain.auth import Role
 from serving.domain.errors import Invalid
 from serving.http.deps import ModelsDep, MyselfDep, PageViewer, ProcessedDep, RuntimeDep
 from serving.http.schemas import SubjectDataOut
+from serving.http.web import family
 from serving.http.web.pages import (
     CONSENT_PAGE,
     NO_STORE,
@@ -316,7 +317,8 @@ def _in_words(field: str, value) -> str:
 
 @router.get("/data", response_class=HTMLResponse)
 def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
-              processed: ProcessedDep, asked: bool = False) -> Response:
+              processed: ProcessedDep, models: ModelsDep, asked: bool = False,
+              review: str | None = None) -> Response:
     _citizen_only(viewer)
     data = subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
                                      today=runtime.today())
@@ -334,6 +336,7 @@ def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: 
         service_name=lambda s: _service_name(processed, s),
         retention_days=runtime.settings.served_retention_days, asked=asked, about=corrections.ABOUT,
         latest=next((s for s in reversed(data.suggestions) if s["kind"] == "services"), None),
+        early_help=family.family_status(viewer, person, runtime, models, processed), review_asked=review == "asked",
     )
 
 

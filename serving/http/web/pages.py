@@ -80,7 +80,14 @@ def long_date(value: object) -> str:
     return f"{value.day} {value:%B %Y}" if isinstance(value, date) else str(value)
 
 
+def sentence_case(text: object) -> str:
+    """The first letter upper case, the rest as written (Jinja's `capitalize` lowercases names)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 templates.env.filters["long_date"] = long_date
+templates.env.filters["sentence"] = sentence_case
 templates.env.globals.update(home_for=home_for, area_name=area_name, navigation=navigation,
                              consent_page=CONSENT_PAGE)
 
