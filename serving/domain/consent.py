@@ -336,20 +336,3 @@ def override(database: Database, viewer: Viewer, person: Person, *, purpose: Pur
         erasure.require_present(session, person)
         record_override(session, pseudonym=person.pseudonym, purpose=purpose, reason=reason, viewer=viewer)
         return decisions(session, person.pseudonym, settings)
-
-
-def set_allowed(database: Database, viewer: Viewer, person: Person, answers: dict[str, bool], *,
-                settings: Settings, today: date, yourself: bool = False) -> list[Decision]:
-    """Yes/no per purpose (a consent form): only answers that change what is allowed are
-    recorded, since the ledger records decisions, not form saves. "No" is the purpose's
-    refusal (`REFUSAL`)."""
-    with database.write_session() as session:
-        access.check(session, viewer, Action.consent_change, person, today=today)
-        erasure.require_present(session, person, yourself=yourself)
-        for decision in decisions(session, person.pseudonym, settings):
-            wanted = answers.get(decision.purpose)
-            if wanted is None or wanted == decision.allowed:
-                continue
-            change(session, pseudonym=person.pseudonym, purpose=decision.purpose,
-                   status="granted" if wanted else REFUSAL[decision.purpose], viewer=viewer)
-        return decisions(session, person.pseudonym, settings)

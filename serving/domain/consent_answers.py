@@ -1,7 +1,7 @@
 """A resident's answers on the consent page, recorded as decisions.
 
-`consent.set_allowed` records only answers that change what is allowed. On the portal a first
-answer that agrees with the default is a decision too: without a record the page would keep
+Only answers that change what is allowed are decisions, with one exception: on the portal a
+first answer that agrees with the default is a decision too: without a record the page would keep
 saying "you have not told us" after the person told us. Kept apart from `consent` so that the
 ledger's rules stay in one place and this holds only what the page's form means.
 """
@@ -29,6 +29,5 @@ def record(database: Database, viewer: Viewer, person: Person, answers: dict[str
             if wanted is None or (wanted == decision.allowed and decision.status is not None):
                 continue
             consent.change(session, pseudonym=person.pseudonym, purpose=decision.purpose,
-                           status="granted" if wanted else consent.REFUSAL[decision.purpose],
-                           method=consent.DEFAULT_METHOD[viewer.role], viewer=viewer)
+                           status="granted" if wanted else consent.REFUSAL[decision.purpose], viewer=viewer)
         return consent.decisions(session, person.pseudonym, settings)
