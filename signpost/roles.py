@@ -1,4 +1,4 @@
-"""Who a person is to Signpost: the four roles a bearer token carries.
+"""Who a person is to Signpost: the five roles a bearer token carries.
 
 Here, in the shared base, because both the front door (`signpost token --role`) and the
 service (`serving.domain.auth`, `serving.domain.access`) name them.
@@ -14,3 +14,5 @@ class Role(StrEnum):
     caseworker = "caseworker"
     analyst = "analyst"
     admin = "admin"
+    #: Decides the partner-record links the build was unsure of (clerical review); sees nothing else.
+    data_steward = "data_steward"

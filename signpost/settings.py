@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     linkage_review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
     linkage_margin_bits: float = Field(default=10.0, ge=0.0)
+    #: The review queue the data steward's page reads (identifiers: 0600, beside the quarantine,
+    #: where `signpost features` writes it). Default: <raw_dir>/quarantine/linkage_review.csv.
+    linkage_review_queue: Path | None = None
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50
@@ -238,6 +241,11 @@ class Settings(BaseSettings):
             if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
                 raise ValueError("production needs SIGNPOST_OIDC_ISSUER to be an https:// URL")
         return self
+
+    @property
+    def review_queue_path(self) -> Path:
+        """Where the build wrote the clerical review queue (SIGNPOST_LINKAGE_REVIEW_QUEUE)."""
+        return self.linkage_review_queue or self.raw_dir / "quarantine" / "linkage_review.csv"
 
     def development_sign_in_allowed(self, host: str) -> bool:
         """Whether password-free demo sign-in may be offered by a server listening on `host`.

@@ -17,6 +17,7 @@ from serving.http.api import (
     events,
     feedback,
     health,
+    linkage,
     revocations,
     services,
 )
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     errors.install(app, page_for=web.not_found_page)
     app.add_middleware(RequestContext)
     app.include_router(health.router)
-    for module in (citizens, caseload, events, feedback, services, audit, revocations):
+    for module in (citizens, caseload, events, feedback, services, audit, revocations, linkage):
         app.include_router(module.router, prefix="/v1")
     web.install(app)  # the pages: same runtime, rules and audit as the API
     return app
