@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .conftest import Tokens, running, service_settings
 
-ROLES = ("citizen", "caseworker", "analyst", "admin")
+ROLES = ("citizen", "caseworker", "analyst", "admin", "data_steward")
 Y, N = True, False
 
 #: endpoint -> role -> (own, other). "own" is the viewer's own record for a citizen, a child on
@@ -31,7 +31,13 @@ EXPECTED = {
     "audit": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
     "sign_out": {r: (Y, Y) for r in ROLES},  # revokes the cell's own token, so each cell gets a fresh one
     "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y)},
+    "linkage_review": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (N, N),
+                       "data_steward": (Y, Y)},
 }
+#: A data steward reviews uncertain partner-record links and nothing else: refused every other
+#: row that does not name it (the open rows above already include it through ROLES).
+for _by_role in EXPECTED.values():
+    _by_role.setdefault("data_steward", (N, N))
 
 
 def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str, service_id: str, n: int):
@@ -75,6 +81,8 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
         return client.post("/v1/sign-out", headers=headers)
     if endpoint == "revoke":
         return client.post("/v1/revocations", headers=headers, json={"person_id": person_id})
+    if endpoint == "linkage_review":
+        return client.get("/v1/linkage/review", headers=headers)
     raise AssertionError(endpoint)
 
 
@@ -82,9 +90,10 @@ def test_authorisation_matrix(world, database_url, tmp_path):
     settings = service_settings(world, database_url, tmp_path, refusals_per_minute=10_000)
     tokens = Tokens(settings)
     people = world.people
-    subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1"}
+    subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1",
+                "data_steward": "steward-1"}
     own = {"citizen": people.citizen, "caseworker": people.on_caseload, "analyst": people.citizen,
-           "admin": people.citizen}
+           "admin": people.citizen, "data_steward": people.citizen}
     spare = iter(people.erasable)
     failures, refusals, n = [], 0, 0
     with running(settings) as client:
