@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "groups"
     #: Which provider group (a value of `oidc_role_claim`) gives which Signpost role. A group
     #: not listed gives nothing; a token whose groups give two roles is refused.
-    oidc_group_roles: dict[str, Literal["citizen", "caseworker", "analyst", "admin", "partner"]] = {}
+    oidc_group_roles: dict[str, Literal["citizen", "caseworker", "analyst", "admin", "data_steward", "partner"]] = {}
     #: Claim holding a citizen's council reference; pseudonymised as soon as it is read.
     oidc_citizen_reference_claim: str = "council_reference"
     #: Signpost's client at the provider, for the authorization-code sign-in of staff.
