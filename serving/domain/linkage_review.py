@@ -109,7 +109,8 @@ def pair_from(row: pd.Series) -> Pair:
 
 
 def _decided_pairs(session: Session) -> set[tuple[str, str]]:
-    return set(session.execute(select(LinkageDecision.partner_record, LinkageDecision.person)).tuples())
+    return {(record, person) for record, person in session.execute(
+        select(LinkageDecision.partner_record, LinkageDecision.person))}
 
 
 def _waiting(queue: pd.DataFrame | None, decided: set[tuple[str, str]]) -> pd.DataFrame:
