@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
     linkage_margin_bits: float = Field(default=10.0, ge=0.0)
     #: The review queue the data steward's page reads (identifiers: 0600, beside the quarantine,
-    #: where `signpost features` writes it). Default: <raw_dir>/quarantine/linkage_review.csv.
+    #: where `signpost features` writes it). Default: linkage_review.csv in raw_dir's quarantine folder.
     linkage_review_queue: Path | None = None
 
     # --- early help ------------------------------------------------------------------------
