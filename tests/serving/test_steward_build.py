@@ -29,7 +29,7 @@ def test_the_next_build_links_what_the_steward_accepted_and_not_what_they_reject
     from synthetic.generate import generate_county
 
     raw = tmp_path / "raw"
-    generate_county(raw, citizens=1_200, seed=11, months=6, end=END, error_rate=0.01, fmt="csv", partners="local")
+    generate_county(raw, citizens=1_200, seed=11, months=12, end=END, error_rate=0.01, fmt="csv", partners="local")
     url = f"sqlite:///{tmp_path / 'service.db'}"
     settings = Settings(pseudonym_key="steward-build-key", data_dir=tmp_path / "data", raw_dir=raw,
                         database_url=url)
