@@ -21,7 +21,7 @@ router = APIRouter(prefix="/steward", route_class=PageRoute, include_in_schema=F
 Form = Annotated[dict[str, str], Depends(checked_form)]
 
 DONE = {"accept": "Link accepted", "reject": "Link rejected"}
-LEVEL_TEXT = {"agrees": "Agrees", "differs": "Differs", "blank": "Missing on one side"}
+LEVEL_TEXT = {"agrees": "Agrees", "differs": "Differs", "blank": "Blank: not compared"}
 
 
 def bits(value: float) -> str:
