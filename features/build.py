@@ -114,6 +114,7 @@ def build(
     ledger: pd.DataFrame | None = None,
     accept_quarantine: bool = False,
     decisions: Path | None = None,
+    steward: pd.DataFrame | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -157,6 +158,10 @@ def build(
     decisions : Path, optional
         A data steward's clerical decisions on uncertain links (``features.linkage.DECISION_COLUMNS``);
         default: ``linkage_decisions.csv`` in the raw folder, when it exists.
+    steward : DataFrame, optional
+        Clerical decisions recorded on the data steward's page
+        (``serving.infra.service_readers.steward_decisions``), in the same columns; with the file's,
+        the latest decision on a pair wins.
 
     Returns
     -------
@@ -208,8 +213,8 @@ def build(
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
-                            ledger, accept_quarantine,
-                            decisions if decisions is not None else raw / "linkage_decisions.csv")
+                            ledger, accept_quarantine, linkage.latest_decisions(linkage.read_decisions(
+                                decisions if decisions is not None else raw / "linkage_decisions.csv"), steward))
         _publish(stage_dir, out)
         return manifest
     finally:
@@ -272,7 +277,7 @@ def _run(
     service_key_id: str | None,
     ledger: pd.DataFrame | None,
     accept_quarantine: bool,
-    decisions: Path,
+    decisions: pd.DataFrame | None,
 ) -> dict:
     settings, as_of = plan.settings, plan.as_of
     with stages.stage("read extracts"):
@@ -444,7 +449,7 @@ class LinkSession:
 
 @contextmanager
 def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None = None,
-                    decisions: Path | None = None) -> Iterator[LinkSession]:
+                    decisions: Path | None = None, steward: pd.DataFrame | None = None) -> Iterator[LinkSession]:
     """Validate citizens and partner records and link them, as the build's link stage does, and nothing else.
 
     The temporary folder (raw data) is deleted when the session ends.
@@ -468,7 +473,9 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
         _check_citizens(con, ctx, key)
         (work / "out").mkdir()
         summary, linker = _link_partners(con, ctx, extracts, settings, key, work / "out", work / "queue",
-                                         decisions if decisions is not None else raw / "linkage_decisions.csv")
+                                         linkage.latest_decisions(linkage.read_decisions(
+                                             decisions if decisions is not None else raw / "linkage_decisions.csv"),
+                                             steward))
         summary["rows"] = {}
         for name in extracts:
             counts = con.execute(
@@ -483,12 +490,13 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
 
 
 def link_extract(raw: Path, out: Path, *, settings: Settings, extract_date: date | None = None,
-                 decisions: Path | None = None) -> dict:
+                 decisions: Path | None = None, steward: pd.DataFrame | None = None) -> dict:
     """`signpost link`: ``link_outcomes.parquet``, ``linkage_review.csv`` (0600) and ``linkage.json`` into ``out``."""
     out = Path(out)
     if out.resolve() == Path(raw).resolve():
         raise UserError("--out must not be the raw extract folder")
-    with linkage_session(raw, settings=settings, extract_date=extract_date, decisions=decisions) as session:
+    with linkage_session(raw, settings=settings, extract_date=extract_date, decisions=decisions,
+                         steward=steward) as session:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(session.outcomes, out / "link_outcomes.parquet")
         queue = out / "linkage_review.csv"
@@ -652,7 +660,7 @@ def _quarantine_gate(rows: dict, unknown_sources: dict[str, int], max_share: flo
 
 
 def _link_partners(con, ctx: CheckContext, extracts: dict, settings: Settings, key: bytes, stage_dir: Path,
-                   quarantine: Path, decisions_path: Path) -> dict:
+                   quarantine: Path, decisions: pd.DataFrame | None) -> dict:
     """Validate partner records, link them to accepted citizens, build the events' lookup ``partner_ref``.
 
     Writes ``link_outcomes.parquet`` (pseudonyms only) to the outputs and the review queue
@@ -674,7 +682,7 @@ CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_famil
 FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
     thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold,
                                     settings.linkage_margin_bits)
-    decided = _decisions(con, linkage.read_decisions(decisions_path), key)
+    decided = _decisions(con, decisions, key)
     result = linkage.link(con, "link_master", "link_partners", thresholds, decided)
     outcomes = result.outcomes
     con.register("link_outcomes_src", pa.Table.from_pandas(outcomes.assign(

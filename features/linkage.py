@@ -129,6 +129,18 @@ def read_decisions(path: Path | None) -> pd.DataFrame | None:
     return frame
 
 
+def latest_decisions(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Decisions from every place they are kept (the CSV, the service database) as one: the latest
+    ``decided_at`` on a pair wins, so a steward who changes their mind is heard; None when there are none."""
+    present = [f.loc[:, list(DECISION_COLUMNS)] for f in frames if f is not None and len(f)]
+    if not present:
+        return None
+    merged = pd.concat(present, ignore_index=True)
+    when = pd.to_datetime(merged["decided_at"], utc=True, errors="coerce", format="ISO8601")
+    merged = merged.assign(_when=when).sort_values("_when", kind="stable", na_position="first")
+    return merged.drop_duplicates(["partner_record", "person"], keep="last").drop(columns="_when").reset_index(drop=True)
+
+
 def prepared_sql(relation: str, id_column: str) -> str:
     """The columns Splink compares, normalised the same way on both sides."""
     return f"""

@@ -164,7 +164,7 @@ def features(
     snapshot = _parse_date(as_of, "--as-of")
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     from features.build import build
-    from serving.infra.service_readers import api_consents, erased_pseudonyms
+    from serving.infra.service_readers import api_consents, erased_pseudonyms, steward_decisions
 
     settings = get_settings()
     manifest = build(
@@ -178,6 +178,7 @@ def features(
         erased=erased_pseudonyms(settings.database_url),
         ledger=api_consents(settings.database_url),
         accept_quarantine=accept_quarantine,
+        steward=steward_decisions(settings.database_url),
     )
     _print_row_accounting(manifest)
     for finding in manifest["quarantine_gate"]["findings"]:
@@ -222,9 +223,12 @@ def link(
     to decide each uncertain pair, so it is written readable by its owner only.
     """
     from features.build import link_extract
+    from serving.infra.service_readers import steward_decisions
 
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
-    summary = link_extract(raw, out, settings=get_settings(), extract_date=taken, decisions=decisions)
+    settings = get_settings()
+    summary = link_extract(raw, out, settings=settings, extract_date=taken, decisions=decisions,
+                           steward=steward_decisions(settings.database_url))
     outcomes = summary["outcomes"]
     console.print(
         f"{summary['partner_records']:,} partner records: {outcomes['linked']:,} linked, {outcomes['review']:,} "
@@ -540,7 +544,7 @@ def serve(
 @app.command()
 @friendly_errors
 def token(
-    role: Annotated[Role, typer.Option(help="citizen, caseworker, analyst, admin or partner.")],
+    role: Annotated[Role, typer.Option(help="citizen, caseworker, analyst, admin, data_steward or partner.")],
     subject: Annotated[str, typer.Option(help="Citizen: their council person id. Staff: their staff id. Partner: its source (police).")],
     minutes: Annotated[int | None, typer.Option(min=1, max=60 * 24 * 30, help="Lifetime (default: settings).")] = None,
 ) -> None:

@@ -16,3 +16,5 @@ class Role(StrEnum):
     admin = "admin"
     #: A partner system (police, schools, …) posting events under its own source, never reading.
     partner = "partner"
+    #: Decides the partner-record links the build was unsure of (clerical review); sees nothing else.
+    data_steward = "data_steward"

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "groups"
     #: Which provider group (a value of `oidc_role_claim`) gives which Signpost role. A group
     #: not listed gives nothing; a token whose groups give two roles is refused.
-    oidc_group_roles: dict[str, Literal["citizen", "caseworker", "analyst", "admin", "partner"]] = {}
+    oidc_group_roles: dict[str, Literal["citizen", "caseworker", "analyst", "admin", "data_steward", "partner"]] = {}
     #: Claim holding a citizen's council reference; pseudonymised as soon as it is read.
     oidc_citizen_reference_claim: str = "council_reference"
     #: Signpost's client at the provider, for the authorization-code sign-in of staff.
@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     linkage_review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     #: Bits of match weight by which a linked record's best candidate must beat the runner-up.
     linkage_margin_bits: float = Field(default=10.0, ge=0.0)
+    #: The review queue the data steward's page reads (identifiers: 0600, beside the quarantine,
+    #: where `signpost features` writes it). Default: linkage_review.csv in raw_dir's quarantine folder.
+    linkage_review_queue: Path | None = None
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50
@@ -264,6 +267,11 @@ class Settings(BaseSettings):
             if self.oidc_issuer is not None and not self.oidc_issuer.startswith("https://"):
                 raise ValueError("production needs SIGNPOST_OIDC_ISSUER to be an https:// URL")
         return self
+
+    @property
+    def review_queue_path(self) -> Path:
+        """Where the build wrote the clerical review queue (SIGNPOST_LINKAGE_REVIEW_QUEUE)."""
+        return self.linkage_review_queue or self.raw_dir / "quarantine" / "linkage_review.csv"
 
     def development_sign_in_allowed(self, host: str) -> bool:
         """Whether password-free demo sign-in may be offered by a server listening on `host`.

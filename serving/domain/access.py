@@ -3,8 +3,9 @@
 A citizen reaches only their own records; a caseworker only people whose household is on an
 open caseload of theirs; an analyst no individual-level data at all; an admin erases, reads
 the audit trail, cuts off someone's sign-ins and answers subject access requests made on
-paper; a partner system posts events under its own source and reads nothing individual;
-anyone signed in may sign out. Anything not listed is refused, and every refusal
+paper; a partner system posts events under its own source and reads nothing individual; a data
+steward only the uncertain partner-record links of the review queue (and only the compared
+fields of the pair being decided); anyone signed in may sign out. Anything not listed is refused, and every refusal
 carries a reason a person can read.
 """
 
@@ -43,6 +44,8 @@ class Action(StrEnum):
     revoke = "revoke someone else's sign-ins"
     corrections_read = "read residents' correction requests"
     monitoring = "read early-help decision rates"
+    linkage_review = "review uncertain partner-record links"
+    linkage_decide = "decide an uncertain partner-record link"
 
 
 #: action -> role -> scope. A role missing from an action's map is refused that action.
@@ -65,6 +68,8 @@ RULES: dict[Action, dict[Role, Scope]] = {
     Action.sign_out: {r: "self" for r in Role},
     Action.revoke: {Role.admin: "any"},
     Action.corrections_read: {Role.admin: "any"},
+    Action.linkage_review: {Role.data_steward: "any"},
+    Action.linkage_decide: {Role.data_steward: "any"},
 }
 
 #: Actions on one person's records (individual-level data).
@@ -99,6 +104,10 @@ def _article(role: Role) -> str:
     return "an" if role.value[0] in "aeiou" else "a"
 
 
+def _role_words(role: Role) -> str:
+    return role.value.replace("_", " ")
+
+
 def role_allowed(viewer: Viewer, action: Action) -> Scope:
     """The viewer's scope for `action`, or Refused when their role may not do it at all."""
     scope = RULES[action].get(viewer.role)
@@ -106,7 +115,7 @@ def role_allowed(viewer: Viewer, action: Action) -> Scope:
         if viewer.role is Role.analyst and action in PERSONAL:
             reason = "an analyst may not see or change individual-level data; use the aggregate reports"
         else:
-            reason = f"{_article(viewer.role)} {viewer.role.value} may not {action.value}"
+            reason = f"{_article(viewer.role)} {_role_words(viewer.role)} may not {action.value}"
         raise Refused(reason, action=action, code="role")
     return scope
 

@@ -21,6 +21,7 @@ from serving.infra.tables import Caseload
 
 ANALYST_ID = "analyst-demo"
 ADMIN_ID = "admin-demo"
+STEWARD_ID = "steward-demo"
 
 
 @dataclass(frozen=True)
@@ -80,4 +81,6 @@ def choose(processed: ProcessedData, session: Session, today: date) -> list[Pers
                           "Sees model versions, metrics, calibration and fairness: no individual's data."))
     people.append(Persona("admin", Role.admin, ADMIN_ID, "Administrator",
                           "Everything an analyst sees, and promotes models through the gates."))
+    people.append(Persona("data_steward", Role.data_steward, STEWARD_ID, "Data steward",
+                          "Decides uncertain links between partner records and the council's index: nothing else."))
     return people

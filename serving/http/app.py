@@ -19,6 +19,7 @@ from serving.http.api import (
     events,
     feedback,
     health,
+    linkage,
     revocations,
     services,
 )
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, listen
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(docs.router)
-    for module in (citizens, caseload, events, feedback, services, audit, revocations, corrections):
+    for module in (citizens, caseload, events, feedback, services, audit, revocations, corrections, linkage):
         app.include_router(module.router, prefix="/v1")
     web.install(app)  # the pages: same runtime, rules and audit as the API
     return app

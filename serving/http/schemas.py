@@ -431,3 +431,45 @@ class ModelsOut(BaseModel):
     degraded: bool
     recommender: ModelOut
     early_help: ModelOut
+
+
+class ComparisonOut(BaseModel):
+    field: str
+    label: str
+    level: Literal["agrees", "differs", "blank"] = Field(
+        description="`agrees`: the same on both sides (values not shown); `differs`; `blank`: missing on one side.")
+    partner: str | None = Field(None, description="The partner's value, only where the two differ.")
+    master: str | None = Field(None, description="The master index's value, only where the two differ.")
+
+
+class ReviewPairOut(BaseModel):
+    source: str
+    partner_record: str = Field(description="Pseudonym of the partner record.")
+    person: str = Field(description="Pseudonym of the candidate master person.")
+    match_probability: float
+    match_weight: float = Field(description="log2 of the match odds (bits of evidence).")
+    runner_up: float = Field(description="Match probability of the next-best candidate (0 when none).")
+    margin_bits: float | None = Field(description="Match weight over the runner-up's; null when there is none.")
+    comparisons: list[ComparisonOut]
+
+
+class ReviewOut(BaseModel):
+    pair: ReviewPairOut | None = Field(description="The best-scored undecided pair; null when none waits.")
+    waiting: int
+    decided: int
+    queue_found: bool = Field(description="Whether a build has written the review queue yet.")
+
+
+class LinkageDecisionIn(Strict):
+    partner_record: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    person: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    decision: Literal["accept", "reject"]
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class LinkageDecisionOut(BaseModel):
+    partner_record: str
+    person: str
+    decision: Literal["accept", "reject"]
+    decided_at: datetime
+    reviewer: str

@@ -38,7 +38,7 @@ from features.pseudonym import load_key, pseudonymiser
 from signpost.settings import Settings
 
 #: Roles a provider's group may map to (the partner role is for partner systems' tokens).
-STAFF_ROLES = ("caseworker", "analyst", "admin")
+STAFF_ROLES = ("caseworker", "analyst", "admin", "data_steward")
 
 
 class TokenRefused(Exception):

@@ -1,7 +1,7 @@
 """Read-only views of the service database for the next feature build.
 
-`signpost features` must see what the service recorded — erasures and consent decisions made
-through it — without ever changing the service database: both readers go through
+`signpost features` must see what the service recorded — erasures, consent decisions and a data
+steward's clerical decisions made through it — without ever changing the service database: every reader goes through
 `serving.infra.db.read_service_database` (read-only, never migrating, None when no service
 database exists yet).
 """
@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, inspect, literal, select, union_all
 
 from serving.infra.db import read_service_database
-from serving.infra.tables import ConsentOverride, ConsentRecord, Erasure
+from serving.infra.tables import ConsentOverride, ConsentRecord, Erasure, LinkageDecision
 
 
 def erased_pseudonyms(url: str) -> frozenset[str] | None:
@@ -55,3 +55,29 @@ def api_consents(url: str) -> pd.DataFrame | None:
         return frame.assign(recorded_at=stamps.astype("datetime64[us, UTC]"))
 
     return read_service_database(url, "consent_records", read, what="consent decisions")
+
+
+def steward_decisions(url: str) -> pd.DataFrame | None:
+    """A data steward's decisions on uncertain links, in the clerical decisions file's columns
+    (``features.linkage.DECISION_COLUMNS``; ``decided_at`` ISO 8601 UTC), oldest first.
+
+    None when no service database exists yet; an empty frame when it predates the steward's
+    page (revision 0008) or holds no decisions. The note stays in the service database: the
+    build needs only the decision.
+    """
+
+    def read(connection: Connection) -> pd.DataFrame:
+        columns = ["partner_record", "person", "decision", "decided_at", "reviewer"]
+        if not inspect(connection).has_table(LinkageDecision.__tablename__):
+            return pd.DataFrame(columns=columns)
+        rows = connection.execute(select(
+            LinkageDecision.partner_record, LinkageDecision.person, LinkageDecision.decision,
+            LinkageDecision.decided_at, LinkageDecision.reviewer).order_by(LinkageDecision.decided_at,
+                                                                             LinkageDecision.id)).all()
+        frame = pd.DataFrame(rows, columns=columns)
+        # SQLite hands back naive values; the service always stores UTC.
+        frame["decided_at"] = [pd.Timestamp(t).tz_localize("UTC").isoformat() if pd.Timestamp(t).tzinfo is None
+                               else pd.Timestamp(t).tz_convert("UTC").isoformat() for t in frame["decided_at"]]
+        return frame
+
+    return read_service_database(url, "consent_records", read, what="clerical linkage decisions")

@@ -185,6 +185,24 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class LinkageDecision(Base):
+    """A data steward's decision on one uncertain partner-record link (serving/domain/linkage_review.py).
+
+    Both sides are pseudonyms, as in the review queue; the next feature build reads these
+    (serving/infra/service_readers.py) and the latest decision on a pair wins.
+    """
+
+    __tablename__ = "linkage_decisions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    partner_record: Mapped[str] = mapped_column(String(PSEUDONYM))
+    person: Mapped[str] = mapped_column(String(PSEUDONYM))
+    decision: Mapped[str] = mapped_column(String(8))  # accept | reject
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewer: Mapped[str] = mapped_column(String(128))  # the steward's staff id
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_linkage_decisions_pair", "partner_record", "person", "decided_at"),)
+
+
 class Revocation(Base):
     """A revoked token (`jti`), or every token of `subject` issued before `not_before`.
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from .conftest import Tokens, running, service_settings
 from .test_provenance import self_reportable_service
 
-ROLES = ("citizen", "caseworker", "analyst", "admin", "partner")
+ROLES = ("citizen", "caseworker", "analyst", "admin", "partner", "data_steward")
 #: Where each role posts events: citizens report their own use, staff record the council's,
 #: a partner system posts under its own source (its token's subject).
 SOURCE = {"citizen": "portal", "caseworker": "council", "analyst": "council", "admin": "council",
-          "partner": "libraries"}
+          "partner": "libraries", "data_steward": "council"}
 Y, N = True, False
 
 #: endpoint -> role -> (own, other). "own" is the viewer's own record for a citizen, a child on
@@ -37,7 +37,13 @@ EXPECTED = {
     "sign_out": {r: (Y, Y) for r in ROLES},  # revokes the cell's own token, so each cell gets a fresh one
     "revoke": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
     "corrections": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (Y, Y), "partner": (N, N)},
+    "linkage_review": {"citizen": (N, N), "caseworker": (N, N), "analyst": (N, N), "admin": (N, N),
+                       "partner": (N, N), "data_steward": (Y, Y)},
 }
+#: A data steward reviews uncertain partner-record links and nothing else: refused every other
+#: row that does not name it (the open rows above already include it through ROLES).
+for _by_role in EXPECTED.values():
+    _by_role.setdefault("data_steward", (N, N))
 
 
 def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str, service_id: str, n: int):
@@ -83,6 +89,8 @@ def _request(client, endpoint: str, person_id: str, headers: dict, *, role: str,
         return client.post("/v1/revocations", headers=headers, json={"person_id": person_id})
     if endpoint == "corrections":
         return client.get("/v1/correction-requests", headers=headers)
+    if endpoint == "linkage_review":
+        return client.get("/v1/linkage/review", headers=headers)
     raise AssertionError(endpoint)
 
 
@@ -91,9 +99,9 @@ def test_authorisation_matrix(world, database_url, tmp_path):
     tokens = Tokens(settings)
     people = world.people
     subjects = {"citizen": people.citizen, "caseworker": people.caseworker, "analyst": "analyst-1", "admin": "admin-1",
-                "partner": SOURCE["partner"]}
+                "partner": SOURCE["partner"], "data_steward": "steward-1"}
     own = {"citizen": people.citizen, "caseworker": people.on_caseload, "analyst": people.citizen,
-           "admin": people.citizen, "partner": people.citizen}
+           "admin": people.citizen, "partner": people.citizen, "data_steward": people.citizen}
     spare = iter(people.erasable)
     failures, refusals, n = [], 0, 0
     with running(settings) as client:

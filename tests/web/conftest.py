@@ -94,6 +94,8 @@ def site_env(small_county, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         SIGNPOST_PROCESSED_DIR=str(small_county.processed),
         SIGNPOST_PSEUDONYM_KEY=small_county.key,
         SIGNPOST_DATABASE_URL=f"sqlite:///{base / 'data' / 'signpost.db'}",
+        # the steward's review queue: written by the steward's test (the shared county has no partner records)
+        SIGNPOST_LINKAGE_REVIEW_QUEUE=str(base / "data" / "quarantine" / "linkage_review.csv"),
         SIGNPOST_JWT_SIGNING_KEY_FILE=str(base / "data" / ".jwt.key"),
         MLFLOW_TRACKING_URI=f"sqlite:///{base / 'mlflow' / 'mlflow.db'}",
         SIGNPOST_MLFLOW_ARTIFACT_ROOT=str(base / "mlflow" / "artifacts"),

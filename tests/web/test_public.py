@@ -19,7 +19,7 @@ def test_start_page(page, shoot, assert_accessible):
 def test_sign_in_page_lists_demo_people(page, shoot, assert_accessible):
     page.goto("/sign-in")
     values = page.locator("input[name=persona]").evaluate_all("inputs => inputs.map(i => i.value)")
-    assert values == ["citizen", "citizen-private", "caseworker", "analyst", "admin"]
+    assert values == ["citizen", "citizen-private", "caseworker", "analyst", "admin", "data_steward"]
     assert_accessible()
     shoot()
 

@@ -13,7 +13,17 @@ from fastapi.staticfiles import StaticFiles
 
 from serving.domain.auth import signing_key
 from serving.domain.model_reports import ModelReports
-from serving.http.web import analyst, caseworker, citizen, csrf, family, pages, public, signin
+from serving.http.web import (
+    analyst,
+    caseworker,
+    citizen,
+    csrf,
+    family,
+    pages,
+    public,
+    signin,
+    steward,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -22,7 +32,7 @@ def install(app: FastAPI) -> None:
     app.state.web_csrf_key = csrf.derive_key(signing_key(settings))
     app.state.web_reports = ModelReports(settings)
     app.mount("/static", StaticFiles(directory=str(files("serving") / "static")), name="static")
-    for module in (signin, public, citizen, family, caseworker, analyst):
+    for module in (signin, public, citizen, family, caseworker, analyst, steward):
         app.include_router(module.router)
 
 

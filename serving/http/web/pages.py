@@ -34,15 +34,15 @@ def home_for(viewer: Viewer | None) -> str:
     """Where a role starts: the portal, the workspace or the models."""
     if viewer is None:
         return "/"
-    return {Role.citizen: "/portal", Role.caseworker: "/workspace"}.get(viewer.role, "/analyst")
+    return {Role.citizen: "/portal", Role.caseworker: "/workspace", Role.data_steward: "/steward"}.get(
+        viewer.role, "/analyst")
 
 
 def area_name(viewer: Viewer | None) -> str:
     if viewer is None:
         return "Signpost"
-    return {Role.citizen: "Resident portal", Role.caseworker: "Caseworker workspace"}.get(
-        viewer.role, "Model registry"
-    )
+    return {Role.citizen: "Resident portal", Role.caseworker: "Caseworker workspace",
+            Role.data_steward: "Linkage review"}.get(viewer.role, "Model registry")
 
 
 #: The consent page's one name: menu, heading, title and every link to it say this.
@@ -63,6 +63,8 @@ def navigation(viewer: Viewer | None) -> list[dict[str, str]]:
         ]
     if viewer.role is Role.caseworker:
         return [{"text": "Your caseload", "href": "/workspace", "prefix": "/workspace/"}]
+    if viewer.role is Role.data_steward:
+        return [{"text": "Linkage review", "href": "/steward", "prefix": "/steward/"}]
     return [{"text": "Model versions", "href": "/analyst", "prefix": "/analyst/"}]
 
 
