@@ -60,9 +60,9 @@ def run_child(command: list[str], env: dict[str, str], usage_file: Path) -> dict
 
 def chosen_figures(tracking_uri: str, name: str) -> dict:
     """The challenger's model and temporal NDCG@10 with its interval, from its version tags."""
-    from mlflow.tracking import MlflowClient
+    from training import tracking
 
-    version = MlflowClient(tracking_uri).get_model_version_by_alias(name, "challenger")
+    version = tracking.connect(tracking_uri).get_model_version_by_alias(name, tracking.CHALLENGER)
     tags = version.tags
     return {"version": version.version, "model": tags["recommender.model"],
             "ndcg@10": float(tags["test.ndcg_at_10"]), "low": float(tags["test.ndcg_at_10_low"]),

@@ -123,6 +123,11 @@ def model_code(pyfunc_module: str, staging: Path) -> ModelCode:
             module = ".".join(parts[:-1] if path.name == "__init__.py" else parts)
             for imported in _imports(path, module):
                 ours_to_follow(imported, module, singles=False)
+            # Staged as new files, so they take this process's umask (owner-only under the CLI)
+            # rather than the checkout's modes, which MLflow's copy would keep.
+            target = Path(staging, package, *path.relative_to(root).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
     for module, source in shipped.items():
         parts = module.split(".")
         if source.name == "__init__.py":
@@ -132,7 +137,7 @@ def model_code(pyfunc_module: str, staging: Path) -> ModelCode:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     tops = sorted({module.split(".")[0] for module in shipped})
-    folders = [_source(package).parent for package in sorted(whole)]
+    folders = [Path(staging, package) for package in sorted(whole)]
     folders += [Path(staging, top) if Path(staging, top).is_dir() else Path(staging, f"{top}.py") for top in tops]
     return ModelCode(folders, pinned(third_party, distributions))
 

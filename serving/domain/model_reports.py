@@ -76,7 +76,7 @@ class PublicRecord:
     slug: str
     title: str
     version: str | None  # None: no version is in use
-    document: str | None  # "transparency_record.md" or, for a model without one, "model_card.md"
+    document: str | None  # the transparency record or, for a model without one, the model card
     text: str | None  # markdown, as training wrote it
 
 

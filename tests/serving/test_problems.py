@@ -89,7 +89,7 @@ def admin_client(world, database_url, tmp_path):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_extreme_event_times_are_422_naming_the_field(admin_client, world, moment):
     client, admin = admin_client
-    event = {"event_id": f"x-{moment.isoformat()}", "source": "libraries", "person_id": world.people.citizen,
+    event = {"event_id": f"x-{moment.isoformat()}", "source": "council", "person_id": world.people.citizen,
              "service_id": "NOPE-1", "occurred_at": moment.isoformat(), "event_type": "loan"}
     response = client.post("/v1/events", headers=admin, json={"events": [event]})
     body = assert_problem(response, 422)  # an unknown service otherwise: 422 in every case

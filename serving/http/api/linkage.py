@@ -8,14 +8,11 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from serving.domain import linkage_review
-from serving.http.api.citizens import REFUSALS
+from serving.http.api.citizens import REFUSALS, WRITES
 from serving.http.deps import RuntimeDep, ViewerDep
-from serving.http.schemas import ErrorOut, LinkageDecisionIn, LinkageDecisionOut, ReviewOut
+from serving.http.schemas import LinkageDecisionIn, LinkageDecisionOut, ReviewOut
 
 router = APIRouter(prefix="/linkage", tags=["linkage"])
-
-SIGNED_IN = {k: v for k, v in REFUSALS.items() if k in (401, 403, 429)}
-
 
 def review_out(review: linkage_review.Review) -> dict:
     """The review as JSON: an infinite margin (no runner-up) becomes null."""
@@ -25,7 +22,7 @@ def review_out(review: linkage_review.Review) -> dict:
     return out
 
 
-@router.get("/review", response_model=ReviewOut, responses=SIGNED_IN)
+@router.get("/review", response_model=ReviewOut, responses=REFUSALS)
 def next_pair(viewer: ViewerDep, runtime: RuntimeDep) -> dict:
     """Data stewards only: the best-scored undecided pair of the review queue, with its agreement
     pattern (values only where the two sides differ). Audited."""
@@ -34,8 +31,7 @@ def next_pair(viewer: ViewerDep, runtime: RuntimeDep) -> dict:
 
 @router.post(
     "/decisions", response_model=LinkageDecisionOut, status_code=201,
-    responses={**SIGNED_IN, 404: {"model": ErrorOut, "description": "The pair is not in the review queue."},
-               409: {"model": ErrorOut, "description": "The pair has already been decided."}},
+    responses=WRITES,  # 404: the pair is not in the review queue; 409: it has already been decided
 )
 def decide(body: LinkageDecisionIn, viewer: ViewerDep, runtime: RuntimeDep) -> linkage_review.Decided:
     """Data stewards only: accept or reject one queued pair; the next feature build uses it. Audited."""
