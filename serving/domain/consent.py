@@ -39,9 +39,10 @@ Method = Literal["portal", "paper", "phone", "caseworker", "import"]
 
 #: What each purpose means, in words a resident reads (the API and the consent page).
 MEANINGS = {
-    "personalisation": "Use the services you have used to suggest others for you (opt-in).",
-    "early_intervention": "Let caseworkers see early-help indicators for your family (public task; you may object).",
-    "research": "Include you in anonymous statistics for planning services (opt-out).",
+    "personalisation": "Use the services you have used to suggest others for you. We only do this if you say yes.",
+    "early_intervention": "Let caseworkers see early-help indicators for your family. We do this to help families "
+                          "early, unless you say no.",
+    "research": "Include you in anonymous statistics for planning services, unless you say no.",
 }
 #: What "no" records for each purpose: personalisation is opt-in (withdrawn); early intervention
 #: is a public task and research opt-out, so "no" is an objection.
