@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from recommender.early_help_interventions import household_suggestions, intervention_suggestions
 from serving.domain import access, audit, consent, erasure
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
@@ -183,8 +184,6 @@ def _family(processed: ProcessedData, person: Person) -> tuple[list[str], list[s
 def interventions(models: Models, processed: ProcessedData, person: Person, factors: list, *, k: int = 3
                   ) -> list[Suggestion]:
     """Interventions the child is eligible for that answer a need behind the child's own factors."""
-    from recommender.early_help_interventions import intervention_suggestions
-
     signposter = models.signposter
     if signposter is None:
         return []
@@ -206,8 +205,6 @@ def interventions(models: Models, processed: ProcessedData, person: Person, fact
 def household_support(models: Models, processed: ProcessedData, person: Person, factors: list, *, k: int = 3
                       ) -> list[HouseholdSupport]:
     """Support another member is eligible for (the child is not), answering a need behind the child's factors."""
-    from recommender.early_help_interventions import household_suggestions
-
     signposter = models.signposter
     if signposter is None:
         return []

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,15 +143,22 @@ def site(trained: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
     """`signpost serve` on a free loopback port, stopped when the session ends."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("web_server") / "server.log"
+    with served(trained, url, tmp_path_factory.mktemp("web_server") / "server.log") as site:
+        yield site
+
+
+@contextmanager
+def served(env: dict[str, str], url: str, log: Path) -> Iterator[Site]:
+    """`signpost serve` with `env` at `url` (a loopback port), logging to `log`; stopped on exit."""
+    port = url.rsplit(":", 1)[1]
     with log.open("w") as out:
         server = subprocess.Popen(
-            [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=trained, stdout=out, stderr=subprocess.STDOUT,
+            [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", port],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         _wait_ready(url, server, log)
-        yield Site(url=url, env=trained, processed=Path(trained["SIGNPOST_PROCESSED_DIR"]), log=log)
+        yield Site(url=url, env=env, processed=Path(env["SIGNPOST_PROCESSED_DIR"]), log=log)
     finally:
         server.terminate()
         try:

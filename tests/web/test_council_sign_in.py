@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.oidc.local_provider import AUDIENCE, GROUP_ROLES, local_provider
 
-from .conftest import SIGNPOST, VIEWPORTS, Site, _chromium, _free_port, _wait_ready
+from .conftest import VIEWPORTS, Site, _chromium, _free_port, served
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +35,8 @@ def council_site(trained: dict[str, str], tmp_path_factory: pytest.TempPathFacto
             "SIGNPOST_OIDC_CLIENT_SECRET": provider.web_secret,
             "SIGNPOST_OIDC_SCOPES": json.dumps(["openid", "signpost"]),
         }
-        log = folder / "server.log"
-        with log.open("w") as out:
-            server = subprocess.Popen([SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                      env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(url, server, log)
-            yield Site(url=url, env=env, processed=Path(trained["SIGNPOST_PROCESSED_DIR"]), log=log)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+        with served(env, url, folder / "server.log") as site:
+            yield site
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
