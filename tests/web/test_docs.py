@@ -22,7 +22,7 @@ REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def test_redoc_renders_the_api_under_the_policy(browser_context, viewport, shoot):
-    from .conftest import VIEWPORTS
+    from .conftest import VIEWPORTS, close_tab
 
     tab = browser_context.new_page()  # not the `page` fixture: the blocked logo is expected here
     tab.set_viewport_size(VIEWPORTS[viewport])
@@ -39,6 +39,6 @@ def test_redoc_renders_the_api_under_the_policy(browser_context, viewport, shoot
         assert unsigned == 0, "every <style> Redoc wrote carries the response's nonce"
         shoot(tab=tab)
     finally:
-        tab.close()
+        close_tab(tab)
     unexpected = [text for text in errors if REDOCLY_LOGO not in text]
     assert not unexpected, f"browser console errors: {unexpected}"

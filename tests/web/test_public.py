@@ -40,7 +40,7 @@ def test_a_page_needs_sign_in_and_returns_after_it(page):
     assert "/sign-in?next=" in page.url
     page.check("input[name=persona][value='citizen']")
     page.get_by_role("button", name="Sign in").click()
-    assert page.url.endswith("/portal/consent")
+    page.wait_for_url("**/portal/consent")
 
 
 def test_sign_out(page, sign_in):
