@@ -329,6 +329,13 @@ class SubjectDataOut(BaseModel):
     saved_services: list[dict[str, Any]] = Field(default_factory=list, description="Services saved to their list.")
     correction_requests: list[dict[str, Any]] = Field(
         default_factory=list, description="\"Something is wrong\" requests they sent, with their words.")
+    early_help: dict[str, Any] | None = Field(
+        default=None,
+        description="The family's early-help status: `objected`, `who_can_see`, `factors_shown` (the council's "
+                    "setting `SIGNPOST_EARLY_HELP_FAMILY_FACTORS`) and per child of the household `child` (a number), "
+                    "`age_band`, `indicator_held`, `based_on` (`records`: the factors in plain words, or null with "
+                    "`records_withheld` saying why; `context`: household composition and age) and `requests` "
+                    "(`kind` review or object, `recorded_at`, `note`, `state`). Null: no household is held.")
 
 
 class ErasureOut(BaseModel):
