@@ -108,6 +108,16 @@ class FeatureSpec:
     def is_context(self) -> bool:
         return self.group in self.CONTEXT_GROUPS
 
+    def absent_record(self, values: np.ndarray) -> np.ndarray:
+        """Where a count is 0 or a days-since value means none in the window: nothing was recorded."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.kind == "count":
+            return np.round(values) == 0
+        if self.kind == "days_since":
+            found = _SENTINEL.search(self.label)
+            return np.isnan(values) | (values >= float(found.group(1)) if found else False)
+        return np.zeros(values.shape, dtype=bool)
+
     @classmethod
     def from_records(cls, records: list[dict]) -> tuple[FeatureSpec, ...]:
         """Specs from the JSON records the feature pipeline writes."""
@@ -551,7 +561,9 @@ def top_factors(
 
     Context features (:attr:`FeatureSpec.is_context`: household composition and age) are
     never factors: family shape is not a reason, and no one should read it as risk. They
-    are described, without a direction, by :func:`context_of`.
+    are described, without a direction, by :func:`context_of`. Nor does the absence of a
+    record ever raise the indicator (:meth:`FeatureSpec.absent_record`): a caseworker would
+    otherwise read "no police notifications ... (raises the indicator)".
 
     Parameters
     ----------
@@ -574,6 +586,10 @@ def top_factors(
         )
     magnitude = np.where(contributions > 0, contributions, 0 if raising_only else -contributions)
     magnitude[:, [j for j, f in enumerate(features) if f.is_context]] = 0
+    # The absence of a record is not a reason for concern: "no police notifications" never raises.
+    for j, f in enumerate(features):
+        absent = f.absent_record(X[:, j])
+        magnitude[absent & (contributions[:, j] > 0), j] = 0
     k = min(top, X.shape[1])
     order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
     out: list[list[Factor]] = []

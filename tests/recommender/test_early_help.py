@@ -171,8 +171,22 @@ def test_factors_read_like_the_record() -> None:
         "single-adult household: yes — raises",
     ]
     [raising] = top_factors(contributions, X, FEATURES, top=5, raising_only=True)
-    assert [f.direction for f in raising] == ["raises"] * 3
-    assert raising[-1].text == "days since the last housing-arrears letter: none in the window"
+    assert [f.direction for f in raising] == ["raises"] * 2
+    # "none in the window" raises the log-odds here, but the absence of a record is never a reason
+    assert [f.feature for f in raising] == ["f_police_da", "f_hh_single_adult"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+       contributions=st.lists(st.floats(-3, 3, allow_nan=False), min_size=5, max_size=5))
+def test_no_record_never_raises_the_indicator(counts, contributions) -> None:
+    X = np.array([counts], dtype=np.float64)
+    X[0, 4] = np.nan if counts[4] == 0 else 366.0 if counts[4] == 1 else 30.0  # days since: none, none, 30
+    for raising_only in (True, False):
+        [factors] = top_factors(np.array([contributions]), X, FEATURES, top=5, raising_only=raising_only)
+        for f in factors:
+            if f.direction == "raises":
+                assert not f.text.startswith("no ") and "none in the window" not in f.text, f.text
 
 
 GROUPED = (
