@@ -46,7 +46,7 @@ CONTEXT = {"heading": CONTEXT_HEADING, "sentence": CONTEXT_SENTENCE}
 
 @dataclass(frozen=True)
 class Factor:
-    text: str  # e.g. "3 police domestic-abuse notifications in the last 12 months"
+    text: str  # e.g. "3 police notifications about the child concerning domestic abuse (last 12 months)"
     direction: str  # "raises" or "lowers"
 
 
