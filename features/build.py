@@ -982,7 +982,8 @@ WHERE c.reason IS NULL ORDER BY m.col""")
     n_citizens = _scalar(con, "SELECT count(*) FROM snap")
     n_services = _scalar(con, "SELECT count(*) FROM services_ok")
     frame = con.execute(
-        "SELECT col, name, category, source, intervention, early_help_indicator, needs FROM services_ok ORDER BY col"
+        "SELECT col, name, category, source, intervention, early_help_indicator, needs, sensitive FROM services_ok "
+        "ORDER BY col"
     ).df()
     return n_citizens, n_services, frame
 

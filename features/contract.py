@@ -47,6 +47,19 @@ NEEDS = (
     "caring",
     "learning",
 )
+#: The needs in a caseworker's words: how a concern factor says what kind of concern it is
+#: (``features.early_help``). recommender/early_help_interventions.py keeps the same words for
+#: its reasons (the recommender layer imports nothing of ours; a test keeps the two equal).
+NEED_WORDS: dict[str, str] = {
+    "domestic_abuse": "domestic abuse",
+    "school_attendance": "school attendance",
+    "youth_safety": "young people's safety",
+    "money_housing": "money and housing",
+    "health_wellbeing": "health and wellbeing",
+    "family_support": "family support",
+    "caring": "caring responsibilities",
+    "learning": "learning",
+}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from typing import get_args
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 
+from features.contract import NEED_WORDS
 from features.generalise import age_band_sql, age_sql
 from features.validate import quote_literal
 from signpost.settings import EarlyHelpOptIn
@@ -85,6 +86,9 @@ class Feature:
     singular: str = ""  # the label after "1", when it differs
     absent: str = ""  # the words for 0 or "no", when "no <label>" does not read
     needs: tuple[str, ...] = ()
+    #: For a concern feature, what its label says after "concerning" (the kind of concern,
+    #: e.g. "domestic abuse"); a family shown factors by source only sees the label without it.
+    concern: str = ""
 
     def describe(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if k != "sql"}
@@ -133,6 +137,19 @@ def _needs(value) -> tuple[str, ...]:
     return tuple(str(n) for n in value)
 
 
+def kind_of_concern(needs: Sequence[str], category: str | None, name: str, sensitive: bool) -> str:
+    """What a concern record is about, in a caseworker's words, never naming a sensitive service.
+
+    The needs the service points to ("domestic abuse", "school attendance"); where it lists
+    none, its category for a sensitive service and its name otherwise.
+    """
+    if needs:
+        return " and ".join(NEED_WORDS.get(n, n.replace("_", " ")) for n in needs)
+    if sensitive:
+        return str(category or "a concern").replace("_", " ").lower()
+    return str(name)
+
+
 def feature_catalogue(services: pd.DataFrame, *, sources: Sequence[str]) -> list[Feature]:
     """The early-help features of a build, every group included.
 
@@ -140,7 +157,11 @@ def feature_catalogue(services: pd.DataFrame, *, sources: Sequence[str]) -> list
     ----------
     services : DataFrame
         Columns ``col``, ``name``, ``category``, ``source`` (dominant source, may be missing),
-        ``intervention`` (bool), ``early_help_indicator`` (bool), ``needs`` (list of str).
+        ``intervention`` (bool), ``early_help_indicator`` (bool), ``needs`` (list of str),
+        optionally ``sensitive`` (bool; absent means every concern service is treated as
+        sensitive). Concern features are labelled by source and kind of concern ("1 police
+        notification about adults in the household concerning domestic abuse"), never by the
+        name of a sensitive service a family member used.
     sources : sequence of str
         Sources whose policy allows early intervention; other sources' events never reach
         these features.
@@ -171,10 +192,12 @@ def feature_catalogue(services: pd.DataFrame, *, sources: Sequence[str]) -> list
     for level in ("child", "household"):
         p, whom = prefix[level], about[level]
         for service in concern.itertuples():
-            add(f"{p}svc_{slug(service.name)}", f"{source_label(service.source)} {whom} ({service.name}, {window})",
+            needs = _needs(service.needs)
+            kind = kind_of_concern(needs, service.category, service.name, bool(getattr(service, "sensitive", True)))
+            add(f"{p}svc_{slug(service.name)}", f"{source_label(service.source)} {whom} concerning {kind} ({window})",
                 "count", f"sum(n) FILTER (WHERE col = {int(service.col)})", level, group="concern",
-                singular=f"{source_label(service.source, 1)} {whom} ({service.name}, {window})",
-                needs=_needs(service.needs))
+                singular=f"{source_label(service.source, 1)} {whom} concerning {kind} ({window})",
+                needs=needs, concern=kind)
         if len(concern):
             add(f"{p}days_since_concern", f"last concern record {whom} ({NONE_IN_WINDOW_DAYS} = none in the "
                 f"{window})", "days_since",

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, Self
 
 import numpy as np
@@ -52,6 +52,12 @@ CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("none", "sigmoid", "isoton
 _SENTINEL = re.compile(r"\((\d+(?:\.\d+)?)\s*=\s*([^)]*)\)")
 #: Probabilities are kept away from 0 and 1 so log-odds stay finite.
 _EPS = 1e-6
+#: How household composition and age are presented wherever the indicator is explained (the
+#: household page, the workspace help, the model card, the transparency record): as context the
+#: model takes into account, never as raising or lowering it. Family shape is not a concern.
+CONTEXT_HEADING = "Also taken into account"
+CONTEXT_SENTENCE = ("The model also takes into account who lives in the household and the child's age. These "
+                    "describe the family; they are not concerns, and never a reason for early help on their own.")
 
 
 # --------------------------------------------------------------------- features ------------
@@ -80,6 +86,9 @@ class FeatureSpec:
     needs : tuple of str
         Needs behind the feature (contract ``needs``): what an intervention must address to
         answer it.
+    concern : str
+        For a concern feature, the kind of concern its label names after "concerning"
+        (``"domestic abuse"``); :meth:`describe` with ``by_source=True`` leaves it out.
     """
 
     name: str
@@ -89,18 +98,45 @@ class FeatureSpec:
     absent: str = ""
     group: str = ""
     needs: tuple[str, ...] = ()
+    concern: str = ""
+
+    #: Groups the model takes into account as context, never as a factor that raises or lowers
+    #: the indicator: who lives in the household, and the child's age.
+    CONTEXT_GROUPS: ClassVar[frozenset[str]] = frozenset({"composition"})
+
+    @property
+    def is_context(self) -> bool:
+        return self.group in self.CONTEXT_GROUPS
+
+    def absent_record(self, values: np.ndarray) -> np.ndarray:
+        """Where a count is 0 or a days-since value means none in the window: nothing was recorded."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.kind == "count":
+            return np.round(values) == 0
+        if self.kind == "days_since":
+            found = _SENTINEL.search(self.label)
+            return np.isnan(values) | (values >= float(found.group(1)) if found else False)
+        return np.zeros(values.shape, dtype=bool)
 
     @classmethod
     def from_records(cls, records: list[dict]) -> tuple[FeatureSpec, ...]:
         """Specs from the JSON records the feature pipeline writes."""
         return tuple(
             cls(r["name"], r.get("label", r["name"]), r.get("kind", "numeric"), r.get("singular", ""),
-                r.get("absent", ""), r.get("group", ""), tuple(r.get("needs", ())))
+                r.get("absent", ""), r.get("group", ""), tuple(r.get("needs", ())), r.get("concern", ""))
             for r in records
         )
 
-    def describe(self, value: float) -> str:
-        """The feature's value in a caseworker's words: ``"1 police notification about the child ..."``."""
+    def describe(self, value: float, *, by_source: bool = False) -> str:
+        """The feature's value in a caseworker's words: ``"1 police notification about the child ..."``.
+
+        ``by_source``: without the kind of concern ("1 police notification about the child (last
+        12 months)"), for a family whose council shows them factors by source only.
+        """
+        if by_source and self.concern:
+            cut = f" concerning {self.concern}"
+            return replace(self, label=self.label.replace(cut, ""), singular=self.singular.replace(cut, ""),
+                           concern="").describe(value)
         label = self.label
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if self.kind == "days_since":
@@ -507,6 +543,7 @@ class Factor:
     contribution: float  # log-odds
     direction: Literal["raises", "lowers"]
     needs: tuple[str, ...] = ()  # what an intervention must address to answer this factor
+    by_source: str = ""  # the text without the kind of concern (what a family may be shown)
 
     def __str__(self) -> str:
         return f"{self.text} — {self.direction}"
@@ -521,6 +558,12 @@ def top_factors(
     raising_only: bool = False,
 ) -> list[list[Factor]]:
     """The ``top`` largest contributions per row, described in plain English with direction.
+
+    Context features (:attr:`FeatureSpec.is_context`: household composition and age) are
+    never factors: family shape is not a reason, and no one should read it as risk. They
+    are described, without a direction, by :func:`context_of`. Nor does the absence of a
+    record ever raise the indicator (:meth:`FeatureSpec.absent_record`): a caseworker would
+    otherwise read "no police notifications ... (raises the indicator)".
 
     Parameters
     ----------
@@ -542,6 +585,11 @@ def top_factors(
             f"contributions {contributions.shape}, X {X.shape} and {len(features)} features disagree"
         )
     magnitude = np.where(contributions > 0, contributions, 0 if raising_only else -contributions)
+    magnitude[:, [j for j, f in enumerate(features) if f.is_context]] = 0
+    # The absence of a record is not a reason for concern: "no police notifications" never raises.
+    for j, f in enumerate(features):
+        absent = f.absent_record(X[:, j])
+        magnitude[absent & (contributions[:, j] > 0), j] = 0
     k = min(top, X.shape[1])
     order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
     out: list[list[Factor]] = []
@@ -553,10 +601,26 @@ def top_factors(
                 continue
             factors.append(
                 Factor(features[j].name, features[j].describe(float(X[i, j])), c, "raises" if c > 0 else "lowers",
-                       features[j].needs)
+                       features[j].needs, features[j].describe(float(X[i, j]), by_source=True))
             )
         out.append(factors)
     return out
+
+
+def context_of(X: np.ndarray, features: tuple[FeatureSpec, ...]) -> list[list[str]]:
+    """What the model takes into account about each child's household and age, without a direction.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_features)
+    features : tuple of FeatureSpec, length n_features
+
+    Returns
+    -------
+    list of length n of lists of str, in the features' order ("aged 7", "4 people in the household").
+    """
+    columns = [j for j, f in enumerate(features) if f.is_context]
+    return [[features[j].describe(float(row[j])) for j in columns] for row in np.asarray(X, dtype=np.float64)]
 
 
 # --------------------------------------------------------------------- scoring -------------
@@ -573,11 +637,14 @@ class ScoredChildren:
     band : ndarray of shape (n,), str
         ``low`` / ``medium`` / ``high``.
     factors : list of length n of lists of Factor
+    context : list of length n of lists of str
+        Household composition and age as the model took them into account (:func:`context_of`).
     """
 
     probability: np.ndarray
     band: np.ndarray
     factors: list[list[Factor]] = field(repr=False)
+    context: list[list[str]] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -623,4 +690,5 @@ class EarlyHelpScorer:
             probability=probability,
             band=band(probability, self.thresholds),
             factors=top_factors(contributions, X, self.features, top=self.top, raising_only=True),
+            context=context_of(X, self.features),
         )

@@ -210,6 +210,14 @@ class Settings(BaseSettings):
     #: and where a family lives are never risk factors unless the council opts in (the
     #: manifest, the run and the model card record it when it does).
     early_help_opt_in_features: tuple[EarlyHelpOptIn, ...] = ()
+    #: What the family is told an indicator is based on, in the portal and in subject access: a
+    #: decision for the council's safeguarding lead. `by_source` (default): each factor by
+    #: partner source, whose records and how many ("1 police notification about adults in the
+    #: household"), not the kind of concern; `hidden`: that an indicator is held and which
+    #: sources may feed it, no factors; `with_concern`: the factors as the caseworker reads
+    #: them, kind of concern included ("... concerning domestic abuse"). No choice ever names a
+    #: sensitive service, and household composition and age are always shown as context.
+    early_help_family_factors: Literal["by_source", "hidden", "with_concern"] = "by_source"
     max_tpr_gap: float = 0.10
     max_fpr_gap: float = 0.05
     #: Groups with fewer children with (or without) an outcome are reported but not judged by

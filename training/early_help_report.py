@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from recommender.early_help import CONTEXT_HEADING, CONTEXT_SENTENCE
 from recommender.early_help_meaning import IndicatorMeaning
 from recommender.early_help_metrics import reliability
 
@@ -167,6 +168,8 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         "benefits, health services and area deprivation are "
         + (f"**used because the council opted in to: {', '.join(opt_in)}**."
            if opt_in else "not used (the council has not opted in to any of them)."),
+        f"- Household composition and age are presented to caseworkers and families under "
+        f"\"{CONTEXT_HEADING}\", never as raising or lowering the indicator: {CONTEXT_SENTENCE}",
         f"- Feature groups used: {', '.join(facts.get('feature_groups', ())) or 'unknown'} "
         f"({facts['n_features']} features).",
         f"- Training rows: {facts['train_rows']:,} children ({facts['train_positives']:,} with an outcome); "
@@ -308,7 +311,8 @@ def transparency_record(facts: dict[str, Any], metrics: dict[str, float], gaps: 
             "process_integration": "Scores appear on the caseworker's caseload page as a band with "
             "what it meant in the last evaluation (how many children with that band had an early-help "
             "outcome), the calibrated probability with its 95% interval, the model's precision and recall "
-            "at the team's capacity, the top factors and suggested interventions.",
+            "at the team's capacity, the top factors (concern records only) and suggested interventions; "
+            f"household composition and age under \"{CONTEXT_HEADING}\": {CONTEXT_SENTENCE}",
             "human_review": "Every band is reviewed by a caseworker, who records a decision and a "
             "reason; the tool never contacts a family, opens a case or closes one.",
             "frequency_and_scale": f"Re-scored when new data are built; about "

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from recommender.early_help import CONTEXT_HEADING, CONTEXT_SENTENCE
 from recommender.early_help_interventions import household_suggestions, intervention_suggestions
 from serving.domain import access, audit, consent, erasure
 from serving.domain.access import Action, Person
@@ -39,11 +40,13 @@ NOTICE = (
     "This view is recorded in the audit trail."
 )
 BANDS = ("low", "medium", "high")
+#: How household composition and age are presented: context, never "raises" or "lowers".
+CONTEXT = {"heading": CONTEXT_HEADING, "sentence": CONTEXT_SENTENCE}
 
 
 @dataclass(frozen=True)
 class Factor:
-    text: str  # e.g. "3 police domestic-abuse notifications in the last 12 months"
+    text: str  # e.g. "3 police notifications about the child concerning domestic abuse (last 12 months)"
     direction: str  # "raises" or "lowers"
 
 
@@ -87,6 +90,9 @@ class Indicator:
     band: str | None = None  # low, medium, high
     probability: float | None = None  # calibrated probability of an early-help outcome in 6 months
     factors: list[Factor] = field(default_factory=list)
+    #: Household composition and the child's age as the model takes them into account: context,
+    #: never "raises" or "lowers" (family shape is not a reason).
+    context: list[str] = field(default_factory=list)
     interventions: list[Suggestion] = field(default_factory=list)
     model_version: str | None = None
     meaning: Meaning | None = None  # None for a model registered without its meaning
@@ -121,6 +127,7 @@ class Scored:
     probability: float
     band: str
     factors: list
+    context: list[str] = field(default_factory=list)  # composition and age, no direction
 
 
 def _score(models: Models, processed: ProcessedData, pseudonyms: list[str]) -> dict[str, Scored]:
@@ -134,8 +141,9 @@ def _score(models: Models, processed: ProcessedData, pseudonyms: list[str]) -> d
         return {}
     X = table.loc[present, scorer.feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
     scored = scorer.score(X)
+    context = scored.context or [[] for _ in present]  # a model pickled before context existed
     return {
-        p: Scored(float(scored.probability[i]), str(scored.band[i]), scored.factors[i])
+        p: Scored(float(scored.probability[i]), str(scored.band[i]), scored.factors[i], context[i])
         for i, p in enumerate(present)
     }
 
@@ -152,9 +160,11 @@ def sensitive_names(processed: ProcessedData) -> tuple[str, ...]:
 def shareable_factor(text: str, sensitive: tuple[str, ...]) -> str:
     """A factor's words without the sensitive service it counts.
 
-    Factor labels read "<records> <whose> (<service name>, <window>)"; the shareable form
-    keeps the records, whose and window ("1 police notification about the child (last 12
-    months)"), which says why without naming special-category data.
+    Factor labels read "<records> <whose> concerning <kind of concern> (<window>)" and never
+    name a service; models built before that read "<records> <whose> (<service name>,
+    <window>)", and for them the shareable form keeps the records, whose and window ("1
+    police notification about the child (last 12 months)"). Staff and family views both pass
+    every factor through here, so no view names a sensitive service whichever model serves.
     """
     for name in sensitive:
         text = text.replace(f"({name}, ", "(").replace(f"({name})", "").replace(name, "a related service")
@@ -282,9 +292,12 @@ def for_child(
                                notice="No indicator: this person is not a child in the current early-help build.")
         else:
             suggested = interventions(models, processed, person, scored.factors)
+            sensitive = sensitive_names(processed)
             out = Indicator(
                 available=True, band=scored.band, probability=round(scored.probability, 4),
-                factors=[Factor(text=f.text, direction=f.direction) for f in scored.factors],
+                factors=[Factor(text=shareable_factor(f.text, sensitive), direction=f.direction)
+                         for f in scored.factors],
+                context=scored.context,
                 interventions=suggested, model_version=version, notice=NOTICE,
                 meaning=meaning_of(models, scored.probability, scored.band),
                 household_support=household_support(models, processed, person, scored.factors),
@@ -634,6 +647,25 @@ class ReviewRequest:
     recorded_at: datetime
 
 
+#: What the family is told about the factors, by `Settings.early_help_family_factors`.
+FACTORS_WITHHELD = ("The council's safeguarding lead has decided that the individual records behind the indicator "
+                    "are not shown here. A caseworker can talk them through with you.")
+
+
+@dataclass(frozen=True)
+class FamilyRequest:
+    """A request the family made about a child's indicator, and where it stands."""
+
+    kind: str  # "review" or "object"
+    recorded_at: datetime
+    note: str | None
+    state: str  # plain words: "Waiting for the caseworker", "Answered: a caseworker recorded a decision on ..."
+
+    def as_record(self) -> dict:
+        return {"kind": self.kind, "recorded_at": self.recorded_at.isoformat(), "note": self.note,
+                "state": self.state}
+
+
 @dataclass(frozen=True)
 class ChildStatus:
     """What a parent is told about one child: whether an indicator is held and what it is based on."""
@@ -643,6 +675,19 @@ class ChildStatus:
     held: bool
     factors: list[str]  # the raising factors, in the shareable words (no sensitive service named)
     review_requested: datetime | None
+    context: list[str] = field(default_factory=list)  # household composition and age, no direction
+    requests: list[FamilyRequest] = field(default_factory=list)  # oldest first
+
+    def as_record(self, factors_shown: str) -> dict:
+        based_on: dict = {"context": self.context}
+        if factors_shown == "hidden":
+            based_on["records"] = None
+            based_on["records_withheld"] = FACTORS_WITHHELD
+        else:
+            based_on["records"] = self.factors
+        return {"child": self.number, "age_band": self.age_band, "indicator_held": self.held,
+                "based_on": based_on if self.held else None,
+                "requests": [r.as_record() for r in self.requests]}
 
 
 @dataclass(frozen=True)
@@ -651,6 +696,13 @@ class FamilyView:
     adult: bool  # the viewer is an adult of the household (only adults may ask for a review)
     children: list[ChildStatus]
     who_can_see: str = WHO_CAN_SEE
+    factors_shown: str = "by_source"  # Settings.early_help_family_factors
+    factors_withheld: str = FACTORS_WITHHELD
+
+    def as_record(self) -> dict:
+        """The family's early-help status as subject access returns it (JSON-ready)."""
+        return {"objected": self.objected, "who_can_see": self.who_can_see, "factors_shown": self.factors_shown,
+                "children": [c.as_record(self.factors_shown) for c in self.children]}
 
 
 def _children_of_household(processed: ProcessedData, household: str | None) -> list[tuple[Person, str]]:
@@ -666,29 +718,64 @@ def reviews_by_child(session: Session, household: str) -> dict[str, datetime]:
     return {p: at for p, at in rows}
 
 
+def _request_state(row: EarlyHelpRequest, latest: Decision | None, objected: bool) -> str:
+    if row.kind == "object":
+        return "In force: no indicator is worked out" if objected else "Ended: the household's choice changed since"
+    if latest is not None and utc_text(latest.recorded_at) > utc_text(row.recorded_at):
+        return f"Answered: a caseworker recorded a decision on {latest.recorded_at:%-d %B %Y}"
+    return "Waiting for the caseworker to look again"
+
+
+def family_status(session: Session, person: Person, *, models: Models, processed: ProcessedData,
+                  factors_shown: str) -> FamilyView:
+    """Is an early-help indicator held for the children of `person`'s household, on what, and what
+    the family asked; the caller checks access and audits (the portal and subject access share it).
+
+    `factors_shown` is `Settings.early_help_family_factors`: the council's safeguarding lead
+    decides how much of each factor the family sees; none of the choices names a sensitive service.
+    """
+    household = person.household
+    children = _children_of_household(processed, household)
+    adult = person.known and int(processed.citizens.at[person.pseudonym, "age_min"]) >= 18
+    objected = family_objects(session, processed, person)
+    scores = {} if objected else _score(models, processed, [c.pseudonym for c, _ in children])
+    requests: dict[str, list[EarlyHelpRequest]] = {}
+    if household:
+        for row in session.scalars(select(EarlyHelpRequest).where(EarlyHelpRequest.household == household)
+                                   .order_by(EarlyHelpRequest.id)):
+            requests.setdefault(row.pseudonym, []).append(row)
+    decided = histories(session, processed, [c.pseudonym for c, _ in children])
+    sensitive = sensitive_names(processed)
+    shown = []
+    for number, (child, age_band) in enumerate(children, start=1):
+        scored = scores.get(child.pseudonym)
+        raising = [f for f in (scored.factors if scored else []) if f.direction == "raises"]
+        if factors_shown == "hidden":
+            factors = []
+        elif factors_shown == "with_concern":
+            factors = [shareable_factor(f.text, sensitive) for f in raising]
+        else:
+            factors = [shareable_factor(getattr(f, "by_source", "") or f.text, sensitive) for f in raising]
+        latest = next(iter(decided.get(child.pseudonym, [])), None)
+        asked = [FamilyRequest(r.kind, r.recorded_at, r.note, _request_state(r, latest, objected))
+                 for r in requests.get(child.pseudonym, [])]
+        reviews = [r.recorded_at for r in asked if r.kind == "review"]
+        shown.append(ChildStatus(number, age_band, scored is not None, factors, reviews[-1] if reviews else None,
+                                 scored.context if scored else [], asked))
+    return FamilyView(objected, adult, shown, factors_shown=factors_shown)
+
+
 def family_view(database: Database, viewer: Viewer, person: Person, *, models: Models, processed: ProcessedData,
-                today: date) -> FamilyView:
+                today: date, factors_shown: str) -> FamilyView:
     """For a citizen's own page: is an early-help indicator held for the children of their household?"""
     access.role_allowed(viewer, Action.subject_access)
     with database.write_session() as session:
         access.check(session, viewer, Action.subject_access, person, today=today)
         erasure.require_present(session, person, yourself=True)
-        household = person.household
-        children = _children_of_household(processed, household)
-        adult = person.known and int(processed.citizens.at[person.pseudonym, "age_min"]) >= 18
-        objected = family_objects(session, processed, person)
-        scores = {} if objected else _score(models, processed, [c.pseudonym for c, _ in children])
-        requested = reviews_by_child(session, household) if household else {}
-        sensitive = sensitive_names(processed)
-        shown = []
-        for number, (child, age_band) in enumerate(children, start=1):
-            scored = scores.get(child.pseudonym)
-            factors = [shareable_factor(f.text, sensitive) for f in (scored.factors if scored else [])
-                       if f.direction == "raises"]
-            shown.append(ChildStatus(number, age_band, scored is not None, factors, requested.get(child.pseudonym)))
+        shown = family_status(session, person, models=models, processed=processed, factors_shown=factors_shown)
         audit.append(session, actor_role=viewer.role.value, actor=viewer.subject, action="early_help.family_view",
-                     subject=person.pseudonym, detail={"children": len(shown)})
-    return FamilyView(objected, adult, shown)
+                     subject=person.pseudonym, detail={"children": len(shown.children)})
+    return shown
 
 
 def request_review(database: Database, viewer: Viewer, person: Person, *, child_number: str, note: str | None,

@@ -2,7 +2,9 @@
 
 What the build holds (the generalised record and the services in their history with the
 partner source behind each), the consent ledger, the suggestions made, feedback and events
-received since. The request itself is audited.
+received since, and the family's early-help status (whether an indicator is held for the
+children of their household, what it is based on, who can see it, and the family's review and
+objection requests with where each stands). The request itself is audited.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.domain import access, audit, consent, corrections, preferences, saved_services
+from serving.domain import (
+    access,
+    audit,
+    consent,
+    corrections,
+    early_help,
+    preferences,
+    saved_services,
+)
 from serving.domain.access import Action, Person
 from serving.domain.auth import Viewer
 from serving.domain.errors import Gone, NotFound
 from serving.domain.events import shown_event_id
 from serving.infra.db import Database
 from serving.infra.processed import ProcessedData
+from serving.infra.registry import Models
 from serving.infra.served import ServedLog
 from serving.infra.tables import Erasure, Event, Feedback, Suggestion
 
@@ -47,6 +58,8 @@ class SubjectData:
     preferences: dict[str, Any] | None = None  # the portal settings, when the person changed any
     saved_services: list[dict[str, Any]] = field(default_factory=list)
     correction_requests: list[dict[str, Any]] = field(default_factory=list)
+    #: `early_help.FamilyView.as_record()`: None when nothing is held about a household.
+    early_help: dict[str, Any] | None = None
 
 
 def _plain(value):
@@ -57,8 +70,12 @@ def _plain(value):
     return value
 
 
-def report(session: Session, person: Person, *, viewer: Viewer, processed: ProcessedData) -> SubjectData:
-    """The report; flush the served log *before* opening `session` so it lists the latest lists."""
+def report(session: Session, person: Person, *, viewer: Viewer, processed: ProcessedData, models: Models,
+           family_factors: str) -> SubjectData:
+    """The report; flush the served log *before* opening `session` so it lists the latest lists.
+
+    `family_factors` is `Settings.early_help_family_factors` (how much of each factor the family sees).
+    """
     if session.get(Erasure, person.pseudonym) is not None:
         raise Gone("this person's data was erased at their request; only the fact of erasure is kept")
     p = person.pseudonym
@@ -75,6 +92,10 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
                 sources.add(source)
         if processed.early_help is not None and p in processed.early_help.index:
             record["early_help_indicator"] = "computed for your caseworker from early-intervention sources"
+    status = None
+    if person.household and processed.knows(p):
+        status = early_help.family_status(session, person, models=models, processed=processed,
+                                          factors_shown=family_factors).as_record()
     events = [
         {"source": e.source, "event_id": shown_event_id(e.source, e.event_id), "service_id": e.service_id,
          "event_type": e.event_type,
@@ -112,14 +133,15 @@ def report(session: Session, person: Person, *, viewer: Viewer, processed: Proce
     return SubjectData(pseudonym=p, record=record, sources=sorted(sources), history=history,
                           consents=consents, suggestions=suggestions, feedback=feedback, events=events,
                           overrides=overrides, preferences=chosen, saved_services=saved,
-                          correction_requests=asked)
+                          correction_requests=asked, early_help=status)
 
 
 def for_person(database: Database, viewer: Viewer, person: Person, *, served: ServedLog, processed: ProcessedData,
-               today: date) -> SubjectData:
+               models: Models, family_factors: str, today: date) -> SubjectData:
     """Everything held about `person`, if `viewer` may see it (audited), including the lists
     served a moment ago (the served log is flushed first)."""
     served.flush()  # outside the write transaction below: it takes the write lock itself
     with database.write_session() as session:
         access.check(session, viewer, Action.subject_access, person, today=today)
-        return report(session, person, viewer=viewer, processed=processed)
+        return report(session, person, viewer=viewer, processed=processed, models=models,
+                      family_factors=family_factors)

@@ -269,7 +269,8 @@ class FeedbackOut(BaseModel):
 
 
 class FactorOut(BaseModel):
-    text: str = Field(description="e.g. '3 police domestic-abuse notifications in the last 12 months'")
+    text: str = Field(description="e.g. '3 police notifications about the child concerning domestic abuse (last 12 "
+                                  "months)'; never names a sensitive service")
     direction: Literal["raises", "lowers"]
 
 
@@ -278,13 +279,18 @@ class EarlyHelpOut(BaseModel):
     band: Literal["low", "medium", "high"] | None = None
     probability: float | None = Field(default=None, description="Calibrated probability of an early-help outcome in 6 months.")
     factors: list[FactorOut] = []
+    context: list[str] = Field(
+        default=[], description="Household composition and the child's age as the model takes them into account: "
+                                "context, never a factor that raises or lowers the indicator.")
     interventions: list[SuggestionOut] = []
     model_version: str | None = None
     notice: str
     model_config = ConfigDict(
         json_schema_extra={"examples": [{
             "available": True, "band": "medium", "probability": 0.12,
-            "factors": [{"text": "3 police domestic-abuse notifications in the last 12 months", "direction": "raises"}],
+            "factors": [{"text": "3 police notifications about the child concerning domestic abuse (last 12 months)",
+                         "direction": "raises"}],
+            "context": ["4 people in the household", "aged 7"],
             "interventions": [], "model_version": "2",
             "notice": "A suggestion for a person to review, never a decision. This view is recorded in the audit trail.",
         }]}
@@ -329,6 +335,13 @@ class SubjectDataOut(BaseModel):
     saved_services: list[dict[str, Any]] = Field(default_factory=list, description="Services saved to their list.")
     correction_requests: list[dict[str, Any]] = Field(
         default_factory=list, description="\"Something is wrong\" requests they sent, with their words.")
+    early_help: dict[str, Any] | None = Field(
+        default=None,
+        description="The family's early-help status: `objected`, `who_can_see`, `factors_shown` (the council's "
+                    "setting `SIGNPOST_EARLY_HELP_FAMILY_FACTORS`) and per child of the household `child` (a number), "
+                    "`age_band`, `indicator_held`, `based_on` (`records`: the factors in plain words, or null with "
+                    "`records_withheld` saying why; `context`: household composition and age) and `requests` "
+                    "(`kind` review or object, `recorded_at`, `note`, `state`). Null: no household is held.")
 
 
 class ErasureOut(BaseModel):

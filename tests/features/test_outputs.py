@@ -250,12 +250,38 @@ def test_feature_labels_name_sources_as_a_caseworker_would() -> None:
     )
     features = {f.name: f for f in feature_catalogue(services, sources=["childrens_social_care", "nhs"])}
     contact = features["f_svc_children_s_services_contact"]
-    assert contact.singular == ("contact with children's social care about the child (Children's services "
-                                "contact, last 12 months)")
+    assert contact.singular == "contact with children's social care about the child concerning family support (last 12 months)"
     assert contact.label.startswith("contacts with children's social care about the child")
     assert contact.needs == ("family_support",) and contact.group == "concern"
     assert features["f_health_services_nhs"].label.startswith("NHS contacts for the child (health services")
     assert not [f.label for f in features.values() if "childrens_social_care" in f.label]
+
+
+def test_concern_labels_say_the_kind_of_concern_never_a_sensitive_service() -> None:
+    """Issue 15/16: a caseworker reads "1 police notification about adults in the household concerning
+    domestic abuse", not the name of the sensitive service a family member used."""
+    from features.contract import NEED_WORDS
+    from features.early_help import feature_catalogue
+    from recommender.early_help_interventions import NEED_WORDS as REASON_WORDS
+
+    assert NEED_WORDS == REASON_WORDS  # one vocabulary, in both layers
+    services = pd.DataFrame(
+        {"col": [0, 1, 2], "name": ["Domestic abuse victim referral", "Exclusion appeal", "Missing from home"],
+         "category": ["safety", "learning", "safety"], "source": ["police", "schools", "police"],
+         "intervention": [False] * 3, "early_help_indicator": [True] * 3,
+         "needs": [["domestic_abuse"], [], []], "sensitive": [True, True, False]}
+    )
+    features = feature_catalogue(services, sources=["police", "schools"])
+    by_name = {f.name: f for f in features}
+    abuse = by_name["f_hh_svc_domestic_abuse_victim_referral"]
+    assert abuse.singular == "police notification about adults in the household concerning domestic abuse (last 12 months)"
+    assert abuse.concern == "domestic abuse"
+    # no needs: a sensitive service by its category, any other by its name
+    assert by_name["f_svc_exclusion_appeal"].label == "school records about the child concerning learning (last 12 months)"
+    assert "concerning Missing from home" in by_name["f_svc_missing_from_home"].label
+    for feature in features:
+        assert "Domestic abuse victim referral" not in feature.label + feature.singular + feature.absent
+        assert "Exclusion appeal" not in feature.label + feature.singular + feature.absent
 
 
 def test_services_carry_the_version_2_columns_with_the_default_when_absent(run_build, tiny_tables):

@@ -19,6 +19,7 @@ from recommender.early_help import (
     FeatureSpec,
     LogisticEarlyHelp,
     band,
+    context_of,
     top_factors,
 )
 from recommender.early_help_metrics import expected_calibration_error, roc_auc
@@ -170,8 +171,51 @@ def test_factors_read_like_the_record() -> None:
         "single-adult household: yes — raises",
     ]
     [raising] = top_factors(contributions, X, FEATURES, top=5, raising_only=True)
-    assert [f.direction for f in raising] == ["raises"] * 3
-    assert raising[-1].text == "days since the last housing-arrears letter: none in the window"
+    assert [f.direction for f in raising] == ["raises"] * 2
+    # "none in the window" raises the log-odds here, but the absence of a record is never a reason
+    assert [f.feature for f in raising] == ["f_police_da", "f_hh_single_adult"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+       contributions=st.lists(st.floats(-3, 3, allow_nan=False), min_size=5, max_size=5))
+def test_no_record_never_raises_the_indicator(counts, contributions) -> None:
+    X = np.array([counts], dtype=np.float64)
+    X[0, 4] = np.nan if counts[4] == 0 else 366.0 if counts[4] == 1 else 30.0  # days since: none, none, 30
+    for raising_only in (True, False):
+        [factors] = top_factors(np.array([contributions]), X, FEATURES, top=5, raising_only=raising_only)
+        for f in factors:
+            if f.direction == "raises":
+                assert not f.text.startswith("no ") and "none in the window" not in f.text, f.text
+
+
+GROUPED = (
+    FeatureSpec("f_hh_svc_da", "police notifications about adults in the household concerning domestic abuse "
+                "(last 12 months)", "count", "police notification about adults in the household concerning domestic "
+                "abuse (last 12 months)", group="concern", needs=("domestic_abuse",), concern="domestic abuse"),
+    FeatureSpec("f_hh_single_adult", "one adult (18+) in the household", "flag",
+                absent="more than one adult (18+) in the household", group="composition"),
+    FeatureSpec("f_hh_members", "people in the household", "count", "person in the household", group="composition"),
+    FeatureSpec("f_age", "aged {value}", "numeric", group="composition"),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(contributions=st.lists(st.floats(-5, 5, allow_nan=False), min_size=4, max_size=4),
+       values=st.tuples(st.integers(0, 9), st.integers(0, 1), st.integers(1, 9), st.integers(0, 17)),
+       raising_only=st.booleans())
+def test_composition_and_age_are_context_never_a_factor(contributions, values, raising_only) -> None:
+    """Issue 15: family shape is not a reason. Composition and age never raise or lower the indicator
+    on any screen; they are described, without a direction, as context."""
+    X = np.array([values], dtype=np.float64)
+    [factors] = top_factors(np.array([contributions]), X, GROUPED, top=4, raising_only=raising_only)
+    assert {f.feature for f in factors} <= {"f_hh_svc_da"}
+    [context] = context_of(X, GROUPED)
+    assert context[-1] == f"aged {values[3]}" and len(context) == 3
+    assert not [c for c in context if "raise" in c or "lower" in c]
+    for f in factors:  # the family's by-source words leave the kind of concern out, nothing else
+        assert "domestic abuse" in f.text and "domestic abuse" not in f.by_source
+        assert f.by_source == f.text.replace(" concerning domestic abuse", "")
 
 
 def test_days_since_labels_with_a_sentinel_read_naturally() -> None:

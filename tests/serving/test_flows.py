@@ -157,6 +157,9 @@ def test_early_help_for_the_caseworker_is_audited(service, world):
     assert body["available"] is True and body["band"] in ("low", "medium", "high")
     assert 0.0 <= body["probability"] <= 1.0 and body["model_version"] == world.early_help_version
     assert "audit trail" in body["notice"]
+    # household composition and age: context without a direction, never a factor (issue 15)
+    assert body["context"] and any(c.startswith("aged ") for c in body["context"])
+    assert not set(body["context"]) & {f["text"] for f in body["factors"]}
     caseload = client.get("/v1/caseload", headers=cw).json()
     assert caseload["households"] and [h["priority"] for h in caseload["households"]] == list(
         range(1, len(caseload["households"]) + 1))

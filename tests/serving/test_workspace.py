@@ -3,6 +3,7 @@ the caseload's reviewed state, and the analyst's disagreement and override rates
 
 from __future__ import annotations
 
+import html
 import re
 
 import pandas as pd
@@ -161,3 +162,83 @@ def test_a_parent_asks_for_a_review_and_the_caseworker_sees_it(workspace, world)
     assert "Review requested" in row
     page = client.get(f"/workspace/households/{household}").text
     assert "The family asked for a review" in page and "We moved house" in page
+
+
+def parent_of(world, household: str) -> str:
+    """The council reference of an adult of `household` (a citizen's token names it)."""
+    citizens = pd.read_parquet(world.county.processed / "citizens.parquet").set_index("pseudonym")
+    adults = set(citizens[(citizens["household"] == household) & (citizens["age_min"] >= 18)].index)
+    raw = pd.read_csv(world.county.raw / "citizens.csv", dtype=str)["person_id"].dropna().tolist()
+    pseudonyms = pseudonymise(raw, world.county.key.encode(), "person")
+    return next(r for r, p in zip(raw, pseudonyms, strict=True) if p in adults)
+
+
+@pytest.mark.parametrize("shown", ["by_source", "hidden", "with_concern"])
+def test_subject_access_holds_the_familys_early_help_status(world, database_url, tmp_path, shown):
+    """Issue 15: subject access (JSON and "Your data") says whether an indicator is held for the
+    children, what it is based on (as the council's safeguarding lead decided the family sees it),
+    who can see it, and the family's requests with where each stands."""
+    settings = service_settings(world, database_url, tmp_path, research_k_anonymity=1,
+                                early_help_family_factors=shown)
+    child, household = child_and_household(world)
+    parent = parent_of(world, household)
+    services = pd.read_parquet(world.county.processed / "services.parquet")
+    sensitive = services.loc[services["sensitive"].fillna(False).astype(bool), "name"].astype(str).tolist()
+    with running(settings) as client:
+        me = Tokens(settings)("citizen", parent)
+        held = client.get("/v1/citizens/me/data", headers=me).json()["early_help"]
+        assert held["factors_shown"] == shown and held["who_can_see"].startswith("Only the caseworkers")
+        assert held["objected"] is False
+        children = held["children"]
+        assert children and [c["child"] for c in children] == list(range(1, len(children) + 1))
+        indicated = [c for c in children if c["indicator_held"]]
+        assert indicated, "no child of the caseload household has an indicator: nothing to check"
+        records = []
+        for c in indicated:
+            assert c["based_on"]["context"], "household composition and age are not shown as context"
+            if shown == "hidden":
+                assert c["based_on"]["records"] is None and "safeguarding lead" in c["based_on"]["records_withheld"]
+            else:
+                records += c["based_on"]["records"]
+        for text in records:
+            assert not [n for n in sensitive if n in text], text
+            if shown == "by_source":
+                assert "concerning" not in text, f"the kind of concern is shown to the family: {text}"
+        if shown != "hidden":
+            assert records, "no factor was shown to the family: nothing to check"
+        if shown == "with_concern":  # as the caseworker reads them
+            signed_in(client, settings, "caseworker", world.people.caseworker)
+            page = html.unescape(client.get(f"/workspace/households/{household}").text)
+            on_page = {t.lower() for t in re.findall(r'<span class="signpost-factor-text">(.*?)</span>', page)}
+            assert {t.lower() for t in records} <= on_page, (records, on_page)
+        assert all(c["requests"] == [] for c in children)
+
+        signed_in(client, settings, "citizen", parent)
+        page = client.get("/portal/data").text
+        name, token = CSRF.search(page).groups()
+        asked = client.post("/portal/early-help/review", data={name: token, "child": "1", "note": "We moved house"},
+                            follow_redirects=False)
+        assert asked.status_code == 303
+        first = client.get("/v1/citizens/me/data", headers=me).json()["early_help"]["children"][0]
+        [request] = first["requests"]
+        assert request["kind"] == "review" and request["note"] == "We moved house"
+        assert request["state"] == "Waiting for the caseworker to look again"
+        section = client.get("/portal/data").text.split('id="early-help"', 1)[1]
+        assert "Waiting for the caseworker to look again" in section and "Also taken into account" in section
+        assert ("signpost-family-factors" in section) and (("safeguarding lead" in section) == (shown == "hidden"))
+
+        signed_in(client, settings, "caseworker", world.people.caseworker)
+        number_one = first["age_band"]
+        assert post_decision(client, household, child=_first_child(client, household), decision="disagree",
+                             reason="We know the family; they moved").status_code == 303
+        later = client.get("/v1/citizens/me/data", headers=me).json()["early_help"]["children"][0]
+        assert later["age_band"] == number_one
+        assert later["requests"][0]["state"].startswith("Answered: a caseworker recorded a decision on ")
+    assert child  # the caseload person is in the county
+
+
+
+def _first_child(client, household: str) -> str:
+    """The pseudonym of the household's child numbered 1, as the caseworker's page numbers them."""
+    page = client.get(f"/workspace/households/{household}").text
+    return re.search(r'aria-labelledby="child-1-title" data-child="([0-9a-f]{64})"', page).group(1)

@@ -60,11 +60,12 @@ class Site:
     env: dict[str, str]
     processed: Path
     log: Path
+    cwd: Path | None = None  # where the settings' relative defaults point (the demo's own folder)
 
     def signpost(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run the real CLI against this site's data, database and MLflow store."""
         return subprocess.run([SIGNPOST, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, cwd=self.cwd)
 
     def train_recommender(self) -> subprocess.CompletedProcess:
         """Register one more recommender version (the challenger), as the fixture trains them."""
@@ -148,17 +149,22 @@ def site(trained: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @contextmanager
-def served(env: dict[str, str], url: str, log: Path) -> Iterator[Site]:
-    """`signpost serve` with `env` at `url` (a loopback port), logging to `log`; stopped on exit."""
+def served(env: dict[str, str], url: str, log: Path, *, cwd: Path | None = None,
+           processed: Path | None = None) -> Iterator[Site]:
+    """`signpost serve` with `env` at `url` (a loopback port), logging to `log`; stopped on exit.
+
+    `cwd`: the folder the settings' relative defaults resolve in (then `processed` names the
+    processed folder there; otherwise `SIGNPOST_PROCESSED_DIR` does).
+    """
     port = url.rsplit(":", 1)[1]
     with log.open("w") as out:
         server = subprocess.Popen(
             [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", port],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
         )
     try:
         _wait_ready(url, server, log)
-        yield Site(url=url, env=env, processed=Path(env["SIGNPOST_PROCESSED_DIR"]), log=log)
+        yield Site(url=url, env=env, processed=processed or Path(env["SIGNPOST_PROCESSED_DIR"]), log=log, cwd=cwd)
     finally:
         server.terminate()
         try:

@@ -114,12 +114,15 @@ def test_the_screen_says_what_the_model_card_and_transparency_record_say(page, s
     page.goto(f"/workspace/households/{household}")
     on_household = set(page.locator(".signpost-band-meaning").all_inner_texts())
     on_household |= set(page.locator(".signpost-capacity").all_inner_texts())
+    context = set(page.locator(".signpost-context-meaning").all_inner_texts())
+    assert len(context) == 1, "household composition and age are not presented as context, in one sentence"
+    on_household |= context
     page.get_by_role("link", name=re.compile("What the early-help indicator means")).click()
     assert page.url.endswith("/workspace/help")
     bands = page.locator("#band-meanings .govuk-summary-list__value").all_inner_texts()
     capacity = page.locator("#capacity-meaning").inner_text()
     assert len(bands) == 3 and capacity.startswith("In the last evaluation, of the")
-    on_screen = {*bands, capacity}
+    on_screen = {*bands, capacity, page.locator("#context-meaning").inner_text()}
     assert on_household <= on_screen, on_household - on_screen
     version = re.search(r"Model version: (\d+)", page.locator("main").inner_text()).group(1)
     assert_reflows(page)

@@ -106,10 +106,12 @@ def override_objection(person: PersonDep, viewer: ViewerDep, body: OverrideIn, s
 
 
 @router.get("/{person_id}/data", response_model=SubjectDataOut, responses=REFUSALS)
-def read_subject_data(person: PersonDep, viewer: ViewerDep, processed: ProcessedDep,
+def read_subject_data(person: PersonDep, viewer: ViewerDep, processed: ProcessedDep, models: ModelsDep,
                       runtime: RuntimeDep) -> subject_access.SubjectData:
-    """Subject access: what is held, from which sources, which consents and suggestions. Audited."""
+    """Subject access: what is held, from which sources, which consents and suggestions, and the family's
+    early-help status. Audited."""
     return subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
+                                     models=models, family_factors=runtime.settings.early_help_family_factors,
                                      today=runtime.today())
 
 

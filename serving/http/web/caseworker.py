@@ -63,7 +63,7 @@ def find_family(request: Request, viewer: PageViewer, runtime: RuntimeDep, model
 @router.get("/help", response_class=HTMLResponse)
 def help_page(request: Request, viewer: PageViewer, models: ModelsDep) -> Response:
     return render(request, "caseworker/help.html", title="What the early-help indicator means",
-                  help=early_help.workspace_help_for(viewer, models))
+                  help=early_help.workspace_help_for(viewer, models), context=early_help.CONTEXT)
 
 
 def _household_page(request, viewer, runtime, models, processed, household: str, *, errors=None,
@@ -74,7 +74,7 @@ def _household_page(request, viewer, runtime, models, processed, household: str,
         request, "caseworker/household.html", status_code=status_code,
         title=f"Household {reference(household)}", error_title=bool(errors), household=household,
         reference=reference(household), children=view.children, adults=view.adults, support=view.support, reviews=view.reviews,
-        errors=errors or {}, values=values or {}, recorded=recorded, direction=DIRECTION,
+        errors=errors or {}, values=values or {}, recorded=recorded, direction=DIRECTION, context=early_help.CONTEXT,
         decisions=early_help.DECISIONS, service_decisions=early_help.SERVICE_DECISIONS,
         service_name=lambda s: str(processed.services.at[s, "name"]) if s in processed.services.index else s,
     )

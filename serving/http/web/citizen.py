@@ -18,6 +18,7 @@ from serving.domain import (
     consent,
     consent_answers,
     corrections,
+    early_help,
     feedback,
     preferences,
     recommendations,
@@ -321,6 +322,7 @@ def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: 
               review: str | None = None) -> Response:
     _citizen_only(viewer)
     data = subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
+                                     models=models, family_factors=runtime.settings.early_help_family_factors,
                                      today=runtime.today())
     record = [(label, _in_words(field, data.record[field])) for field, label in RECORD_LABELS.items()
               if data.record.get(field) not in (None, "")]
@@ -337,14 +339,16 @@ def your_data(request: Request, viewer: PageViewer, person: MyselfDep, runtime: 
         retention_days=runtime.settings.served_retention_days, asked=asked, about=corrections.ABOUT,
         latest=next((s for s in reversed(data.suggestions) if s["kind"] == "services"), None),
         early_help=family.family_status(viewer, person, runtime, models, processed), review_asked=review == "asked",
+        context=early_help.CONTEXT,
     )
 
 
 @router.get("/data.json")
 def download_your_data(viewer: PageViewer, person: MyselfDep, runtime: RuntimeDep,
-                       processed: ProcessedDep) -> Response:
+                       processed: ProcessedDep, models: ModelsDep) -> Response:
     _citizen_only(viewer)
     data = subject_access.for_person(runtime.database, viewer, person, served=runtime.served, processed=processed,
+                                     models=models, family_factors=runtime.settings.early_help_family_factors,
                                      today=runtime.today())
     return Response(
         json.dumps(SubjectDataOut.model_validate(data, from_attributes=True).model_dump(mode="json"), indent=2,

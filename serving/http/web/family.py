@@ -25,7 +25,7 @@ Form = Annotated[dict[str, str], Depends(checked_form)]
 def family_status(viewer, person, runtime, models, processed) -> early_help.FamilyView:
     """What "Your data" shows about early help (the domain call, audited)."""
     return early_help.family_view(runtime.database, viewer, person, models=models, processed=processed,
-                                  today=runtime.today())
+                                  today=runtime.today(), factors_shown=runtime.settings.early_help_family_factors)
 
 
 @router.post("/review")
