@@ -241,19 +241,13 @@ def link(
 @friendly_errors
 def encode(
     raw: Annotated[Path, typer.Option(help="The partner's folder holding its partner_people file.")],
-    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk).")],
+    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk, blocks).")],
     secret_file: Annotated[Path, typer.Option(help="The linkage secret agreed with the council (a file).")],
 ) -> None:
     """Encode partner records as keyed Bloom filters (CLKs) where the partner keeps its data; no names leave."""
-    from features.encoding import encode_folder
+    from features.encoding import encode_folder, read_secret
 
-    try:
-        secret = secret_file.read_bytes().strip()
-    except OSError as error:
-        raise UserError(f"cannot read the linkage secret {secret_file}: {error.strerror}") from None
-    if len(secret) < 16:
-        raise UserError(f"{secret_file} holds fewer than 16 bytes: agree a long random linkage secret")
-    rows = encode_folder(raw, out, secret)
+    rows = encode_folder(raw, out, read_secret(secret_file))
     console.print(f"encoded {rows:,} partner records into {Path(out) / 'partner_people_encoded.csv'}")
 
 
