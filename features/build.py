@@ -736,7 +736,7 @@ INSERT INTO link_results
 SELECT p.source, p.local_id, 'splink', o.outcome, o.match_probability, o.runner_up, o.margin_bits, NULL,
   o.decided_by, CAST(o.person AS INTEGER)
 FROM link_outcomes o JOIN link_partners p USING (record)""")
-    _write_review_queue(con, key, quarantine)
+    _write_review_queue(con, key, quarantine, result.review_levels)
     counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
         columns=list(linkage.OUTCOMES), fill_value=0)
     return {
@@ -835,11 +835,18 @@ def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame 
     return frame.dropna().astype({"record": "int64", "person": "int64"})
 
 
-def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
+#: The comparison of the linkage model (features/linkage_model.py) that judged each field of the queue.
+QUEUE_COMPARISONS = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
+                     "postcode": "residence", "address": "residence", "nhs_number": "nhs_number", "upn": "upn"}
+
+
+def _write_review_queue(con, key: bytes, quarantine: Path, levels: pd.DataFrame | None = None) -> None:
     """The pairs a steward must decide: both pseudonyms, the probability, and only the values that differ.
 
     Where both sides agree exactly the queue says ``same`` instead of the value: the reviewer
-    needs the disagreement, not the whole record. The file holds identifiers, so it sits with
+    needs the disagreement, not the whole record. Beside each field, ``level_<field>`` says
+    in words which level of the model's comparison the pair reached (``levels``, from
+    ``features.linkage.Linkage.review_levels``). The file holds identifiers, so it sits with
     the quarantine (0600), never in the processed folder.
     """
     fields = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
@@ -848,11 +855,17 @@ def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
         f"CASE WHEN p.{f} IS NOT DISTINCT FROM m.{f} THEN 'same' ELSE COALESCE(CAST(p.{f} AS VARCHAR), '(blank)') "
         f"|| ' | ' || COALESCE(CAST(m.{f} AS VARCHAR), '(blank)') END AS {name}" for name, f in fields.items())
     frame = con.execute(f"""
-SELECT p.source, p.source || ':' || p.local_id AS partner_key, mp.pseudonym AS person, o.match_probability,
-  o.runner_up, o.margin_bits, {shown}
+SELECT o.record, o.person AS cid, p.source, p.source || ':' || p.local_id AS partner_key,
+  mp.pseudonym AS person, o.match_probability, o.runner_up, o.margin_bits, {shown}
 FROM link_outcomes o JOIN link_partners p USING (record)
 JOIN link_master m ON m.cid = o.person JOIN person_map mp ON mp.cid = o.person
 WHERE o.outcome = 'review' ORDER BY o.match_probability DESC""").df()
+    if levels is not None and len(frame):
+        described = frame[["record", "cid"]].astype("int64").merge(
+            levels.rename(columns={"person": "cid"}), how="left", on=["record", "cid"])
+        for name, comparison in QUEUE_COMPARISONS.items():
+            frame[f"level_{name}"] = described[comparison].to_numpy()
+    frame = frame.drop(columns=["record", "cid"])
     frame.insert(1, "partner_record", pseudonymise(frame.pop("partner_key").tolist(), key, "partner"))
     if not quarantine.exists():
         quarantine.mkdir(parents=True)

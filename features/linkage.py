@@ -163,6 +163,30 @@ class Linkage:
     candidate_pairs: int  # scored pairs kept (match probability above KEEP_ABOVE)
     linker: object
     timings: dict[str, float]
+    #: ``record``, ``person`` and one column per comparison: the level each review pair reached,
+    #: in the words of the model's level descriptions (:func:`level_descriptions`).
+    review_levels: pd.DataFrame | None = None
+
+
+def level_descriptions(model: dict) -> dict[str, dict[int, str]]:
+    """Comparison -> comparison vector value -> that level's description, from Splink's model JSON.
+
+    Splink numbers a comparison's levels in order: the null level -1, then the others from
+    n - 1 down to 0 (the else level). ``model`` is ``linker.misc.save_model_to_json()``.
+    """
+    out: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        value = sum(not level.get("is_null_level", False) for level in levels) - 1
+        described: dict[int, str] = {}
+        for level in levels:
+            if level.get("is_null_level", False):
+                described[-1] = level["label_for_charts"]
+            else:
+                described[value] = level["label_for_charts"]
+                value -= 1
+        out[comparison["output_column_name"]] = described
+    return out
 
 
 def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.DataFrame | None = None,
@@ -223,4 +247,23 @@ FROM {table}""").df()
     step("predict")
     outcomes = decide(candidates, records, thresholds, decisions)
     step("decide")
-    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings)
+    levels = _review_levels(con, table, outcomes, level_descriptions(linker.misc.save_model_to_json()))
+    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings, levels)
+
+
+def _review_levels(con, predictions: str, outcomes: pd.DataFrame, described: dict[str, dict[int, str]]) -> pd.DataFrame:
+    """For each pair in review, the level it reached on each comparison, described in words."""
+    review = outcomes.loc[outcomes["outcome"] == "review", ["record", "person"]].astype("int64")
+    con.register("link_review_pairs", pa.Table.from_pandas(review, preserve_index=False))
+    gammas = ", ".join(f"gamma_{name}" for name in described)
+    frame = con.execute(f"""
+WITH scored AS (
+  SELECT CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_l ELSE unique_id_r END AS BIGINT) AS record,
+         CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_r ELSE unique_id_l END AS BIGINT) AS person,
+         {gammas}
+  FROM {predictions})
+SELECT s.* FROM scored s JOIN link_review_pairs r USING (record, person)""").df()
+    con.unregister("link_review_pairs")
+    for name, levels in described.items():
+        frame[name] = frame.pop(f"gamma_{name}").map(levels)
+    return frame

@@ -24,6 +24,12 @@ from splink import SettingsCreator, block_on
 COLUMNS = ("unique_id", "given_name", "given_canonical", "family_name", "birth_date", "birth_year", "sex",
            "postcode", "address", "nhs_number", "upn")
 
+#: Every level's label is plain words: Splink's charts and the data steward's page both show it
+#: (``features.linkage.level_descriptions``), so a reader need not know Jaro–Winkler to follow.
+SAME = "the same"
+DIFFERENT = "different"
+BLANK = "blank on one side, not compared"
+
 _SWAPPED = ("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) AND "
             "substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) AND "
             "substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)")
@@ -41,43 +47,58 @@ def settings(probability_two_random_records_match: float = 1e-5) -> SettingsCrea
         probability_two_random_records_match=probability_two_random_records_match,
         blocking_rules_to_generate_predictions=prediction_blocking_rules(),
         comparisons=[
-            cl.ExactMatch("nhs_number"),
-            cl.ExactMatch("upn"),
+            exact("nhs_number"),
+            exact("upn"),
             cl.CustomComparison(
                 output_column_name="given_name",
                 comparison_levels=[
-                    cll.NullLevel("given_name"),
-                    cll.ExactMatchLevel("given_name").configure(tf_adjustment_column="given_name"),
+                    cll.NullLevel("given_name").configure(label_for_charts=BLANK),
+                    cll.ExactMatchLevel("given_name").configure(tf_adjustment_column="given_name",
+                                                                label_for_charts=SAME),
                     cll.ExactMatchLevel("given_canonical").configure(label_for_charts="nickname of the same name"),
-                    cll.JaroWinklerLevel("given_name", 0.9),
-                    cll.ElseLevel(),
+                    cll.JaroWinklerLevel("given_name", 0.9).configure(label_for_charts="similar (Jaro-Winkler ≥ 0.9)"),
+                    cll.ElseLevel().configure(label_for_charts=DIFFERENT),
                 ],
             ),
             cl.CustomComparison(
                 output_column_name="family_name",
                 comparison_levels=[
-                    cll.NullLevel("family_name"),
-                    cll.ExactMatchLevel("family_name").configure(tf_adjustment_column="family_name"),
-                    cll.JaroWinklerLevel("family_name", 0.9),
-                    cll.ElseLevel(),
+                    cll.NullLevel("family_name").configure(label_for_charts=BLANK),
+                    cll.ExactMatchLevel("family_name").configure(tf_adjustment_column="family_name",
+                                                                 label_for_charts=SAME),
+                    cll.JaroWinklerLevel("family_name", 0.9).configure(label_for_charts="similar (Jaro-Winkler ≥ 0.9)"),
+                    cll.ElseLevel().configure(label_for_charts=DIFFERENT),
                 ],
             ),
             cl.CustomComparison(
                 output_column_name="birth_date",
                 comparison_levels=[
-                    cll.NullLevel("birth_date"),
-                    cll.ExactMatchLevel("birth_date"),
+                    cll.NullLevel("birth_date").configure(label_for_charts=BLANK),
+                    cll.ExactMatchLevel("birth_date").configure(label_for_charts=SAME),
                     cll.CustomLevel(_SWAPPED, label_for_charts="day and month swapped"),
-                    cll.DamerauLevenshteinLevel("birth_date", 1),
-                    cll.ExactMatchLevel("birth_year"),
-                    cll.ElseLevel(),
+                    cll.DamerauLevenshteinLevel("birth_date", 1).configure(
+                        label_for_charts="one digit different or two swapped"),
+                    cll.ExactMatchLevel("birth_year").configure(label_for_charts="same year only"),
+                    cll.ElseLevel().configure(label_for_charts=DIFFERENT),
                 ],
             ),
             residence(),
-            cl.ExactMatch("sex"),
+            exact("sex"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
+    )
+
+
+def exact(column: str) -> cl.CustomComparison:
+    """Agreement on one identifier, exact or not at all (``cl.ExactMatch`` with plain-word labels)."""
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column).configure(label_for_charts=BLANK),
+            cll.ExactMatchLevel(column).configure(label_for_charts=SAME),
+            cll.ElseLevel().configure(label_for_charts=DIFFERENT),
+        ],
     )
 
 
@@ -92,14 +113,14 @@ def residence() -> cl.CustomComparison:
         output_column_name="residence",
         comparison_levels=[
             cll.CustomLevel("(postcode_l IS NULL OR postcode_r IS NULL) AND (address_l IS NULL OR address_r IS NULL)")
-            .configure(is_null_level=True),
+            .configure(is_null_level=True, label_for_charts=BLANK),
             cll.And(cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9))
-            .configure(label_for_charts="same home"),
+            .configure(label_for_charts="same home (same postcode, similar address)"),
             cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode, address differs or blank"),
-            cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address, postcode differs"),
+            cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="similar address (Jaro-Winkler ≥ 0.95), postcode differs"),
             cll.CustomLevel(f"{district.format(side='postcode_l')} = {district.format(side='postcode_r')}",
                             label_for_charts="same postcode district"),
-            cll.ElseLevel(),
+            cll.ElseLevel().configure(label_for_charts="different homes, other districts"),
         ],
     )
 

@@ -12,7 +12,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from features import linkage_model
 from features.build import build, link_extract
+from features.linkage import level_descriptions
 from serving.domain import linkage_review
 from serving.domain.auth import Role, Viewer
 from serving.infra.db import Database, upgrade
@@ -42,6 +44,16 @@ def test_the_next_build_links_what_the_steward_accepted_and_not_what_they_reject
     upgrade(database)
     try:
         shown = linkage_review.next_pair(database, STEWARD, queue_path).pair
+        # Each field is described by the level of the model's comparison the pair reached, in
+        # the words of the model's own level descriptions; exact agreement reads "the same".
+        described = {level for levels in level_descriptions(linkage_model.settings().get_settings("duckdb").as_dict()).values()
+                     for level in levels.values()}
+        assert all(c.description in described for c in shown.comparisons), shown.comparisons
+        for c in shown.comparisons:
+            if c.description == linkage_model.SAME:
+                assert c.level == "agrees", c
+            if c.level == "differs" and c.field in ("given_name", "family_name", "birth_date"):
+                assert c.description != linkage_model.SAME, c
         linkage_review.decide(database, STEWARD, queue_path, partner_record=shown.partner_record,
                               person=shown.person, decision="accept", note="same GP practice")
         rejected = linkage_review.next_pair(database, STEWARD, queue_path).pair
