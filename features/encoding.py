@@ -179,7 +179,8 @@ def link_encoded(master: np.ndarray, partner: np.ndarray, master_blocks: pd.Data
 
     ``linked`` when the best Dice reaches ``link`` and beats the runner-up by ``margin``;
     ``review`` when it reaches ``review``; else ``unlinked``. Returns ``record``, ``person``
-    (NaN when unlinked), ``dice``, ``runner_up``, ``outcome``.
+    (NaN when unlinked), ``dice``, ``runner_up``, ``outcome``; ``attrs["pairs_compared"]`` is
+    the number of candidate pairs scored.
     """
     pairs = candidate_pairs(master_blocks, partner_blocks)
     person, record = pairs["person"].to_numpy(), pairs["record"].to_numpy()
@@ -200,7 +201,9 @@ def link_encoded(master: np.ndarray, partner: np.ndarray, master_blocks: pd.Data
     out["outcome"] = np.where((out["dice"] >= link) & clear, "linked",
                               np.where(out["dice"] >= review, "review", "unlinked"))
     out.loc[out["outcome"] != "linked", "person"] = np.nan
-    return out.reset_index()
+    out = out.reset_index()
+    out.attrs["pairs_compared"] = len(pairs)
+    return out
 
 
 def read_secret(path) -> bytes:

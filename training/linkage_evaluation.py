@@ -11,6 +11,7 @@ MLflow as HTML artifacts, beside the figures as numbers.
 from __future__ import annotations
 
 import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
     citizens = (pd.read_csv(citizens_file, dtype=str, keep_default_na=False) if citizens_file.exists()
                 else pd.read_parquet(raw / "citizens.parquet").astype("string").fillna("").astype(object))
     partners = read_partner_people(raw)
+    started = time.perf_counter()
     outcome = link_encoded(encode(citizens, secret), encode(partners, secret), block_table(blocks(citizens, secret)),
                            block_table(blocks(partners, secret)))
     found = citizens["person_id"].to_numpy()[outcome["person"].fillna(0).astype(int).to_numpy()]
@@ -98,7 +100,8 @@ def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
     return {"precision": float(precision), "recall": float(recall),
             "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
             "review_share": float((joined["outcome"] == "review").mean()),
-            "false_links": float((linked & ~correct).sum())}
+            "false_links": float((linked & ~correct).sum()),
+            "pairs_compared": float(outcome.attrs["pairs_compared"]), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def session_quality(session, links: pd.DataFrame, key: bytes) -> dict[str, float]:
