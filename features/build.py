@@ -737,12 +737,9 @@ SELECT p.source, p.local_id, 'splink', o.outcome, o.match_probability, o.runner_
   o.decided_by, CAST(o.person AS INTEGER)
 FROM link_outcomes o JOIN link_partners p USING (record)""")
     _write_review_queue(con, key, quarantine, result.review_levels)
-    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
-        columns=list(linkage.OUTCOMES), fill_value=0)
     return {
         "partner_records": len(outcomes),
-        "outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
-        "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
+        **_outcome_counts(outcomes),
         "link_threshold": thresholds.link, "review_threshold": thresholds.review,
         "margin_bits": thresholds.margin_bits,
         "pairs_compared": result.pairs_compared,
@@ -813,14 +810,15 @@ FROM checked_partner_people_encoded WHERE reason IS NOT NULL AND t_source IS NOT
   AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_results WHERE method = 'splink')
 GROUP BY ALL""")
     con.unregister("link_encoded_src")
-    counts = frame.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
+    return {"records": len(frame), **_outcome_counts(frame), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _outcome_counts(outcomes: pd.DataFrame) -> dict:
+    """The manifest's ``outcomes`` (count per outcome) and ``by_source`` (the same per source)."""
+    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
         columns=list(linkage.OUTCOMES), fill_value=0)
-    return {
-        "records": len(frame),
-        "outcomes": {o: int((frame["outcome"] == o).sum()) for o in linkage.OUTCOMES},
-        "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return {"outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
+            "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()}}
 
 
 def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame | None:

@@ -277,13 +277,12 @@ def encoded_rules() -> list[str]:
     linkage schema and cannot be compared."""
     size = BITS // 8
     chars, padding = 4 * -(-size // 3), (3 - size % 3) % 3  # base64 of the filter's bytes
-    return [
-        f"CASE WHEN NOT regexp_full_match(v_clk, '[A-Za-z0-9+/]{{{chars - padding}}}={{{padding}}}') THEN "
-        f"'clk is not a {BITS}-bit filter in base64 ({chars} characters): encode with `signpost encode` "
-        "and the agreed linkage schema' END",
-        "CASE WHEN v_blocks IS NOT NULL AND NOT regexp_full_match(v_blocks, '[0-9a-f]{16}( [0-9a-f]{16})*') THEN "
-        "'blocks is not a space-separated list of 16 hex digits: encode with `signpost encode`' END",
-    ]
+    clk = (f"CASE WHEN NOT regexp_full_match(v_clk, '[A-Za-z0-9+/]{{{chars - padding}}}={{{padding}}}') THEN "
+           f"'clk is not a {BITS}-bit filter in base64 ({chars} characters): encode with `signpost encode` "
+           "and the agreed linkage schema' END")
+    blocks = ("CASE WHEN v_blocks IS NOT NULL AND NOT regexp_full_match(v_blocks, '[0-9a-f]{16}( [0-9a-f]{16})*') "
+              "THEN 'blocks is not a space-separated list of 16 hex digits: encode with `signpost encode`' END")
+    return [clk, blocks]
 
 
 def _unknown_source_rule(ctx: CheckContext) -> str:

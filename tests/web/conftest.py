@@ -160,12 +160,17 @@ def served(env: dict[str, str], url: str, log: Path) -> Iterator[Site]:
         _wait_ready(url, server, log)
         yield Site(url=url, env=env, processed=Path(env["SIGNPOST_PROCESSED_DIR"]), log=log)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server)
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a server we started to stop; kill it if it has not within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _wait_ready(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
