@@ -147,11 +147,25 @@ def prepared_sql(relation: str, id_column: str) -> str:
 SELECT {id_column} AS unique_id,
   lower(trim(given_name)) AS given_name, COALESCE(n.formal, lower(trim(given_name))) AS given_canonical,
   lower(trim(family_name)) AS family_name, strftime(birth_date, '%Y-%m-%d') AS birth_date,
+  strftime(birth_date, '%Y-%m-%d') AS birth_date_block,
   CAST(year(birth_date) AS VARCHAR) AS birth_year, NULLIF(sex, 'U') AS sex,
   CASE WHEN postcode_compact IS NOT NULL THEN left(postcode_compact, length(postcode_compact) - 3) || ' ' ||
     right(postcode_compact, 3) END AS postcode,
   lower(trim(address)) AS address, replace(nhs_number, ' ', '') AS nhs_number, upper(upn) AS upn
 FROM {relation} r LEFT JOIN link_nicknames n ON n.written = lower(trim(r.given_name))"""
+
+
+def uncrowd_birth_dates(con, tables: tuple[str, ...], limit: int) -> int:
+    """Blank ``birth_date_block`` wherever a date is held by more than ``limit`` rows of any of
+    ``tables``: a crowded date (a placeholder, a clamped age) is no blocking key on either side.
+    Returns how many dates were crowded."""
+    crowded = " UNION ".join(f"SELECT birth_date_block FROM {t} WHERE birth_date_block IS NOT NULL "
+                             f"GROUP BY 1 HAVING count(*) > {int(limit)}" for t in tables)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE link_crowded AS {crowded}")
+    for table in tables:
+        con.execute(f"UPDATE {table} SET birth_date_block = NULL "
+                    "WHERE birth_date_block IN (SELECT birth_date_block FROM link_crowded)")
+    return con.execute("SELECT count(*) FROM link_crowded").fetchall()[0][0]
 
 
 @dataclass
@@ -217,6 +231,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     con.unregister("link_nicknames_src")
     con.execute(f"CREATE OR REPLACE TABLE link_master_in AS {prepared_sql(master, 'cid')}")
     con.execute(f"CREATE OR REPLACE TABLE link_partner_in AS {prepared_sql(partners, 'record')}")
+    uncrowd_birth_dates(con, ("link_master_in", "link_partner_in"), linkage_model.MAX_BLOCK)
     records = con.execute(f"SELECT record, source FROM {partners}").df()
     n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
     step("prepare")
