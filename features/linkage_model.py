@@ -9,7 +9,7 @@ swapped; one edit; same year), residence (postcode and first line of address tog
 home, same postcode, same address with another postcode, same district) and sex. m probabilities are trained by expectation maximisation on two blocking rules
 (each trains the comparisons it does not block on), u probabilities by random sampling.
 
-Only Splink's public API is used (``splink``, ``splink.comparison_library``,
+Only Splink's public API is used (``splink``, ``splink.comparison_library``, ``splink.blocking_rule_library``,
 ``splink.comparison_level_library``), and only dialect-neutral SQL in custom levels, so the
 scale-out issue can hand the same :func:`settings` to ``SparkAPI``.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 
 #: Columns both sides provide to Splink (prepared by ``features.linkage.prepared_sql``).
 COLUMNS = ("unique_id", "given_name", "given_canonical", "family_name", "birth_date", "birth_date_block", "birth_year", "sex",
@@ -133,11 +134,21 @@ def residence() -> cl.CustomComparison:
 MAX_BLOCK = 1_000
 
 
+def same_birth_date() -> CustomRule:
+    """Pairs born on the same day, unless the day is crowded (``birth_date_block`` blank).
+
+    It names ``birth_date`` itself, not only ``birth_date_block``: Splink leaves untrained in an
+    EM session the comparisons whose columns the session's blocking rule uses, and a rule on the
+    block column alone would train the date comparison on pairs that all agree on the date.
+    """
+    return CustomRule("l.birth_date = r.birth_date AND l.birth_date_block = r.birth_date_block")
+
+
 def prediction_blocking_rules() -> list:
     return [
         block_on("nhs_number"),
         block_on("upn"),
-        block_on("birth_date_block"),
+        same_birth_date(),
         block_on("postcode"),
         block_on("family_name", "given_canonical", "birth_year"),
     ]
@@ -145,7 +156,7 @@ def prediction_blocking_rules() -> list:
 
 def training_blocking_rules() -> list:
     """EM sessions: blocking on date of birth trains the rest; blocking on names trains the date."""
-    return [block_on("birth_date_block"), block_on("family_name", "given_canonical")]
+    return [same_birth_date(), block_on("family_name", "given_canonical")]
 
 
 def deterministic_rules() -> list:
