@@ -147,7 +147,7 @@ def prepared_sql(relation: str, id_column: str) -> str:
 SELECT {id_column} AS unique_id,
   lower(trim(given_name)) AS given_name, COALESCE(n.formal, lower(trim(given_name))) AS given_canonical,
   lower(trim(family_name)) AS family_name, strftime(birth_date, '%Y-%m-%d') AS birth_date,
-  strftime(birth_date, '%Y-%m-%d') AS birth_date_block,
+  strftime(birth_date, '%Y-%m-%d') AS birth_date_block, CAST(NULL AS VARCHAR) AS birth_date_initial,
   CAST(year(birth_date) AS VARCHAR) AS birth_year, NULLIF(sex, 'U') AS sex,
   CASE WHEN postcode_compact IS NOT NULL THEN left(postcode_compact, length(postcode_compact) - 3) || ' ' ||
     right(postcode_compact, 3) END AS postcode,
@@ -232,6 +232,8 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     con.execute(f"CREATE OR REPLACE TABLE link_master_in AS {prepared_sql(master, 'cid')}")
     con.execute(f"CREATE OR REPLACE TABLE link_partner_in AS {prepared_sql(partners, 'record')}")
     uncrowd_birth_dates(con, ("link_master_in", "link_partner_in"), linkage_model.MAX_BLOCK)
+    for side in ("link_master_in", "link_partner_in"):
+        con.execute(f"UPDATE {side} SET birth_date_initial = birth_date_block || ':' || left(given_canonical, 1)")
     records = con.execute(f"SELECT record, source FROM {partners}").df()
     n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
     step("prepare")
