@@ -19,6 +19,7 @@ Identifiers stop here: the build keeps only the master id a record resolved to.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ import pyarrow as pa
 from features import linkage_model
 from features.names import canonical_names
 from signpost.errors import UserError
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("linked", "review", "unlinked")
 #: Candidate pairs below this probability are not kept (they can decide nothing).
@@ -223,6 +226,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
         nonlocal started
         now = time.perf_counter()
         timings[name] = round(now - started, 3)
+        log.info("linkage step %s: %.1f s", name, timings[name])  # counts and timings only, no identifiers
         started = now
 
     mapping = canonical_names()
