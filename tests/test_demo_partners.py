@@ -18,7 +18,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.web.conftest import SIGNPOST, _free_port, _wait_ready, stop
+from tests.processes import free_port, stop
+from tests.web.conftest import SIGNPOST, _wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ def test_demo_with_partner_local_extracts_runs_end_to_end(tmp_path):
 
     env = demo_env(tmp_path)
     (tmp_path / "mlflow").mkdir()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "demo.log"
     with log.open("w") as out:

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 SIGNPOST = str(Path(sys.executable).with_name("signpost"))
 CHROMIUM = "/usr/bin/chromium"
@@ -160,17 +162,7 @@ def served(env: dict[str, str], url: str, log: Path) -> Iterator[Site]:
         _wait_ready(url, server, log)
         yield Site(url=url, env=env, processed=Path(env["SIGNPOST_PROCESSED_DIR"]), log=log)
     finally:
-        stop(server)
-
-
-def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Ask a server we started to stop; kill it if it has not within ``timeout`` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+        stop(server, timeout=20)
 
 
 def _wait_ready(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
