@@ -14,6 +14,7 @@ Timing is noisy on a shared machine: this prints figures, it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -66,6 +67,9 @@ def main() -> None:
     from synthetic.generate import generate_county
     from training.linkage_evaluation import session_quality
 
+    # Each linkage step as it ends, so a run stopped early still says where its time went.
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("features.linkage").setLevel(logging.INFO)
     raw = args.raw or Path(f"/tmp/signpost-bench/raw-link-{args.citizens}")
     if not (raw / "partner_people.csv").exists():
         started = time.perf_counter()

@@ -56,6 +56,7 @@ from features.contract import (
     EVENTS,
     OUTCOMES_TABLE,
     PARTNER_PEOPLE,
+    PARTNER_PEOPLE_ENCODED,
     PURPOSES,
     SERVICES,
     Table,
@@ -663,23 +664,50 @@ def _link_partners(con, ctx: CheckContext, extracts: dict, settings: Settings, k
                    quarantine: Path, decisions: pd.DataFrame | None) -> dict:
     """Validate partner records, link them to accepted citizens, build the events' lookup ``partner_ref``.
 
+    Plaintext records (``partner_people``) are linked by Splink, encoded ones
+    (``partner_people_encoded``) on their Bloom filters; both land in ``link_results``.
     Writes ``link_outcomes.parquet`` (pseudonyms only) to the outputs and the review queue
-    (identifiers of each uncertain pair, for the steward) beside the quarantine.
+    (identifiers of each uncertain plaintext pair, for the steward) beside the quarantine.
     """
     con.execute("CREATE TABLE partner_ref (value VARCHAR, cid INTEGER, first_row BIGINT, reason VARCHAR)")
-    if "partner_people" not in extracts:
+    con.execute("""
+CREATE TABLE link_results (source VARCHAR, local_id VARCHAR, method VARCHAR, outcome VARCHAR,
+  match_probability DOUBLE, runner_up DOUBLE, margin_bits DOUBLE, dice DOUBLE, decided_by VARCHAR, cid INTEGER)""")
+    if "partner_people" not in extracts and "partner_people_encoded" not in extracts:
         return {"partner_records": 0, "note": "no partner_people in this extract (contract version 1)"}, None
+    con.execute("""
+CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_family_name AS family_name,
+  c.t_birth_date AS birth_date, c.t_sex AS sex, c.postcode_compact, c.t_address AS address,
+  c.t_nhs_number AS nhs_number, c.t_upn AS upn
+FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
+    summary: dict = {"partner_records": 0}
+    linker = None
+    if "partner_people" in extracts:
+        summary, linker = _link_plaintext(con, ctx, settings, key, quarantine, decisions)
+    if "partner_people_encoded" in extracts:
+        summary["encoded"] = _link_encoded(con, ctx, settings, "partner_people" in extracts)
+    frame = con.execute("""
+SELECT r.source, r.source || ':' || r.local_id AS partner_key, r.method, r.outcome, r.match_probability,
+  r.runner_up, r.margin_bits, r.dice, r.decided_by, m.pseudonym AS person
+FROM link_results r LEFT JOIN person_map m ON m.cid = r.cid ORDER BY r.method DESC, r.source, r.local_id""").df()
+    frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
+    frame.loc[frame["outcome"] != "linked", "person"] = None
+    con.register("link_outcomes_out", pa.Table.from_pandas(frame, preserve_index=False))
+    _copy(con, "SELECT source, partner_record, method, outcome, match_probability, runner_up, margin_bits, dice, "
+          "decided_by, person FROM link_outcomes_out", stage_dir / "link_outcomes.parquet")
+    con.unregister("link_outcomes_out")
+    return summary, linker
+
+
+def _link_plaintext(con, ctx: CheckContext, settings: Settings, key: bytes, quarantine: Path,
+                    decisions: pd.DataFrame | None) -> tuple[dict, object]:
+    """``partner_people`` by Splink (``features.linkage``): outcomes into ``link_results`` and ``partner_ref``."""
     _check(con, PARTNER_PEOPLE, ctx, key=("source", "local_id"))
     con.execute("""
 CREATE TABLE link_partners AS SELECT row_number AS record, t_source AS source, t_local_id AS local_id,
   t_given_name AS given_name, t_family_name AS family_name, t_birth_date AS birth_date, t_sex AS sex,
   postcode_compact, t_address AS address, t_nhs_number AS nhs_number, t_upn AS upn
 FROM checked_partner_people WHERE reason IS NULL""")
-    con.execute("""
-CREATE VIEW link_master AS SELECT m.cid, c.t_given_name AS given_name, c.t_family_name AS family_name,
-  c.t_birth_date AS birth_date, c.t_sex AS sex, c.postcode_compact, c.t_address AS address,
-  c.t_nhs_number AS nhs_number, c.t_upn AS upn
-FROM checked_citizens c JOIN person_map m ON m.row_number = c.row_number WHERE c.reason IS NULL""")
     thresholds = linkage.Thresholds(settings.linkage_link_threshold, settings.linkage_review_threshold,
                                     settings.linkage_margin_bits)
     decided = _decisions(con, decisions, key)
@@ -703,24 +731,15 @@ SELECT t_source || chr(31) || t_local_id, NULL, min(row_number),
   'was quarantined in partner_people (row ' || min(row_number) || ': ' || arg_min(reason, row_number) || ')'
 FROM checked_partner_people WHERE reason IS NOT NULL AND t_source IS NOT NULL AND t_local_id IS NOT NULL
   AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_partners) GROUP BY ALL""")
-    frame = con.execute("""
-SELECT p.source, p.source || ':' || p.local_id AS partner_key, o.outcome, o.match_probability, o.runner_up,
-  o.margin_bits, o.decided_by, m.pseudonym AS person
-FROM link_outcomes o JOIN link_partners p USING (record) LEFT JOIN person_map m ON m.cid = o.person
-ORDER BY p.source, p.record""").df()
-    frame["partner_record"] = pseudonymise(frame.pop("partner_key").tolist(), key, "partner")
-    frame.loc[frame["outcome"] != "linked", "person"] = None
-    con.register("link_outcomes_out", pa.Table.from_pandas(frame, preserve_index=False))
-    _copy(con, "SELECT source, partner_record, outcome, match_probability, runner_up, margin_bits, decided_by, person "
-          "FROM link_outcomes_out", stage_dir / "link_outcomes.parquet")
-    con.unregister("link_outcomes_out")
-    _write_review_queue(con, key, quarantine)
-    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
-        columns=list(linkage.OUTCOMES), fill_value=0)
+    con.execute("""
+INSERT INTO link_results
+SELECT p.source, p.local_id, 'splink', o.outcome, o.match_probability, o.runner_up, o.margin_bits, NULL,
+  o.decided_by, CAST(o.person AS INTEGER)
+FROM link_outcomes o JOIN link_partners p USING (record)""")
+    _write_review_queue(con, key, quarantine, result.review_levels)
     return {
         "partner_records": len(outcomes),
-        "outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
-        "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()},
+        **_outcome_counts(outcomes),
         "link_threshold": thresholds.link, "review_threshold": thresholds.review,
         "margin_bits": thresholds.margin_bits,
         "pairs_compared": result.pairs_compared,
@@ -728,6 +747,78 @@ ORDER BY p.source, p.record""").df()
         "timings": result.timings,
         "steward_decisions": 0 if decided is None else len(decided),
     }, result.linker
+
+
+def _link_encoded(con, ctx: CheckContext, settings: Settings, with_plaintext: bool) -> dict:
+    """``partner_people_encoded`` on Bloom filters (``features.encoding``): the council encodes its
+    accepted citizens with the linkage secret the partners used, and every encoded record takes
+    its best Dice match among those sharing a keyed blocking value. Outcomes into ``link_results``
+    and ``partner_ref``; nothing here reaches a steward (there is nothing readable to review)."""
+    from features import encoding
+
+    _check(con, PARTNER_PEOPLE_ENCODED, ctx, key=("source", "local_id"))
+    if with_plaintext:  # one record, one outcome: a partner sends each record one way
+        con.execute("""
+UPDATE checked_partner_people_encoded e SET reason = 'local_id ' || e.t_local_id || ' of ' || e.t_source ||
+  ' is also in partner_people (row ' || p.row_number || '): send each record once, encoded or not'
+FROM (SELECT t_source, t_local_id, min(row_number) AS row_number FROM checked_partner_people GROUP BY ALL) p
+WHERE e.reason IS NULL AND p.t_source = e.t_source AND p.t_local_id = e.t_local_id""")
+    partners = con.execute("""
+SELECT row_number, t_source AS source, t_local_id AS local_id, t_clk AS clk, COALESCE(t_blocks, '') AS blocks
+FROM checked_partner_people_encoded WHERE reason IS NULL ORDER BY row_number""").df()
+    secret = None if settings.linkage_secret_file is None else encoding.read_secret(settings.linkage_secret_file)
+    if len(partners) and secret is None:
+        raise UserError(
+            f"partner_people_encoded holds {len(partners):,} encoded records, but no linkage secret is set: "
+            "set SIGNPOST_LINKAGE_SECRET_FILE to the file holding the secret agreed with the partners")
+    master = con.execute("""
+SELECT cid, given_name, family_name, strftime(birth_date, '%Y-%m-%d') AS birth_date, postcode_compact AS postcode
+FROM link_master ORDER BY cid""").df().fillna("")
+    started = time.perf_counter()
+    if len(partners):
+        result = encoding.link_encoded(
+            encoding.encode(master, secret), encoding.from_base64(partners["clk"]),
+            encoding.block_table(encoding.blocks(master, secret)), encoding.block_table(partners["blocks"]))
+    else:
+        result = pd.DataFrame({"record": [], "person": [], "dice": [], "runner_up": [], "outcome": []})
+    found = result["person"].notna()
+    cid = pd.Series(pd.NA, index=result.index, dtype="Int64")
+    cid[found] = master["cid"].to_numpy()[result.loc[found, "person"].astype(int).to_numpy()]
+    frame = pd.DataFrame({"source": partners["source"].to_numpy()[result["record"].astype(int)],
+                          "local_id": partners["local_id"].to_numpy()[result["record"].astype(int)],
+                          "row_number": partners["row_number"].to_numpy()[result["record"].astype(int)],
+                          "outcome": result["outcome"].to_numpy(), "dice": result["dice"].to_numpy(),
+                          "runner_up": result["runner_up"].to_numpy(), "cid": cid.to_numpy()})
+    con.register("link_encoded_src", pa.Table.from_pandas(frame, preserve_index=False))
+    con.execute("""
+INSERT INTO link_results SELECT source, local_id, 'encoded', outcome, NULL, runner_up, NULL, dice, 'model',
+  CAST(cid AS INTEGER) FROM link_encoded_src""")
+    con.execute("""
+INSERT INTO partner_ref
+SELECT source || chr(31) || local_id, CASE WHEN outcome = 'linked' THEN CAST(cid AS INTEGER) END, row_number,
+  CASE outcome
+    WHEN 'review' THEN 'is an encoded record with no clear match (Dice similarity ' || round(dice, 3) ||
+      '): the partner can check the names it encoded'
+    WHEN 'unlinked' THEN 'matched no one in the master index on its encoding (best Dice similarity ' ||
+      round(dice, 3) || ')' END
+FROM link_encoded_src
+UNION ALL
+SELECT t_source || chr(31) || t_local_id, NULL, min(row_number),
+  'was quarantined in partner_people_encoded (row ' || min(row_number) || ': ' || arg_min(reason, row_number) || ')'
+FROM checked_partner_people_encoded WHERE reason IS NOT NULL AND t_source IS NOT NULL AND t_local_id IS NOT NULL
+  AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_encoded_src)
+  AND (t_source, t_local_id) NOT IN (SELECT (source, local_id) FROM link_results WHERE method = 'splink')
+GROUP BY ALL""")
+    con.unregister("link_encoded_src")
+    return {"records": len(frame), **_outcome_counts(frame), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _outcome_counts(outcomes: pd.DataFrame) -> dict:
+    """The manifest's ``outcomes`` (count per outcome) and ``by_source`` (the same per source)."""
+    counts = outcomes.groupby(["source", "outcome"]).size().unstack(fill_value=0).reindex(
+        columns=list(linkage.OUTCOMES), fill_value=0)
+    return {"outcomes": {o: int((outcomes["outcome"] == o).sum()) for o in linkage.OUTCOMES},
+            "by_source": {s: {o: int(n) for o, n in row.items()} for s, row in counts.iterrows()}}
 
 
 def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame | None:
@@ -742,11 +833,18 @@ def _decisions(con, decisions: pd.DataFrame | None, key: bytes) -> pd.DataFrame 
     return frame.dropna().astype({"record": "int64", "person": "int64"})
 
 
-def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
+#: The comparison of the linkage model (features/linkage_model.py) that judged each field of the queue.
+QUEUE_COMPARISONS = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
+                     "postcode": "residence", "address": "residence", "nhs_number": "nhs_number", "upn": "upn"}
+
+
+def _write_review_queue(con, key: bytes, quarantine: Path, levels: pd.DataFrame | None = None) -> None:
     """The pairs a steward must decide: both pseudonyms, the probability, and only the values that differ.
 
     Where both sides agree exactly the queue says ``same`` instead of the value: the reviewer
-    needs the disagreement, not the whole record. The file holds identifiers, so it sits with
+    needs the disagreement, not the whole record. Beside each field, ``level_<field>`` says
+    in words which level of the model's comparison the pair reached (``levels``, from
+    ``features.linkage.Linkage.review_levels``). The file holds identifiers, so it sits with
     the quarantine (0600), never in the processed folder.
     """
     fields = {"given_name": "given_name", "family_name": "family_name", "birth_date": "birth_date",
@@ -755,11 +853,17 @@ def _write_review_queue(con, key: bytes, quarantine: Path) -> None:
         f"CASE WHEN p.{f} IS NOT DISTINCT FROM m.{f} THEN 'same' ELSE COALESCE(CAST(p.{f} AS VARCHAR), '(blank)') "
         f"|| ' | ' || COALESCE(CAST(m.{f} AS VARCHAR), '(blank)') END AS {name}" for name, f in fields.items())
     frame = con.execute(f"""
-SELECT p.source, p.source || ':' || p.local_id AS partner_key, mp.pseudonym AS person, o.match_probability,
-  o.runner_up, o.margin_bits, {shown}
+SELECT o.record, o.person AS cid, p.source, p.source || ':' || p.local_id AS partner_key,
+  mp.pseudonym AS person, o.match_probability, o.runner_up, o.margin_bits, {shown}
 FROM link_outcomes o JOIN link_partners p USING (record)
 JOIN link_master m ON m.cid = o.person JOIN person_map mp ON mp.cid = o.person
 WHERE o.outcome = 'review' ORDER BY o.match_probability DESC""").df()
+    if levels is not None and len(frame):
+        described = frame[["record", "cid"]].astype("int64").merge(
+            levels.rename(columns={"person": "cid"}), how="left", on=["record", "cid"])
+        for name, comparison in QUEUE_COMPARISONS.items():
+            frame[f"level_{name}"] = described[comparison].to_numpy()
+    frame = frame.drop(columns=["record", "cid"])
     frame.insert(1, "partner_record", pseudonymise(frame.pop("partner_key").tolist(), key, "partner"))
     if not quarantine.exists():
         quarantine.mkdir(parents=True)

@@ -179,6 +179,21 @@ PARTNER_PEOPLE = Table(
     key=("source", "local_id"),
     version=2,
 )
+#: Version 2: a partner's records as keyed Bloom-filter encodings (``signpost encode``), no names.
+#: ``blocks`` goes beyond the shared text: keyed blocking values made with the same secret, so
+#: that linkage compares only records that share one (``features/encoding.py``).
+PARTNER_PEOPLE_ENCODED = Table(
+    "partner_people_encoded",
+    (
+        Column("source", "string"),
+        Column("local_id", "string"),
+        Column("clk", "string"),
+        Column("blocks", "string", required=False),
+    ),
+    required=False,
+    key=("source", "local_id"),
+    version=2,
+)
 #: A partner record needs at least this many of these identifiers (a name counts once).
 PARTNER_IDENTIFIERS = ("name", "birth_date", "postcode", "nhs_number", "upn")
 MIN_PARTNER_IDENTIFIERS = 2
@@ -219,7 +234,9 @@ CASELOADS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CITIZENS, SERVICES, EVENTS, CONSENTS, OUTCOMES_TABLE, CASELOADS, PARTNER_PEOPLE)
+    t.name: t
+    for t in (CITIZENS, SERVICES, EVENTS, CONSENTS, OUTCOMES_TABLE, CASELOADS, PARTNER_PEOPLE,
+              PARTNER_PEOPLE_ENCODED)
 }
 
 

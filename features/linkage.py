@@ -19,6 +19,7 @@ Identifiers stop here: the build keeps only the master id a record resolved to.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ import pyarrow as pa
 from features import linkage_model
 from features.names import canonical_names
 from signpost.errors import UserError
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("linked", "review", "unlinked")
 #: Candidate pairs below this probability are not kept (they can decide nothing).
@@ -147,11 +150,25 @@ def prepared_sql(relation: str, id_column: str) -> str:
 SELECT {id_column} AS unique_id,
   lower(trim(given_name)) AS given_name, COALESCE(n.formal, lower(trim(given_name))) AS given_canonical,
   lower(trim(family_name)) AS family_name, strftime(birth_date, '%Y-%m-%d') AS birth_date,
+  strftime(birth_date, '%Y-%m-%d') AS birth_date_block, CAST(NULL AS VARCHAR) AS birth_date_initial,
   CAST(year(birth_date) AS VARCHAR) AS birth_year, NULLIF(sex, 'U') AS sex,
   CASE WHEN postcode_compact IS NOT NULL THEN left(postcode_compact, length(postcode_compact) - 3) || ' ' ||
     right(postcode_compact, 3) END AS postcode,
   lower(trim(address)) AS address, replace(nhs_number, ' ', '') AS nhs_number, upper(upn) AS upn
 FROM {relation} r LEFT JOIN link_nicknames n ON n.written = lower(trim(r.given_name))"""
+
+
+def uncrowd_birth_dates(con, tables: tuple[str, ...], limit: int) -> int:
+    """Blank ``birth_date_block`` wherever a date is held by more than ``limit`` rows of any of
+    ``tables``: a crowded date (a placeholder, a clamped age) is no blocking key on either side.
+    Returns how many dates were crowded."""
+    crowded = " UNION ".join(f"SELECT birth_date_block FROM {t} WHERE birth_date_block IS NOT NULL "
+                             f"GROUP BY 1 HAVING count(*) > {int(limit)}" for t in tables)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE link_crowded AS {crowded}")
+    for table in tables:
+        con.execute(f"UPDATE {table} SET birth_date_block = NULL "
+                    "WHERE birth_date_block IN (SELECT birth_date_block FROM link_crowded)")
+    return con.execute("SELECT count(*) FROM link_crowded").fetchall()[0][0]
 
 
 @dataclass
@@ -163,6 +180,30 @@ class Linkage:
     candidate_pairs: int  # scored pairs kept (match probability above KEEP_ABOVE)
     linker: object
     timings: dict[str, float]
+    #: ``record``, ``person`` and one column per comparison: the level each review pair reached,
+    #: in the words of the model's level descriptions (:func:`level_descriptions`).
+    review_levels: pd.DataFrame | None = None
+
+
+def level_descriptions(model: dict) -> dict[str, dict[int, str]]:
+    """Comparison -> comparison vector value -> that level's description, from Splink's model JSON.
+
+    Splink numbers a comparison's levels in order: the null level -1, then the others from
+    n - 1 down to 0 (the else level). ``model`` is ``linker.misc.save_model_to_json()``.
+    """
+    out: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        value = sum(not level.get("is_null_level", False) for level in levels) - 1
+        described: dict[int, str] = {}
+        for level in levels:
+            if level.get("is_null_level", False):
+                described[-1] = level["label_for_charts"]
+            else:
+                described[value] = level["label_for_charts"]
+                value -= 1
+        out[comparison["output_column_name"]] = described
+    return out
 
 
 def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.DataFrame | None = None,
@@ -185,6 +226,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
         nonlocal started
         now = time.perf_counter()
         timings[name] = round(now - started, 3)
+        log.info("linkage step %s: %.1f s", name, timings[name])  # counts and timings only, no identifiers
         started = now
 
     mapping = canonical_names()
@@ -193,6 +235,9 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     con.unregister("link_nicknames_src")
     con.execute(f"CREATE OR REPLACE TABLE link_master_in AS {prepared_sql(master, 'cid')}")
     con.execute(f"CREATE OR REPLACE TABLE link_partner_in AS {prepared_sql(partners, 'record')}")
+    uncrowd_birth_dates(con, ("link_master_in", "link_partner_in"), linkage_model.MAX_BLOCK)
+    for side in ("link_master_in", "link_partner_in"):
+        con.execute(f"UPDATE {side} SET birth_date_initial = birth_date_block || ':' || left(given_canonical, 1)")
     records = con.execute(f"SELECT record, source FROM {partners}").df()
     n_master = con.execute("SELECT count(*) FROM link_master_in").fetchall()[0][0]
     step("prepare")
@@ -223,4 +268,23 @@ FROM {table}""").df()
     step("predict")
     outcomes = decide(candidates, records, thresholds, decisions)
     step("decide")
-    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings)
+    levels = _review_levels(con, table, outcomes, level_descriptions(linker.misc.save_model_to_json()))
+    return Linkage(outcomes, pairs_compared, len(candidates), linker, timings, levels)
+
+
+def _review_levels(con, predictions: str, outcomes: pd.DataFrame, described: dict[str, dict[int, str]]) -> pd.DataFrame:
+    """For each pair in review, the level it reached on each comparison, described in words."""
+    review = outcomes.loc[outcomes["outcome"] == "review", ["record", "person"]].astype("int64")
+    con.register("link_review_pairs", pa.Table.from_pandas(review, preserve_index=False))
+    gammas = ", ".join(f"gamma_{name}" for name in described)
+    frame = con.execute(f"""
+WITH scored AS (
+  SELECT CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_l ELSE unique_id_r END AS BIGINT) AS record,
+         CAST(CASE WHEN source_dataset_l = 'partner' THEN unique_id_r ELSE unique_id_l END AS BIGINT) AS person,
+         {gammas}
+  FROM {predictions})
+SELECT s.* FROM scored s JOIN link_review_pairs r USING (record, person)""").df()
+    con.unregister("link_review_pairs")
+    for name, levels in described.items():
+        frame[name] = frame.pop(f"gamma_{name}").map(levels)
+    return frame

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from features.contract import MIN_PARTNER_IDENTIFIERS, NEEDS, PARTNER_IDENTIFIERS, Column, Table
+from features.encoding import BITS
 from features.generalise import (
     DISTRICT_PATTERN,
     POSTCODE_PATTERN,
@@ -227,6 +228,9 @@ def table_rules(table: Table, ctx: CheckContext) -> list[str]:
             f"CASE WHEN v_postcode IS NOT NULL AND NOT regexp_full_match(postcode_compact, '{POSTCODE_PATTERN}') "
             f"THEN 'postcode ' || {_show('v_postcode')} || ' is not a UK postcode' END"
         )
+    elif table.name == "partner_people_encoded":
+        rules.append(_unknown_source_rule(ctx))
+        rules += encoded_rules()
     if table.name in ("citizens", "partner_people"):
         rules.append(
             f"CASE WHEN v_nhs_number IS NOT NULL AND NOT {nhs_number_valid_sql('v_nhs_number')} THEN "
@@ -265,6 +269,20 @@ def contact_rules() -> list[str]:
             f"'{column} contains a line break or control character (one line of text expected)' END"
         )
     return rules
+
+
+def encoded_rules() -> list[str]:
+    """Shape of an encoded partner record (``features/encoding.py``): a filter of the agreed
+    length in base64, and blocking values of 16 hex digits; anything else was made with another
+    linkage schema and cannot be compared."""
+    size = BITS // 8
+    chars, padding = 4 * -(-size // 3), (3 - size % 3) % 3  # base64 of the filter's bytes
+    clk = (f"CASE WHEN NOT regexp_full_match(v_clk, '[A-Za-z0-9+/]{{{chars - padding}}}={{{padding}}}') THEN "
+           f"'clk is not a {BITS}-bit filter in base64 ({chars} characters): encode with `signpost encode` "
+           "and the agreed linkage schema' END")
+    blocks = ("CASE WHEN v_blocks IS NOT NULL AND NOT regexp_full_match(v_blocks, '[0-9a-f]{16}( [0-9a-f]{16})*') "
+              "THEN 'blocks is not a space-separated list of 16 hex digits: encode with `signpost encode`' END")
+    return [clk, blocks]
 
 
 def _unknown_source_rule(ctx: CheckContext) -> str:

@@ -241,19 +241,13 @@ def link(
 @friendly_errors
 def encode(
     raw: Annotated[Path, typer.Option(help="The partner's folder holding its partner_people file.")],
-    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk).")],
+    out: Annotated[Path, typer.Option(help="Folder for partner_people_encoded.csv (source, local_id, clk, blocks).")],
     secret_file: Annotated[Path, typer.Option(help="The linkage secret agreed with the council (a file).")],
 ) -> None:
     """Encode partner records as keyed Bloom filters (CLKs) where the partner keeps its data; no names leave."""
-    from features.encoding import encode_folder
+    from features.encoding import encode_folder, read_secret
 
-    try:
-        secret = secret_file.read_bytes().strip()
-    except OSError as error:
-        raise UserError(f"cannot read the linkage secret {secret_file}: {error.strerror}") from None
-    if len(secret) < 16:
-        raise UserError(f"{secret_file} holds fewer than 16 bytes: agree a long random linkage secret")
-    rows = encode_folder(raw, out, secret)
+    rows = encode_folder(raw, out, read_secret(secret_file))
     console.print(f"encoded {rows:,} partner records into {Path(out) / 'partner_people_encoded.csv'}")
 
 
@@ -478,7 +472,8 @@ def evaluate_linkage(
     extract_date: Annotated[
         str | None, typer.Option(help="Day the extract was taken (ISO). Default: today.")
     ] = None,
-    encoded: Annotated[bool, typer.Option(help="Also link on Bloom-filter encodings (no names) and compare.")] = False,
+    encoded: Annotated[bool, typer.Option(help="Also link on Bloom-filter encodings (no names) and print both; "
+                                          "--no-encoded for Splink alone.")] = True,
 ) -> None:
     """Precision, recall and F1 of partner linkage against the true links; Splink's charts to MLflow."""
     from training.linkage_evaluation import EXPERIMENT, evaluate
@@ -495,7 +490,8 @@ def evaluate_linkage(
     )
     if encoded:
         console.print(
-            f"encoded (Bloom filters, Dice): precision {metrics['encoded_precision']:.4f}, recall "
+            f"encoded (Bloom filters, Dice; {int(metrics['encoded_pairs_compared']):,} pairs compared, "
+            f"{metrics['encoded_seconds']:.0f}s to encode and link): precision {metrics['encoded_precision']:.4f}, recall "
             f"{metrics['encoded_recall']:.4f}, F1 {metrics['encoded_f1']:.4f}; review queue "
             f"{metrics['encoded_review_share']:.2%}, false links {int(metrics['encoded_false_links']):,}"
         )

@@ -201,6 +201,9 @@ class Settings(BaseSettings):
     #: The review queue the data steward's page reads (identifiers: 0600, beside the quarantine,
     #: where `signpost features` writes it). Default: linkage_review.csv in raw_dir's quarantine folder.
     linkage_review_queue: Path | None = None
+    #: The linkage secret agreed with partners that send `partner_people_encoded` (a file, at
+    #: least 16 bytes; the same one they give `signpost encode`). Unset: encoded records stop the build.
+    linkage_secret_file: Path | None = None
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50

@@ -238,7 +238,7 @@ def generate_county(
     version = 2 if partners == "local" else 1
     columns = {name: table.column_names_in(version) for name, table in tables_in(version).items()}
     writers = {name: _writer(out, name, cols, fmt) for name, cols in columns.items()
-               if name not in ("services", "partner_people")}
+               if name not in ("services", "partner_people", "partner_people_encoded")}
     local = _LocalPartners(out, truth_dir, fmt) if partners == "local" else None
     fault_rows: list[tuple] = []
 

@@ -11,6 +11,7 @@ MLflow as HTML artifacts, beside the figures as numbers.
 from __future__ import annotations
 
 import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -73,16 +74,19 @@ def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
     """Precision, recall, F1 and review share of linkage on Bloom-filter encodings alone (``features.encoding``).
 
     The master index (every citizen row) and the partner records are encoded with ``secret``
-    and linked on Dice similarity; no name, date of birth or postcode is compared in the clear.
+    (filters and keyed blocking values) and linked on Dice similarity; no name, date of birth or
+    postcode is compared in the clear.
     """
-    from features.encoding import encode, link_encoded, read_partner_people
+    from features.encoding import block_table, blocks, encode, link_encoded, read_partner_people
 
     raw = Path(raw)
     citizens_file = raw / "citizens.csv"
     citizens = (pd.read_csv(citizens_file, dtype=str, keep_default_na=False) if citizens_file.exists()
                 else pd.read_parquet(raw / "citizens.parquet").astype("string").fillna("").astype(object))
     partners = read_partner_people(raw)
-    outcome = link_encoded(encode(citizens, secret), encode(partners, secret), secret)
+    started = time.perf_counter()
+    outcome = link_encoded(encode(citizens, secret), encode(partners, secret), block_table(blocks(citizens, secret)),
+                           block_table(blocks(partners, secret)))
     found = citizens["person_id"].to_numpy()[outcome["person"].fillna(0).astype(int).to_numpy()]
     frame = pd.DataFrame({"source": partners["source"].to_numpy()[outcome["record"]],
                           "local_id": partners["local_id"].to_numpy()[outcome["record"]],
@@ -96,7 +100,8 @@ def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
     return {"precision": float(precision), "recall": float(recall),
             "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
             "review_share": float((joined["outcome"] == "review").mean()),
-            "false_links": float((linked & ~correct).sum())}
+            "false_links": float((linked & ~correct).sum()),
+            "pairs_compared": float(outcome.attrs["pairs_compared"]), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def session_quality(session, links: pd.DataFrame, key: bytes) -> dict[str, float]:

@@ -2,7 +2,9 @@
 
 The steward sees one pair at a time, the best-scored undecided pair of the review queue, and
 of it only what decides it: the source, the scores, and for each compared field whether the
-two sides agreed — a value is shown only where they differ, and only for this pair. Every view
+two sides agreed and the level the linkage model's comparison reached, in the model's own
+words ("similar (Jaro-Winkler ≥ 0.9)", "day and month swapped") — a value is shown only where
+they differ, and only for this pair. Every view
 and every decision is audited. Decisions are kept in the service database
 (`linkage_decisions`) and the next feature build reads them
 (`serving.infra.service_readers.steward_decisions`): ``accept`` links the pair, ``reject``
@@ -40,13 +42,15 @@ BLANK = "(blank)"
 
 @dataclass(frozen=True)
 class Comparison:
-    """One compared field of the pair: its level of agreement, and the two values only where they differ."""
+    """One compared field of the pair: its level of agreement, the two values only where they differ,
+    and in words the level of the linkage model's comparison the pair reached (None from an older queue)."""
 
     field: str
     label: str
     level: Level
     partner: str | None = None
     master: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ def pair_from(row: pd.Series) -> Pair:
     for field in COMPARED:
         if field in row.index:
             level, partner, master = compare(str(row[field]))
-            comparisons.append(Comparison(field, LABELS[field], level, partner, master))
+            description = str(row.get(f"level_{field}", "")) or None
+            comparisons.append(Comparison(field, LABELS[field], level, partner, master, description))
     return Pair(source=str(row["source"]), partner_record=str(row["partner_record"]), person=str(row["person"]),
                 match_probability=float(row["match_probability"]), match_weight=match_weight(row["match_probability"]),
                 runner_up=float(row["runner_up"]), margin_bits=float(row["margin_bits"]),

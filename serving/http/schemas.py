@@ -453,6 +453,9 @@ class ComparisonOut(BaseModel):
         description="`agrees`: the same on both sides (values not shown); `differs`; `blank`: missing on one side.")
     partner: str | None = Field(None, description="The partner's value, only where the two differ.")
     master: str | None = Field(None, description="The master index's value, only where the two differ.")
+    description: str | None = Field(
+        None, description="The level of the linkage model's comparison this pair reached, in the model's words "
+        "(e.g. `similar (Jaro-Winkler ≥ 0.9)`, `day and month swapped`); null from a queue written before levels.")
 
 
 class ReviewPairOut(BaseModel):

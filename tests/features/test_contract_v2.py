@@ -122,8 +122,9 @@ def test_exact_partner_copies_link_and_their_events_follow_the_master_person(run
     built = run_build(v2_tables, accept_quarantine=False)
     assert built.manifest["rows"]["events"]["quarantined"] == 0
     outcomes = built.parquet("link_outcomes.parquet")
-    assert set(outcomes.columns) == {"source", "partner_record", "outcome", "match_probability", "runner_up",
-                                     "margin_bits", "decided_by", "person"}
+    assert set(outcomes.columns) == {"source", "partner_record", "method", "outcome", "match_probability",
+                                     "runner_up", "margin_bits", "dice", "decided_by", "person"}
+    assert set(outcomes["method"]) == {"splink"} and outcomes["dice"].isna().all()
     police = outcomes.set_index("source").loc["police"]
     assert police["outcome"] == "linked"
     assert police["person"] == pseudonymise(["PB1"], key, "person")[0]

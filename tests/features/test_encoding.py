@@ -7,6 +7,10 @@ import pandas as pd
 
 from features.encoding import (
     BITS,
+    MAX_BLOCK,
+    block_table,
+    blocks,
+    candidate_pairs,
     dice,
     encode,
     encode_folder,
@@ -39,9 +43,10 @@ def test_dice_orders_records_by_similarity():
 
 
 def test_link_encoded_links_the_right_people():
-    master = encode(PEOPLE.iloc[[0, 2]].reset_index(drop=True), b"k" * 32)
-    partner = encode(PEOPLE.iloc[[2, 1]].reset_index(drop=True), b"k" * 32)
-    out = link_encoded(master, partner, b"k" * 32).set_index("record")
+    master_people, partner_people = PEOPLE.iloc[[0, 2]].reset_index(drop=True), PEOPLE.iloc[[2, 1]].reset_index(drop=True)
+    master, partner = encode(master_people, b"k" * 32), encode(partner_people, b"k" * 32)
+    out = link_encoded(master, partner, block_table(blocks(master_people, b"k" * 32)),
+                       block_table(blocks(partner_people, b"k" * 32))).set_index("record")
     assert out.loc[0, "outcome"] == "linked" and out.loc[0, "person"] == 1
     assert out.loc[1, "person"] == 0 or out.loc[1, "outcome"] != "linked"
 
@@ -53,7 +58,42 @@ def test_encode_folder_writes_only_ids_and_clks(tmp_path):
                                                                                  index=False)
     assert encode_folder(raw, tmp_path / "out", b"k" * 32) == 4
     written = pd.read_csv(tmp_path / "out" / "partner_people_encoded.csv", dtype=str)
-    assert list(written.columns) == ["source", "local_id", "clk"]
+    assert list(written.columns) == ["source", "local_id", "clk", "blocks"]
     text = (tmp_path / "out" / "partner_people_encoded.csv").read_text()
     assert "Olivia" not in text and "SO23" not in text and "1990" not in text
     assert np.array_equal(from_base64(written["clk"]), encode(PEOPLE, b"k" * 32))
+    assert written["blocks"].fillna("").tolist() == blocks(PEOPLE, b"k" * 32)
+
+
+def test_blocking_values_are_keyed_and_shared_by_the_same_person():
+    mine, again, other = blocks(PEOPLE, b"k" * 32), blocks(PEOPLE, b"k" * 32), blocks(PEOPLE, b"x" * 32)
+    assert mine == again and not set(mine[0].split()) & set(other[0].split())
+    # Olivia Smith and her typo'd copy (same date of birth, same postcode in another spelling)
+    # share the date and the postcode; Olivia and George share nothing; a blank record has none.
+    assert len(set(mine[0].split()) & set(mine[1].split())) == 2
+    assert not set(mine[0].split()) & set(mine[2].split())
+    assert mine[3] == ""
+
+
+def test_a_nickname_shares_the_name_block():
+    people = pd.DataFrame({"given_name": ["William", "Bill"], "family_name": ["Hart", "Hart"],
+                           "birth_date": ["1980-01-02", "1980-02-01"], "postcode": ["SO23 9AB", "PO1 1AA"]})
+    master, partner = blocks(people, b"k" * 32)
+    assert len(set(master.split()) & set(partner.split())) == 1  # names and birth year, nothing else
+
+
+def test_candidate_pairs_grow_with_the_county_and_skip_crowded_values():
+    # Each of n people shares one value with its own partner record; one value everyone holds
+    # is skipped, so pairs stay n (not n squared).
+    for n in (MAX_BLOCK + 1, 4 * MAX_BLOCK):
+        own = pd.DataFrame({"row": np.arange(n), "key": np.arange(n)})
+        crowded = pd.DataFrame({"row": np.arange(n), "key": np.full(n, -1)})
+        pairs = candidate_pairs(pd.concat([own, crowded]), pd.concat([own, crowded]))
+        assert len(pairs) == n and (pairs["person"] == pairs["record"]).all()
+
+
+def test_block_table_refuses_another_schema():
+    import pytest
+
+    with pytest.raises(ValueError, match="16 hex digits"):
+        block_table(["abc"])

@@ -110,3 +110,90 @@ def test_encoded_linkage_quality_floor(county):
     quality = encoded_quality(raw, raw / "truth", b"county-linkage-secret-0123456789")
     assert quality["precision"] >= 0.99, quality
     assert quality["recall"] >= 0.9, quality
+
+
+#: The partner that sends only encodings in the encoded county.
+ENCODED_SOURCE = "voluntary"
+
+
+@pytest.fixture(scope="module")
+def encoded_county(county, tmp_path_factory):
+    """The same county, but one partner (the voluntary sector) sends only encodings (`signpost encode`)."""
+    import shutil
+
+    from features.encoding import encode_folder
+
+    raw, _, _, _ = county
+    base = tmp_path_factory.mktemp("county_encoded")
+    copy = base / "raw"
+    shutil.copytree(raw, copy, ignore=shutil.ignore_patterns("quarantine"))
+    people = read_table(copy, "partner_people")
+    theirs = people["source"] == ENCODED_SOURCE
+    (base / ENCODED_SOURCE).mkdir()  # the partner's own building
+    people.loc[theirs].to_csv(base / ENCODED_SOURCE / "partner_people.csv", index=False)
+    people.loc[~theirs].to_csv(copy / "partner_people.csv", index=False)
+    secret = base / "linkage.secret"
+    secret.write_text("county-linkage-secret-0123456789")
+    encode_folder(base / ENCODED_SOURCE, copy, secret.read_bytes())
+    settings = Settings(pseudonym_key="linkage-county-key", data_dir=base / "data", linkage_secret_file=secret)
+    manifest = build(copy, base / "processed", as_of=END, quarantine=None, engine="duckdb", settings=settings,
+                     extract_date=date(2026, 10, 1))
+    return copy, base / "processed", manifest, settings, int(theirs.sum())
+
+
+def test_the_build_links_encoded_records_and_keeps_their_events(encoded_county):
+    raw, out, manifest, settings, n_encoded = encoded_county
+    encoded = manifest["linkage"]["encoded"]
+    accepted = manifest["rows"]["partner_people_encoded"]["accepted"]
+    assert accepted == encoded["records"] and n_encoded - accepted <= 0.01 * n_encoded
+    outcomes = pd.read_parquet(out / "link_outcomes.parquet")
+    assert set(outcomes.loc[outcomes["method"] == "encoded", "source"]) == {ENCODED_SOURCE}
+    assert (outcomes["method"] == "encoded").sum() == accepted
+    assert outcomes.loc[outcomes["method"] == "encoded", "dice"].between(0, 1).all()
+    quality = linkage_quality(outcomes.loc[outcomes["method"] == "encoded"],
+                              pd.read_parquet(raw / "truth" / "links.parquet").query("source == @ENCODED_SOURCE"),
+                              load_key(settings))
+    assert quality["precision"] >= 0.99, quality
+    assert quality["recall"] >= 0.9, quality
+    # Events by the partner's own id reach the matrices when their record was linked;
+    # the others are quarantined with the encoded outcome.
+    events = read_table(raw, "events")
+    by_local_id = int(((events["source"] == ENCODED_SOURCE) & (events["partner_person_id"] != "")).sum())
+    quarantine = pd.read_csv(raw / "quarantine" / "events.csv", dtype=str, keep_default_na=False)
+    for_linkage = quarantine.loc[(quarantine["source"] == ENCODED_SOURCE)
+                                 & quarantine["reason"].str.startswith("partner_person_id")]
+    assert 0 < len(for_linkage) < 0.2 * by_local_id
+    assert for_linkage["reason"].str.contains(
+        "encoded record with no clear match|matched no one in the master index on its encoding|quarantined").all()
+
+
+def test_encoded_records_need_the_linkage_secret(encoded_county, tmp_path):
+    from signpost.errors import UserError
+
+    raw, _, _, settings, _ = encoded_county
+    unset = settings.model_copy(update={"linkage_secret_file": None})
+    with pytest.raises(UserError, match="SIGNPOST_LINKAGE_SECRET_FILE"):
+        build(raw, tmp_path / "processed", as_of=END, quarantine=tmp_path / "q", engine="duckdb", settings=unset,
+              extract_date=date(2026, 10, 1))
+
+
+def test_an_encoded_record_sent_both_ways_or_with_a_broken_clk_is_quarantined(encoded_county, tmp_path):
+    import shutil
+
+    raw, _, _, settings, _ = encoded_county
+    copy = tmp_path / "raw"
+    shutil.copytree(raw, copy, ignore=shutil.ignore_patterns("quarantine"))
+    encoded = pd.read_csv(copy / "partner_people_encoded.csv", dtype=str, keep_default_na=False)
+    people = read_table(copy, "partner_people")
+    twice = encoded.iloc[[0]].assign(source=ENCODED_SOURCE)
+    plain = people.iloc[[0]].assign(source=ENCODED_SOURCE, local_id=twice["local_id"].iloc[0])
+    pd.concat([people, plain]).to_csv(copy / "partner_people.csv", index=False)
+    encoded.loc[1, "clk"] = encoded.loc[1, "clk"][:-8]
+    encoded.loc[2, "blocks"] = "not-hex"
+    encoded.to_csv(copy / "partner_people_encoded.csv", index=False)
+    build(copy, tmp_path / "processed", as_of=END, quarantine=tmp_path / "q", engine="duckdb", settings=settings,
+          extract_date=date(2026, 10, 1), accept_quarantine=True)
+    reasons = pd.read_csv(tmp_path / "q" / "partner_people_encoded.csv", dtype=str).set_index("local_id")["reason"]
+    assert "is also in partner_people" in reasons[encoded.loc[0, "local_id"]]
+    assert "clk is not a 1024-bit filter" in reasons[encoded.loc[1, "local_id"]]
+    assert "blocks is not" in reasons[encoded.loc[2, "local_id"]]

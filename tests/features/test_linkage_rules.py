@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.linkage import Thresholds, decide
+from features.linkage import Thresholds, decide, uncrowd_birth_dates
 from features.validate import nhs_number_valid_sql
 
 T = Thresholds(link=0.99, review=0.5)  # stricter than the default: the cases below sit near it
@@ -80,3 +80,20 @@ def test_outcome_invariants(case):
     # unlinked records have no candidate at or above the review threshold
     unlinked = out[out["outcome"] == "unlinked"]
     assert (unlinked["match_probability"] < T.review).all()
+
+
+@given(st.lists(st.sampled_from(["2008-10-04", "1990-01-02", "1971-12-30", None]), max_size=30),
+       st.lists(st.sampled_from(["2008-10-04", "1990-01-02", None]), max_size=30), st.integers(1, 6))
+@settings(max_examples=60, deadline=None)
+def test_a_crowded_date_of_birth_is_no_blocking_key_on_either_side(master, partner, limit):
+    con = duckdb.connect()
+    for name, dates in (("m", master), ("p", partner)):
+        con.execute(f"CREATE TABLE {name} (birth_date VARCHAR, birth_date_block VARCHAR)")
+        for born in dates:
+            con.execute(f"INSERT INTO {name} VALUES (?, ?)", [born, born])
+    uncrowd_birth_dates(con, ("m", "p"), limit)
+    crowded = {d for d in set(master) | set(partner)
+               if d is not None and max(master.count(d), partner.count(d)) > limit}
+    for name in ("m", "p"):
+        for born, block in con.execute(f"SELECT birth_date, birth_date_block FROM {name}").fetchall():
+            assert block == (None if born in crowded else born)

@@ -35,6 +35,7 @@ def write_queue(path) -> pd.DataFrame:
         "given_name": ["jon | john", "same"], "family_name": ["same", "same"],
         "birth_date": ["2011-03-04 | 2011-04-03", "same"], "postcode": ["same", "(blank) | ZZ1 1ZZ"],
         "address": ["same", "same"], "nhs_number": ["(blank) | (blank)", "same"], "upn": ["same", "same"],
+        "level_given_name": ["nickname of the same name", "the same"], "level_birth_date": ["day and month swapped", ""],
     })
     queue.to_csv(path, index=False)
     return queue
@@ -64,6 +65,10 @@ def test_the_steward_sees_the_best_pair_and_values_only_where_they_differ(databa
     assert levels["birth_date"] == ("differs", "2011-03-04", "2011-04-03")
     assert levels["family_name"] == ("agrees", None, None)  # agreement never shows the value
     assert levels["nhs_number"][0] == "blank"
+    described = {c.field: c.description for c in pair.comparisons}
+    assert described["given_name"] == "nickname of the same name"
+    assert described["birth_date"] == "day and month swapped"
+    assert described["family_name"] is None  # a queue without that level column: agreement alone
     [entry] = audit_trail(database)
     assert (entry.action, entry.actor_role, entry.actor, entry.subject) == (
         "linkage.review.view", "data_steward", "steward-1", RECORDS[0])

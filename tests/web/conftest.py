@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 SIGNPOST = str(Path(sys.executable).with_name("signpost"))
 CHROMIUM = "/usr/bin/chromium"
@@ -166,12 +168,7 @@ def served(env: dict[str, str], url: str, log: Path, *, cwd: Path | None = None,
         _wait_ready(url, server, log)
         yield Site(url=url, env=env, processed=processed or Path(env["SIGNPOST_PROCESSED_DIR"]), log=log, cwd=cwd)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server, timeout=20)
 
 
 def _wait_ready(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:

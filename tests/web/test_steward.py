@@ -18,6 +18,13 @@ def write_queue(path: Path) -> tuple[str, str]:
         "given_name": ["katie | kathryn", "same"], "family_name": ["same", "same"],
         "birth_date": ["2009-07-05 | 2009-05-07", "same"], "postcode": ["same", "(blank) | ZZ9 9ZZ"],
         "address": ["same", "same"], "nhs_number": ["(blank) | (blank)", "same"], "upn": ["same", "(blank) | (blank)"],
+        "level_given_name": ["nickname of the same name", "the same"],
+        "level_family_name": ["the same", "the same"],
+        "level_birth_date": ["day and month swapped", "the same"],
+        "level_postcode": ["same home (same postcode, similar address)", "blank on one side, not compared"],
+        "level_address": ["same home (same postcode, similar address)", "the same"],
+        "level_nhs_number": ["blank on one side, not compared", "the same"],
+        "level_upn": ["", "blank on one side, not compared"],  # a field without a level: agreement alone
     }).to_csv(path, index=False)
     path.chmod(0o600)
     return records[0], people[0]
@@ -30,7 +37,10 @@ def test_a_steward_rejects_a_pair(page, sign_in, shoot, assert_accessible, api, 
     assert page.get_by_role("heading", name="Is this the same person?").is_visible()
     comparisons = page.locator("#comparisons").inner_text()
     assert "katie" in comparisons and "kathryn" in comparisons and "2009-05-07" in comparisons
-    assert "Agrees" in comparisons and "Blank: not compared" in comparisons
+    assert "Nickname of the same name" in comparisons and "Day and month swapped" in comparisons
+    assert "Same home (same postcode, similar address)" in comparisons
+    assert "Blank on one side, not compared" in comparisons
+    assert "Agrees" in comparisons  # the UPN has no level in this queue: its agreement is shown instead
     assert "adult social care" in page.locator("main").inner_text()
     assert "87.0%" in page.locator("#scores").inner_text()
     assert_accessible()
