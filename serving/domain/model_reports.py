@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from serving.domain.errors import NotFound, Unavailable
 from signpost.settings import Settings
 from training import tracking
+from training.recommender_report import MIN_GROUP_CITIZENS
 
 #: URL slug -> (settings field with the registered name, title, the metrics worth a glance).
 KINDS = {
@@ -251,7 +252,8 @@ class ModelReports:
         client, name, title, headline, found = self._version(slug, version)
         summary, metrics = self._summary(client, found, headline)
         figures, documents, fairness = [], {}, []
-        smallest = self.settings.research_k_anonymity
+        # the report itself leaves out groups under MIN_GROUP_CITIZENS; the analyst's threshold may be higher
+        smallest = max(self.settings.research_k_anonymity, MIN_GROUP_CITIZENS)
         if found.run_id:
             figures = sorted((a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(found.run_id, "figures")
                               if a.path.endswith(".png")), key=_figure_order)

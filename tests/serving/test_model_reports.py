@@ -4,7 +4,7 @@ small groups left out and counted."""
 from __future__ import annotations
 
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serving.domain.model_reports import CHARACTERISTICS, fairness_tables
@@ -20,6 +20,7 @@ group_rows = st.fixed_dictionaries({
 })
 
 
+@settings(max_examples=60, deadline=None)  # pandas under a loaded machine, not a timing test
 @given(rows=st.lists(group_rows, max_size=40), smallest=st.integers(1, 50))
 def test_small_groups_are_left_out_and_counted(rows, smallest) -> None:
     report = pd.DataFrame(rows, columns=["characteristic", "group", "citizens", "ndcg@10", "recall@10",
