@@ -359,9 +359,6 @@ def train_recommender(
     settings = get_settings()
     result = train(processed or settings.processed_dir, models=models, budget=budget, settings=settings)
     _print_frame(result.table(), f"recommenders on the temporal hold-out (95% CIs over citizens), MLflow run {result.parent_run_id}")
-    console.print(f"chosen: {result.reason}", soft_wrap=True)
-    if result.versus_ease:
-        console.print(f"against the best EASE: {result.versus_ease}", soft_wrap=True)
     console.print(
         f"registered {settings.recommender_model_name} version {result.version} ({result.best}) as "
         "[bold]challenger[/]; promote it with `signpost promote recommender`"
