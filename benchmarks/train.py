@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/train.py --citizens 100000
     .venv/bin/python benchmarks/train.py --citizens 100000 --full-grid   # + full grid on everyone
     .venv/bin/python benchmarks/train.py --citizens 1400000 --skip-early-help
+    .venv/bin/python benchmarks/train.py --citizens 1400000 --skip-recommender
 
 Generates the synthetic county into --workdir (default /tmp/signpost-bench-train-<N>) and builds
 the processed folder with the real pipeline (both reused when already there). Each training
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--full-grid-models", default="popularity,demographic,ease,itemknn,blend",
                         help="candidates of the full-grid run (ALS and BPR grids are slow to search in full)")
     parser.add_argument("--skip-early-help", action="store_true")
+    parser.add_argument("--skip-recommender", action="store_true", help="only early help (and --full-grid if asked)")
     args = parser.parse_args()
 
     from features.build import build
@@ -105,11 +107,12 @@ def main() -> None:
     signpost = [str(Path(sys.executable).parent / "signpost")]
     models = ["--models", args.models] if args.models else []
     results: dict[str, dict] = {}
-    results["train recommender"] = {
-        **run_child([*signpost, "train", "recommender", "--processed", str(processed), "--budget", str(args.budget), *models],
-                    env, store / "usage-recommender.json"),
-        **chosen_figures(tracking_uri, "signpost-recommender"),
-    }
+    if not args.skip_recommender:
+        results["train recommender"] = {
+            **run_child([*signpost, "train", "recommender", "--processed", str(processed), "--budget", str(args.budget),
+                         *models], env, store / "usage-recommender.json"),
+            **chosen_figures(tracking_uri, "signpost-recommender"),
+        }
     if not args.skip_early_help:
         results["train early-help"] = run_child([*signpost, "train", "early-help", "--processed", str(processed)],
                                                 env, store / "usage-early-help.json")
@@ -127,7 +130,7 @@ def main() -> None:
         if "model" in r:
             line += f"\n{'':24s} chosen {r['model']}: NDCG@10 {r['ndcg@10']:.4f} (95% CI {r['low']:.4f}–{r['high']:.4f})"
         print(line)
-    if args.full_grid:
+    if args.full_grid and "train recommender" in results:
         sampled, full = results["train recommender"], results["full grid on everyone"]
         inside = sampled["low"] <= full["ndcg@10"] <= sampled["high"]
         print(f"full grid's NDCG@10 {full['ndcg@10']:.4f} is {'inside' if inside else 'outside'} the sampled "

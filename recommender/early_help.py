@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, Self
 
@@ -385,6 +386,7 @@ def tune(
     groups: np.ndarray | None = None,
     n_folds: int = 5,
     random_state: int = 0,
+    on_trial: Callable[[], None] | None = None,
 ) -> tuple[dict, list[dict]]:
     """Choose hyper-parameters from ``grid`` by out-of-fold log loss on the training rows.
 
@@ -400,6 +402,8 @@ def tune(
     y : ndarray of shape (n,), 0/1
     groups : ndarray of shape (n,) or None
     n_folds, random_state : int
+    on_trial : callable or None
+        Called after each setting is scored (a progress bar's advance).
 
     Returns
     -------
@@ -419,6 +423,8 @@ def tune(
             p[held_idx] = model.predict_proba(X[held_idx])[:, 1]
         p = np.clip(p, _EPS, 1 - _EPS)
         report.append({**params, "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))})
+        if on_trial is not None:
+            on_trial()
     best = min(report, key=lambda r: r["log_loss"])
     return {k: v for k, v in best.items() if k != "log_loss"}, report
 
@@ -479,20 +485,37 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
         self.n_folds = n_folds
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None) -> Self:
-        """Fit base model and calibration map; ``groups`` (n,) are household codes or None."""
+    def fit(self, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
+            fold_rows: np.ndarray | None = None) -> Self:
+        """Fit base model and calibration map.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_features)
+        y : ndarray of shape (n,), 0/1
+        groups : ndarray of shape (n,) or None
+            Household codes; folds never split a household.
+        fold_rows : ndarray of int or None
+            The rows whose out-of-fold predictions choose and fit the calibration map (a
+            stratified sample when the data are large: a one-dimensional map needs thousands of
+            rows, not millions). None: every row. The base estimator is refitted on every row.
+        """
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
-        target = self._check_binary(y)
+        everyone = self._check_binary(y)
+        rows = np.arange(len(everyone)) if fold_rows is None else np.asarray(fold_rows)
+        target, fold_X = everyone[rows], X[rows]
+        fold_groups = None if groups is None else np.asarray(groups)[rows]
         candidates = CALIBRATION_METHODS if self.method == "auto" else (self.method,)
         if any(c not in CALIBRATION_METHODS for c in candidates):
             raise ValueError(f"method must be 'auto' or one of {CALIBRATION_METHODS}, got {self.method!r}")
         raw = np.empty(len(target))
-        for fit_idx, held_idx in _folds(target, groups, self.n_folds, self.random_state):
-            raw[held_idx] = clone(self.estimator).fit(X[fit_idx], target[fit_idx]).decision_function(X[held_idx])
+        for fit_idx, held_idx in _folds(target, fold_groups, self.n_folds, self.random_state):
+            raw[held_idx] = (clone(self.estimator).fit(fold_X[fit_idx], target[fit_idx])
+                             .decision_function(fold_X[held_idx]))
         self.calibration_report_ = {}
         for method in candidates:
             p = np.empty(len(target))
-            for fit_idx, held_idx in _folds(target, groups, self.n_folds, self.random_state + 1):
+            for fit_idx, held_idx in _folds(target, fold_groups, self.n_folds, self.random_state + 1):
                 p[held_idx] = _Calibrator(method).fit(raw[fit_idx], target[fit_idx]).predict(raw[held_idx])
             self.calibration_report_[method] = {
                 "brier": float(np.mean((p - target) ** 2)),
@@ -500,7 +523,7 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
             }
         self.calibration_ = min(candidates, key=lambda m: self.calibration_report_[m]["brier"])
         self.calibrator_ = _Calibrator(self.calibration_).fit(raw, target)
-        self.estimator_ = clone(self.estimator).fit(X, target)
+        self.estimator_ = clone(self.estimator).fit(X, everyone)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -245,6 +245,9 @@ class Settings(BaseSettings):
     #: A more complex recommender replaces a simpler one only if its NDCG@10 lead is beyond the
     #: noise *and* at least this share of the simpler one's (issue 19: 5% over EASE, or a tie).
     recommender_min_gain: float = Field(default=0.05, ge=0.0)
+    #: Children in the stratified (outcome × local authority) sample the early-help grid search
+    #: and calibration folds run on; the chosen setting is refitted on every child.
+    early_help_search_sample: int = Field(default=60_000, ge=100)
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
 

@@ -14,6 +14,7 @@ counted, because an objection stops processing from the moment it is recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,7 @@ from recommender.early_help import (
     tune,
 )
 from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
+from recommender.selection import stratified_sample
 from signpost.errors import UserError
 from signpost.progress import console, make_progress
 from signpost.settings import Settings
@@ -187,13 +189,36 @@ def base_estimator(kind: str, features: tuple[FeatureSpec, ...], *,
     raise UserError(f"unknown early-help model {kind!r}: choose from {', '.join(MODEL_KINDS)}")
 
 
+def search_rows(table: EarlyHelpTable, size: int, *, seed: int = 0) -> np.ndarray:
+    """Rows of a stratified sample (outcome × local authority) for the search and the folds.
+
+    Every row when the table holds ``size`` children or fewer. Stratifying by outcome keeps the
+    few positives' share exact, so the out-of-fold log loss ranks settings as on everyone.
+    """
+    strata = table.y.astype(np.int64)
+    if "local_authority" in table.frame.columns:
+        strata = strata * 1_000 + pd.factorize(table.frame["local_authority"])[0]
+    return stratified_sample(strata, size, seed=seed)
+
+
 def fit_candidate(kind: str, table: EarlyHelpTable, features: tuple[FeatureSpec, ...], *,
-                  seed: int = 0) -> tuple[CalibratedEarlyHelp, list[dict]]:
-    """Tune, fit and calibrate one kind of model on a labelled table; returns the tuning report."""
+                  seed: int = 0, rows: np.ndarray | None = None,
+                  on_step: Callable[[], None] | None = None) -> tuple[CalibratedEarlyHelp, list[dict]]:
+    """Tune, fit and calibrate one kind of model on a labelled table; returns the tuning report.
+
+    ``rows`` (default: every row) are the children the grid search and the calibration folds
+    run on; the winner is refitted on every child. ``on_step`` is called after each grid
+    setting and once more when the model is calibrated and refitted.
+    """
+    rows = np.arange(len(table.y)) if rows is None else rows
     base = base_estimator(kind, features, seed=seed)
-    best, report = tune(base, GRIDS[kind], table.X, table.y, groups=table.household, random_state=seed)
+    best, report = tune(base, GRIDS[kind], table.X[rows], table.y[rows], groups=table.household[rows],
+                        random_state=seed, on_trial=on_step)
     model = CalibratedEarlyHelp(base.set_params(**best), method="auto", n_folds=5, random_state=seed)
-    return model.fit(table.X, table.y, groups=table.household), report
+    model.fit(table.X, table.y, groups=table.household, fold_rows=rows)
+    if on_step is not None:
+        on_step()
+    return model, report
 
 
 @dataclass
@@ -305,11 +330,15 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
         data_tags = tracking.data_tags(processed)
         mlflow.set_tags({**data_tags, "signpost.model": "early-help"})
         mlflow.log_params(_data_params(train_table, valid_table, features, settings))
+        rows = search_rows(train_table, settings.early_help_search_sample, seed=seed)
+        mlflow.log_param("search_rows", len(rows))
         with make_progress() as progress:
-            task = progress.add_task("early help: fit and evaluate candidates", total=len(kinds))
             for kind in kinds:
+                task = progress.add_task(f"early help: search {kind} on {len(rows):,} children, refit on "
+                                         f"{len(train_table.y):,}", total=len(GRIDS[kind]) + 2)
                 with mlflow.start_run(run_name=kind, nested=True) as child:
-                    model, tuning = fit_candidate(kind, train_table, features, seed=seed)
+                    model, tuning = fit_candidate(kind, train_table, features, seed=seed, rows=rows,
+                                                  on_step=lambda t=task: progress.advance(t))
                     tracking.log_frame(pd.DataFrame(tuning), "tables/tuning.csv")
                     evaluation = evaluate(model, valid_table, settings, n_resamples=n_resamples)
                     _log_candidate(kind, model, evaluation, valid_table)
@@ -643,7 +672,7 @@ def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | N
                          seed: int = 0) -> pd.DataFrame:
     """The default feature set and every opt-in group side by side, on the evaluation snapshot.
 
-    Each set is fitted exactly as ``train`` fits (every kind tuned, calibrated, the lowest
+    Each set is fitted exactly as ``train`` fits (every kind tuned on the search sample, calibrated, the lowest
     out-of-fold Brier chosen) on the training snapshot and evaluated on the later one; with
     ``truth`` the Bayes-optimal figures (the generator's true probabilities) are a third
     column and every column is computed on the children that have a true probability.
@@ -658,7 +687,8 @@ def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | N
         features = model_features(every, opt_in)
         train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
         valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
-        models = {kind: fit_candidate(kind, train_table, features, seed=seed)[0] for kind in kinds}
+        rows = search_rows(train_table, settings.early_help_search_sample, seed=seed)
+        models = {kind: fit_candidate(kind, train_table, features, seed=seed, rows=rows)[0] for kind in kinds}
         kind = min(models, key=lambda k: models[k].calibration_report_[models[k].calibration_]["brier"])
         fitted[label] = (valid_table, models[kind].predict_proba(valid_table.X)[:, 1], kind, len(features))
     valid = next(iter(fitted.values()))[0]

@@ -2,7 +2,7 @@
 
 Both are built from the temporal evaluation that chose the model (fit before ``split_date``,
 score the services citizens started afterwards, ranked as served), so the figures an analyst
-reads are the ones the choice rested on. Groups under 10 citizens are suppressed.
+reads are the ones the choice rested on. Groups under ``MIN_GROUP_CITIZENS`` citizens are suppressed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from recommender.metrics import metrics_by_group
 #: The characteristics the fairness report breaks the ranking down by (those the data hold).
 FAIRNESS_COLUMNS = ("age_band", "postcode_district", "imd_decile", "sex", "ethnicity", "disability")
 FAIRNESS_METRICS = ("ndcg@10", "coverage@10", "personalised share")
+#: Groups with fewer evaluated citizens are left out of the report (small-cell suppression).
+MIN_GROUP_CITIZENS = 10
 
 
 def fairness_table(
@@ -31,7 +33,8 @@ def fairness_table(
     for column in FAIRNESS_COLUMNS:
         if column not in citizens:
             continue
-        for row in metrics_by_group(service_idx, relevant, _labels(citizens[column]), personalised, k=10):
+        for row in metrics_by_group(service_idx, relevant, _labels(citizens[column]), personalised, k=10,
+                                    min_citizens=MIN_GROUP_CITIZENS):
             rows.append({"characteristic": column, **row})
     return pd.DataFrame(rows, columns=["characteristic", "group", "citizens", "ndcg@10", "recall@10",
                                        "coverage@10", "personalised share"])

@@ -8,16 +8,19 @@ show an individual.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from serving.domain.errors import NotFound, Unavailable
 from signpost.settings import Settings
 from training import tracking
+from training.recommender_report import MIN_GROUP_CITIZENS
 
 #: URL slug -> (settings field with the registered name, title, the metrics worth a glance).
 KINDS = {
@@ -36,6 +39,17 @@ METRIC_LABELS = {
 
 FIGURE = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.png$")
 DOCUMENTS = ("model_card.md", "transparency_record.md")
+
+#: The recommender's fairness report (training/recommender_report.py): characteristic -> plain name.
+FAIRNESS_REPORT = "fairness.csv"
+CHARACTERISTICS = {
+    "age_band": "Age band", "postcode_district": "District", "imd_decile": "Deprivation decile (1 = most deprived)",
+    "sex": "Sex", "ethnicity": "Ethnicity", "disability": "Disability",
+}
+GROUP_NAMES = {
+    "sex": {"F": "Female", "M": "Male", "X": "Another sex", "U": "Not known"},
+    "disability": {"Y": "Disabled", "N": "Not disabled", "U": "Not known"},
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,24 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class FairnessRow:
+    group: str
+    citizens: str
+    ndcg: str  # NDCG@10, 0 to 1
+    coverage: str  # share of the catalogue the group's lists used, as a percentage
+    personalised: str  # share of the group's lists from the model rather than the fallback
+
+
+@dataclass(frozen=True)
+class FairnessTable:
+    """One characteristic's groups, small cells left out and counted."""
+
+    characteristic: str  # plain name, e.g. "Age band"
+    rows: list[FairnessRow]
+    suppressed: int  # groups with fewer than the threshold's citizens, not shown
+
+
+@dataclass(frozen=True)
 class VersionDetail:
     slug: str
     name: str
@@ -67,6 +99,8 @@ class VersionDetail:
     metrics: list[tuple[str, str]]  # every metric of the run, by name
     figures: list[str]  # file names under the run's figures/
     documents: dict[str, str] = field(default_factory=dict)  # name -> markdown text
+    fairness: list[FairnessTable] = field(default_factory=list)
+    fairness_min_citizens: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +122,28 @@ def _fmt(value: float) -> str:
     if float(value).is_integer() and abs(value) >= 2:  # counts (n, positives, capacity)
         return f"{int(value):,}"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+
+
+def fairness_tables(report: pd.DataFrame, *, min_citizens: int) -> list[FairnessTable]:
+    """The fairness report as one readable table per characteristic.
+
+    Groups with fewer than ``min_citizens`` evaluated citizens are left out and counted, as in
+    the research export: a figure over a handful of people is noise and could point at someone.
+    """
+    tables = []
+    for column, name in CHARACTERISTICS.items():
+        part = report[report["characteristic"] == column]
+        if part.empty:
+            continue
+        shown = part[part["citizens"] >= min_citizens]
+        names = GROUP_NAMES.get(column, {})
+        rows = [FairnessRow(group=names.get(str(r.group), str(r.group)), citizens=f"{int(r.citizens):,}",
+                            ndcg=f"{r.ndcg:.2f}", coverage=f"{100 * r.coverage:.0f}%",
+                            personalised=f"{100 * r.personalised:.0f}%")
+                for r in shown.rename(columns={"ndcg@10": "ndcg", "coverage@10": "coverage",
+                                               "personalised share": "personalised"}).itertuples()]
+        tables.append(FairnessTable(name, rows, suppressed=len(part) - len(shown)))
+    return tables
 
 
 def _figure_order(file: str) -> tuple[int, str]:
@@ -195,7 +251,9 @@ class ModelReports:
     def detail(self, slug: str, version: str) -> VersionDetail:
         client, name, title, headline, found = self._version(slug, version)
         summary, metrics = self._summary(client, found, headline)
-        figures, documents = [], {}
+        figures, documents, fairness = [], {}, []
+        # the report itself leaves out groups under MIN_GROUP_CITIZENS; the analyst's threshold may be higher
+        smallest = max(self.settings.research_k_anonymity, MIN_GROUP_CITIZENS)
         if found.run_id:
             figures = sorted((a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(found.run_id, "figures")
                               if a.path.endswith(".png")), key=_figure_order)
@@ -205,10 +263,18 @@ class ModelReports:
                     text = self._artifact(found.run_id, document)
                     if text is not None:
                         documents[document] = text.decode("utf-8", errors="replace")
+            if FAIRNESS_REPORT in present:
+                fairness = self._fairness(found.run_id, min_citizens=smallest)
         if "model_card.md" not in documents and found.description:
             documents["model_card.md"] = found.description
         ordered = [(metric_label(k), _fmt(v)) for k, v in sorted(metrics.items())]
-        return VersionDetail(slug, name, title, summary, ordered, figures, documents)
+        return VersionDetail(slug, name, title, summary, ordered, figures, documents, fairness, smallest)
+
+    def _fairness(self, run_id: str, *, min_citizens: int) -> list[FairnessTable]:
+        data = self._artifact(run_id, FAIRNESS_REPORT)
+        if not data:
+            return []
+        return fairness_tables(pd.read_csv(io.BytesIO(data), dtype={"group": str}), min_citizens=min_citizens)
 
     def figure(self, slug: str, version: str, file: str) -> bytes:
         if not FIGURE.match(file):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from recommender.early_help_metrics import (
     bootstrap,
@@ -14,6 +14,7 @@ from recommender.early_help_metrics import (
     capacity_for_window,
     ece_noise_floor,
     expected_calibration_error,
+    pr_auc,
     precision_recall_at,
     reliability,
     roc_auc,
@@ -102,3 +103,37 @@ def test_summary_has_every_headline_figure() -> None:
                 "recall_at_capacity", "base_rate", "ece_noise_floor"):
         assert np.isfinite(out[key]), key
     assert out["roc_auc_low"] <= out["roc_auc"] <= out["roc_auc_high"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]), st.integers(0, 3)),
+                  min_size=1, max_size=60),
+    weighted=st.booleans(),
+)
+def test_ranking_metrics_equal_scikit_learns(rows, weighted) -> None:
+    """The O(n) ranking metrics the bootstrap uses equal scikit-learn's, ties and zero weights included."""
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows], dtype=float) if weighted else None
+    present = y[w > 0] if weighted else y
+    if np.unique(present).size == 2:
+        assert roc_auc(y, p, w) == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    else:
+        assert np.isnan(roc_auc(y, p, w))
+    if present.any():
+        assert pr_auc(y, p, w) == pytest.approx(average_precision_score(y, p, sample_weight=w), abs=1e-12)
+    else:
+        assert np.isnan(pr_auc(y, p, w))
+
+
+def test_the_bootstrap_gives_the_same_interval_in_any_row_order() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0, 0.3, 3_000)
+    y = (rng.random(p.size) < p).astype(int)
+    household = rng.integers(0, 1_500, p.size)
+    shuffled = rng.permutation(p.size)
+    for metric in (roc_auc, pr_auc, brier):
+        a = bootstrap(metric, y, p, groups=household, n_resamples=50)
+        b = bootstrap(metric, y[shuffled], p[shuffled], groups=household[shuffled], n_resamples=50)
+        assert a.value == pytest.approx(b.value) and a.low == pytest.approx(b.low) and a.high == pytest.approx(b.high)

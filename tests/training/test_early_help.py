@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from pydantic import SecretStr
+from sklearn.base import clone
 
 import mlflow
+from recommender.early_help import CalibratedEarlyHelp, tune
 from signpost.errors import UserError
 from signpost.settings import Settings
 from training import early_help, tracking
@@ -204,6 +206,53 @@ def test_evaluate_sets_default_and_opt_in_features_side_by_side(small_county, tm
     chosen = table.attrs["chosen"]
     assert int(chosen[default].split(", ")[1].split()[0]) < int(chosen[opt_in].split(", ")[1].split()[0])
     early_help.print_feature_sets(table)  # renders without error
+
+
+# ----------------------------------------------------------------------------- search sample ---
+
+
+def _train_table(county, settings: Settings) -> tuple[early_help.EarlyHelpTable, tuple]:
+    manifest = tracking.read_manifest(county.processed)
+    features = early_help.model_features(early_help.load_features(county.processed), ())
+    as_of = pd.Timestamp(manifest["as_of"]).date()
+    return early_help.load_table(county.processed, "train", features, settings=settings, as_of=as_of), features
+
+
+def test_the_search_and_folds_use_the_sample_and_the_winner_is_refitted_on_everyone(small_county, tmp_path) -> None:
+    settings = small_settings(tmp_path, small_county)
+    table, features = _train_table(small_county, settings)
+    rows = early_help.search_rows(table, len(table.y) // 2, seed=3)
+    assert len(rows) == len(table.y) // 2 and len(np.unique(rows)) == len(rows)
+    # stratified by outcome: the positives' share is the table's to within one child
+    assert abs(table.y[rows].sum() - table.y.mean() * len(rows)) <= 1
+
+    steps = []
+    model, report = early_help.fit_candidate("logistic", table, features, rows=rows, on_step=lambda: steps.append(1))
+    assert len(steps) == len(early_help.GRIDS["logistic"]) + 1  # one per setting, one for calibrate and refit
+    base = early_help.base_estimator("logistic", features)
+    on_sample = tune(base, early_help.GRIDS["logistic"], table.X[rows], table.y[rows], groups=table.household[rows])[1]
+    on_everyone = tune(base, early_help.GRIDS["logistic"], table.X, table.y, groups=table.household)[1]
+    losses = [r["log_loss"] for r in report]
+    assert losses == pytest.approx([r["log_loss"] for r in on_sample], rel=1e-5)  # the L1 solver's last digits wobble
+    assert losses != pytest.approx([r["log_loss"] for r in on_everyone], rel=1e-5)
+    # the calibration map was chosen on the sample's folds ...
+    best = {k: v for k, v in min(report, key=lambda r: r["log_loss"]).items() if k != "log_loss"}
+    sample_only = CalibratedEarlyHelp(clone(base).set_params(**best)).fit(
+        table.X[rows], table.y[rows], groups=table.household[rows])
+    assert model.calibration_report_ == sample_only.calibration_report_
+    # ... and the base model refitted on every child
+    everyone = clone(base).set_params(**best).fit(table.X, table.y)
+    np.testing.assert_allclose(model.estimator_.decision_function(table.X), everyone.decision_function(table.X))
+    assert not np.allclose(everyone.decision_function(table.X), sample_only.estimator_.decision_function(table.X))
+
+
+def test_a_table_within_the_sample_size_is_searched_whole(trained, small_county) -> None:
+    settings, result = trained
+    table, _ = _train_table(small_county, settings)
+    assert len(table.y) < settings.early_help_search_sample
+    np.testing.assert_array_equal(early_help.search_rows(table, settings.early_help_search_sample), np.arange(len(table.y)))
+    params = tracking.connect(settings.mlflow_tracking_uri).get_run(result.run_id).data.params
+    assert params["search_rows"] == params["train_rows"] == str(len(table.y))
 
 
 # ----------------------------------------------------------------------------- consent ---------

@@ -5,12 +5,16 @@ An admin also promotes here, through the same gates as `signpost promote`.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import httpx
 import pandas as pd
 import pytest
+
+from training import tracking
+from training.recommender_report import MIN_GROUP_CITIZENS
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 RAW_ID = re.compile(r"\b[A-Z]\d{6,}\b")
@@ -73,6 +77,50 @@ def test_version_page_shows_metrics_plots_and_model_card(page, sign_in, shoot, a
     assert_no_individual_data(page.content(), site)
     assert_accessible()
     shoot("recommender-version")
+
+
+SEX_NAMES = {"F": "Female", "M": "Male", "X": "Another sex", "U": "Not known"}
+
+
+def _fairness_report(site) -> pd.DataFrame:
+    """The recommender's fairness report logged with version 1, read straight from MLflow."""
+
+    uri = site.env["MLFLOW_TRACKING_URI"]
+    run_id = tracking.connect(uri).get_model_version("signpost-recommender", "1").run_id
+    data = tracking.read_artifact(run_id, "fairness.csv", uri)
+    assert data, "version 1 has no fairness report"
+    return pd.read_csv(io.BytesIO(data), dtype={"group": str})
+
+
+def test_recommender_fairness_is_a_readable_table_per_group(page, sign_in, shoot, assert_accessible, site):
+    sign_in("analyst")
+    page.goto("/analyst/models/recommender/1")
+    assert page.get_by_role("heading", name="How well it serves each group").is_visible()
+    report = _fairness_report(site)
+    k = max(int(site.env["SIGNPOST_RESEARCH_K_ANONYMITY"]), MIN_GROUP_CITIZENS)
+    for column, caption in (("age_band", "Age band"), ("postcode_district", "District"),
+                            ("imd_decile", "Deprivation decile (1 = most deprived)"), ("sex", "Sex")):
+        table = page.locator("table", has=page.locator("caption", has_text=caption)).first
+        assert table.is_visible(), caption
+        part = report[(report["characteristic"] == column) & (report["citizens"] >= k)]
+        assert len(part), f"the fixture's report has no {column} groups"
+        rows = table.locator("tbody tr")
+        assert rows.count() == len(part), caption
+        shown = {r.split("\t")[0]: r.split("\t")[1:] for r in rows.all_inner_texts()}
+        for group in part.to_dict("records"):
+            name = SEX_NAMES[group["group"]] if column == "sex" else group["group"]
+            assert shown[name] == [f"{int(group['citizens']):,}", f"{group['ndcg@10']:.2f}",
+                                   f"{100 * group['coverage@10']:.0f}%", f"{100 * group['personalised share']:.0f}%"], \
+                (caption, name)
+    text = page.locator("main").inner_text()
+    assert "Match (NDCG@10)" in text and "Personal:" in text and "estimates" in text
+    assert f"Groups with fewer than {k} people are not shown" in text
+    # at 320 px the tables scroll in their own box; the page itself never scrolls sideways
+    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert_no_individual_data(page.content(), site)
+    assert_accessible()
+    page.get_by_role("heading", name="How well it serves each group").scroll_into_view_if_needed()
+    shoot("recommender-fairness")
 
 
 def test_figures_are_for_staff_only(site, api):
