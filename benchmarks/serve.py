@@ -17,6 +17,11 @@ citizen may read only their own records), so consent, events and eligibility are
 per request as in production. `/healthz` is the trivial endpoint: same middleware, logging
 and metrics, no auth, no database, no model.
 
+"CPU us/req" is the server processes' CPU time per answered request; "batch" is the mean
+number of recommendation requests answered by one model call in that run (from `/metrics`).
+A recommendation's cost falls steeply as batches fill, so compare runs (and machines) at
+similar batch sizes.
+
     .venv/bin/python benchmarks/serve.py                         # 20k-citizen county in /tmp
     .venv/bin/python benchmarks/serve.py --citizens 100000 --seconds 20
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import signal
@@ -48,6 +54,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 END = date(2026, 9, 30)
 KEY = "benchmark-pseudonym-key-not-secret"
 JWT_KEY = "benchmark-jwt-signing-key-not-secret-0123456789"
+METRICS_TOKEN = "benchmark-metrics-token-not-secret"
 
 
 # ------------------------------------------------------------------ load generator ----------
@@ -153,12 +160,29 @@ def server_rss_mib(pid: int) -> float:
     return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
 
 
+def batches(port: int) -> tuple[float, float]:
+    """(requests, model calls) the recommendation batcher has answered so far, from `/metrics`
+    (every worker's, summed)."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10,
+                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    found = {"sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith((f"signpost_recommendation_batch_size_{part} ",
+                                f"signpost_recommendation_batch_size_{part}{{")):
+                found[part] += float(line.rsplit(" ", 1)[1])
+    return found["sum"], found["count"]
+
+
 def run_load(port: int, requests: list[dict], *, connections: int, seconds: float, warmup: float,
              rate: float, workdir: Path, server_pid: int | None = None) -> dict:
     spec = workdir / f"load-{time.monotonic_ns()}.json"
     spec.write_text(json.dumps({"port": port, "requests": requests, "connections": connections,
                                 "seconds": seconds, "warmup": warmup, "rate": rate}))
     cpu_before = server_cpu_seconds(server_pid) if server_pid else None
+    batched_before = batches(port)
     try:
         out = subprocess.run([sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True,
                              check=True, timeout=seconds + warmup + 120)
@@ -169,6 +193,10 @@ def run_load(port: int, requests: list[dict], *, connections: int, seconds: floa
         # CPU per answered request (warm-up included in both): robust to other load on the machine
         cpu = server_cpu_seconds(server_pid) - cpu_before
         result["server_cpu_us"] = cpu / max(1, result["requests"] * (seconds + warmup) / seconds) * 1e6
+    answered, calls = (after - before for after, before in zip(batches(port), batched_before, strict=True))
+    # Requests per model call (warm-up included): the per-request cost of a recommendation
+    # falls steeply with it, so it explains most differences between runs and machines.
+    result["mean_batch"] = answered / calls if calls else float("nan")
     return result
 
 
@@ -244,7 +272,7 @@ def start_server(data: dict, workdir: Path, port: int, workers: int) -> subproce
         "SIGNPOST_PSEUDONYM_KEY": KEY, "SIGNPOST_JWT_SIGNING_KEY": JWT_KEY,
         "SIGNPOST_DATABASE_URL": f"sqlite:///{workdir / f'bench-{workers}.db'}",
         "SIGNPOST_MLFLOW_TRACKING_URI": data["uri"], "MLFLOW_TRACKING_URI": data["uri"],
-        "SIGNPOST_REQUESTS_PER_MINUTE": str(10**9),
+        "SIGNPOST_REQUESTS_PER_MINUTE": str(10**9), "SIGNPOST_METRICS_TOKEN": METRICS_TOKEN,
     })
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # A fresh service database each run: the served-suggestions log grows by every request,
@@ -268,6 +296,22 @@ def start_server(data: dict, workdir: Path, port: int, workers: int) -> subproce
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit(f"the server did not become ready; see {workdir / f'server-{workers}.log'}")
+
+
+def machine() -> str:
+    """What a reader needs to compare figures: commit, Python, CPU and BLAS kernel."""
+    import platform
+
+    import numpy  # noqa: F401 — loaded, so threadpoolctl can name its BLAS
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip() or "unknown"
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
+    blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '?')}" for i in threadpool_info()) or "none"
+    return f"commit {commit}; Python {platform.python_version()}; {os.cpu_count()} x {cpu}; BLAS {blas}"
 
 
 def free_port() -> int:
@@ -317,10 +361,11 @@ def main() -> None:
     print(f"county: {args.citizens:,} citizens; {args.connections} connections; {args.seconds:g} s per run "
           f"after {args.warmup:g} s warm-up; load generator in a separate process")
     print(f"{'workers':>7}  {'mode':<14} {'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'CPU us/req':>10} {'errors':>6}")
+          f"{'CPU us/req':>10} {'batch':>6} {'errors':>6}")
     for r in rows:
         print(f"{r['workers']:>7}  {r['mode']:<14} {r['endpoint']:<18} {r['throughput']:>9,.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r.get('server_cpu_us', float('nan')):>10,.0f} {r['errors']:>6}")
+              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r.get('server_cpu_us', float('nan')):>10,.0f} "
+              f"{'-' if math.isnan(r['mean_batch']) else format(r['mean_batch'], '.1f'):>6} {r['errors']:>6}")
     for workers in sorted({r["workers"] for r in rows}):
         closed = {r["endpoint"]: r for r in rows if r["workers"] == workers and r["mode"] == "closed"}
         ratio = closed["recommendations"]["throughput"] / closed["trivial /healthz"]["throughput"]
@@ -337,6 +382,7 @@ def main() -> None:
                   f"over {args.connections} connections (p99 {best['p99_ms']:.1f} ms)")
     for workers, (seconds, rss) in ready.items():
         print(f"{workers} worker(s): ready {seconds:.1f} s after start, {rss:,.0f} MiB resident (all processes)")
+    print(machine())
     print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

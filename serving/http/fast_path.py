@@ -36,7 +36,12 @@ from fastapi.routing import APIRoute
 
 from serving.domain.recommendations import Recommendations, Suggestion
 from serving.http import deps
-from serving.http.schemas import MAX_SUGGESTIONS, PERSON_ID_PATTERN, RecommendationsOut, SuggestionOut
+from serving.http.schemas import (
+    MAX_SUGGESTIONS,
+    PERSON_ID_PATTERN,
+    RecommendationsOut,
+    SuggestionOut,
+)
 
 _PERSON_ID = re.compile(PERSON_ID_PATTERN)
 #: The query strings FastAPI is certain to accept for `k` (`k=1` ... `k=50`), and their value.
