@@ -24,6 +24,8 @@ from signpost.settings import Purpose
 #: The council's person reference as it arrives in a path or body (never stored).
 PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 PersonId = Annotated[str, StringConstraints(pattern=PERSON_ID_PATTERN)]
+#: The most services one recommendations request may ask for (`k`).
+MAX_SUGGESTIONS = 50
 ServiceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 Status = Literal["granted", "withdrawn", "objected"]
 Method = Literal["portal", "paper", "phone", "caseworker", "import"]

@@ -365,7 +365,7 @@ def test_the_apis_json_is_the_models_own(service, world):
     import pandas as pd
 
     from serving.domain.recommendations import Batcher
-    from serving.http.fast_json import recommendations_json, recommendations_out
+    from serving.http.fast_path import recommendations_json, recommendations_out
     from serving.http.schemas import RecommendationsOut
 
     client, tokens, _ = service

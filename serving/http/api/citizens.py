@@ -10,8 +10,9 @@ from serving.domain import consent, early_help, erasure, recommendations, subjec
 from serving.domain.consent import Decision
 from serving.http.deps import ModelsDep, PersonDep, ProcessedDep, RuntimeDep, SettingsDep, ViewerDep
 from serving.http.errors import ANY_ROUTE, problem_responses
-from serving.http.fast_json import recommendations_json
+from serving.http.fast_path import RecommendationsRoute, recommendations_json
 from serving.http.schemas import (
+    MAX_SUGGESTIONS,
     ConsentChange,
     ConsentOut,
     ConsentPurposeOut,
@@ -30,22 +31,25 @@ REFUSALS = problem_responses(*ANY_ROUTE, 401, 403, 404, 410, 422, 429, 503)
 WRITES = {**REFUSALS, **problem_responses(409, 413)}
 
 
-@router.get(
-    "/{person_id}/recommendations", response_class=Response,
-    responses={200: {"model": RecommendationsOut}, **REFUSALS},
-)
 async def read_recommendations(
     person: PersonDep, viewer: ViewerDep, runtime: RuntimeDep,
-    k: Annotated[int, Query(ge=1, le=50, description="How many services to return.")] = 10,
+    k: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS, description="How many services to return.")] = 10,
 ) -> Response:
     """Ranked eligible services with reasons; without personalisation consent a labelled popular list."""
-    # The hottest route: models and processed data are read from the runtime here rather than
-    # through two more dependencies (each costs FastAPI's resolver time on every request), and
-    # the JSON comes from `fast_json` (parts serialised once) rather than a response_model.
+    # The hottest route: `RecommendationsRoute` (serving/http/fast_path.py) calls this function
+    # directly for well-formed requests, with what the dependencies would give. Models and
+    # processed data are read from the runtime here rather than through two more dependencies,
+    # and the JSON is joined from parts serialised once rather than built by a response_model.
     answer = await recommendations.for_person(
         runtime.batcher, viewer, person, models=runtime.store.current, processed=runtime.require_processed(),
         served=runtime.served, today=runtime.today(), k=k)
     return Response(recommendations_json(answer), media_type="application/json")
+
+
+router.add_api_route(
+    "/{person_id}/recommendations", read_recommendations, methods=["GET"], response_class=Response,
+    responses={200: {"model": RecommendationsOut}, **REFUSALS}, route_class_override=RecommendationsRoute,
+)
 
 
 @router.get("/{person_id}/early-help", response_model=EarlyHelpOut, responses=REFUSALS)
