@@ -52,10 +52,11 @@ def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions:
             "--engine spark needs PySpark, which is an optional extra: install it with "
             f"pip install -c constraints.txt -e '.[{SPARK_EXTRA}]' (make setup does)"
         ) from None
+    builder = SparkSession.builder.appName("signpost-features")
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # spark-submit started the JVM: keep its master
+        builder = builder.master(master or "local[2]")
     builder = (
-        SparkSession.builder.appName("signpost-features")
-        .master(master or "local[2]")
-        .config("spark.driver.memory", driver_memory)
+        builder.config("spark.driver.memory", driver_memory)
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .config("spark.driver.bindAddress", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .config("spark.ui.enabled", "false")
@@ -285,9 +286,8 @@ def _to_spark(tree: exp.Expression, columns: Callable[[str], list[str]]) -> exp.
 def _rewrite(node: exp.Expression, columns: Callable[[str], list[str]]) -> exp.Expression:
     if isinstance(node, exp.RegexpFullMatch):
         return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_full_match(node.expression.name)))
-    if isinstance(node, exp.Anonymous):
-        if node.name.upper() == "LIST_BOOL_AND":
-            return exp.func("ARRAY_MIN", node.expressions[0])
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_BOOL_AND":
+        return exp.func("ARRAY_MIN", node.expressions[0])  # true when no element is false
     if isinstance(node, exp.RegexpLike) and isinstance(node.expression, exp.Literal):
         return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_java_regex(node.expression.name)))
     if isinstance(node, exp.RegexpReplace):
