@@ -611,3 +611,7 @@ def _parse_date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option} {value!r} is not an ISO date; write it like 2026-09-30") from None
+
+
+if __name__ == "__main__":  # spark-submit .../signpost/cli.py features --engine spark ...
+    main()
