@@ -119,6 +119,8 @@ class SparkConnection:
     # ---------------------------------------------------------------- the DuckDB API ---
     def execute(self, sql: str) -> SparkConnection:
         self._result = None
+        if sql.lstrip().upper().startswith(("SET ", "RESET ")):
+            return self  # DuckDB settings (memory, compression, ordering) mean nothing here
         for statement in sqlglot.parse(sql, read="duckdb"):
             if statement is not None:
                 self._statement(statement)
