@@ -613,5 +613,5 @@ def _parse_date(value: str, option: str) -> date:
         raise UserError(f"{option} {value!r} is not an ISO date; write it like 2026-09-30") from None
 
 
-if __name__ == "__main__":  # spark-submit .../signpost/cli.py features --engine spark ...
+if __name__ == "__main__":  # run as a script, as spark-submit does (README: Two engines)
     main()

@@ -21,6 +21,7 @@ import pytest
 from synthetic.generate import generate_county
 from tests.conftest import END, KEY
 from tests.features.engines import assert_same_outputs
+from tests.processes import free_port, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 pyspark = pytest.importorskip("pyspark", reason="the 'spark' extra is not installed")
@@ -61,12 +62,6 @@ def test_spark_in_local_mode_builds_what_duckdb_builds(county) -> None:
     assert (spark_out / "interactions_train.npz").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -85,7 +80,7 @@ def standalone_cluster(tmp_path) -> Iterator[str]:
     spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
     env = _environment(tmp_path / "data") | {"SPARK_LOG_DIR": str(tmp_path / "logs"),
                                               "SPARK_WORKER_DIR": str(tmp_path / "work")}
-    port, worker_port = _free_port(), _free_port()
+    port, worker_port = free_port(), free_port()
     logs = (tmp_path / "master.log").open("w"), (tmp_path / "worker.log").open("w")
     processes = []
     try:
@@ -104,13 +99,7 @@ def standalone_cluster(tmp_path) -> Iterator[str]:
         yield f"spark://127.0.0.1:{port}"
     finally:
         for process in reversed(processes):
-            process.terminate()
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=30)
         for log in logs:
             log.close()
 
