@@ -153,7 +153,7 @@ class SparkConnection:
 
     def load_text_table(self, extract: ExtractFile, name: str) -> int:
         from pyspark.sql import functions as F
-        from pyspark.sql.types import LongType, StringType, StructField, StructType
+        from pyspark.sql.types import StringType, StructField, StructType
 
         path = str(extract.path)
         try:
@@ -169,14 +169,12 @@ class SparkConnection:
                 frame = self._frame(f"SELECT {select} FROM {name}_typed")
             for column in extract.missing_optional:
                 frame = frame.withColumn(column, F.lit(None).cast("string"))
-            # Row numbers follow file order: zipWithIndex numbers the partitions' rows in order.
-            numbered = frame.rdd.zipWithIndex().map(lambda pair: (pair[1] + 1, *pair[0]))
-            schema = StructType([StructField("row_number", LongType(), False), *frame.schema.fields])
-            rows = self.spark.createDataFrame(numbered, schema).localCheckpoint()
+            rows = _numbered(frame)
         except Exception as error:  # Spark reports parse failures as Py4J/Spark exceptions
             if isinstance(error, UserError):
                 raise
-            raise UserError(f"{path}: the file cannot be read ({type(error).__name__}: {str(error)[:300]}); "
+            # Spark's message may quote the broken record (raw data): only its kind is shown.
+            raise UserError(f"{path}: the file cannot be read ({type(error).__name__}); "
                             "export it as comma-separated UTF-8 with a header row") from None
         rows.createOrReplaceTempView(f"{name}_rows")
         rows.drop("row_number").createOrReplaceTempView(name)
@@ -270,6 +268,29 @@ class SparkConnection:
             pq.write_table(table, target, compression="zstd")
         else:
             pacsv.write_csv(table, target, pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _numbered(frame):
+    """``frame`` with ``row_number`` first: 1, 2, ... in file order, counted in the JVM.
+
+    A file is read in partitions of consecutive rows, in order. ``monotonically_increasing_id``
+    is the partition index in the upper 31 bits and the row within it in the lower 33 (as
+    PySpark documents it); adding the rows of the partitions before turns that into a row number.
+    """
+    from pyspark.sql import functions as F
+
+    tagged = frame.select(F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"),
+                          "*").localCheckpoint()
+    counts = dict(tagged.groupBy("_part").count().collect())
+    before, offsets = 0, {}
+    for part in sorted(counts):
+        offsets[part] = before
+        before += counts[part]
+    offset = F.lit(0)
+    for part, start in offsets.items():
+        offset = F.when(F.col("_part") == part, F.lit(start)).otherwise(offset)
+    number = (offset + F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33) + 1).cast("long")
+    return tagged.select(number.alias("row_number"), *[F.col(f"`{c}`") for c in frame.columns])
 
 
 # -------------------------------------------------------------------- transpiling ---------
