@@ -29,7 +29,7 @@ finally:
 
 
 def test_spark_scores_every_resident_as_the_registered_model_does(small_county, mlflow_settings, tmp_path):
-    train(small_county.processed, models="popularity,ease", budget=1, settings=mlflow_settings)
+    train(small_county.processed, models="popularity", budget=1, settings=mlflow_settings)
     citizens = small_county.processed / "citizens.parquet"
     out = tmp_path / "scores"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
