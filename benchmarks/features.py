@@ -11,6 +11,11 @@ being much less sensitive to other people's load than wall time.
 
     .venv/bin/python benchmarks/features.py --citizens 100000            # generates into /tmp
     .venv/bin/python benchmarks/features.py --citizens 1400000 --raw /tmp/signpost-bench/raw-1400000
+    .venv/bin/python benchmarks/features.py --citizens 1400000 --engine spark   # local[2], same yardstick
+
+With ``--engine spark`` the pipeline's memory and CPU include its JVM and Python workers
+(every process below the measured one, sampled while they live); cap Spark's memory with
+SIGNPOST_SPARK_DRIVER_MEMORY.
 
 Timing is noisy on a shared machine: this prints figures, it asserts nothing.
 """
@@ -47,12 +52,20 @@ class Sampler:
         self.process = psutil.Process()
         self.stage = "start"
         self.peaks: dict[str, int] = {}
+        self.child_cpu: dict[int, float] = {}  # pid -> CPU seconds, last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             rss = self.process.memory_info().rss
+            for child in self.process.children(recursive=True):  # Spark's JVM and Python workers
+                try:
+                    rss += child.memory_info().rss
+                    times = child.cpu_times()
+                    self.child_cpu[child.pid] = times.user + times.system
+                except psutil.Error:
+                    continue
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
             time.sleep(0.02)
 
@@ -65,7 +78,7 @@ class Sampler:
         self._thread.join()
 
 
-def run_pipeline(raw: Path, out: Path) -> dict:
+def run_pipeline(raw: Path, out: Path, engine: str = "duckdb", spark_master: str | None = None) -> dict:
     from features.build import build
     from signpost.settings import Settings
 
@@ -77,13 +90,16 @@ def run_pipeline(raw: Path, out: Path) -> dict:
             starts[name] = time.perf_counter()
 
         started = time.perf_counter()
-        manifest = build(raw, out, as_of=END, engine="duckdb", settings=settings, on_stage=on_stage)
+        manifest = build(raw, out, as_of=END, engine=engine, settings=settings, on_stage=on_stage,
+                         spark_master=spark_master)
         wall = time.perf_counter() - started
     return {
         "wall_seconds": wall,
         "stages": {name: {"seconds": manifest["timings"][name], "peak_rss": sampler.peaks.get(name, 0)}
                    for name in manifest["timings"] if name != "total"},
-        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, max(sampler.peaks.values())),
+        "descendants_cpu_seconds": sum(sampler.child_cpu.values()),
+        "engine": engine,
         "rows": manifest["rows"],
         "nnz": manifest["matrices"]["nnz"],
         "memory_limit": settings.features_memory_limit,
@@ -126,17 +142,19 @@ GROUP BY e.person_id, e.service_id""")
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def child(kind: str, raw: Path, work: Path) -> dict:
+def child(kind: str, raw: Path, work: Path, extra: tuple[str, ...] = ()) -> dict:
     """Run one measurement in a fresh interpreter and return its JSON result (+ CPU seconds)."""
     work.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--raw", str(raw), "--work", str(work)],
+        [sys.executable, __file__, "--child", kind, "--raw", str(raw), "--work", str(work), *extra],
         check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     figures["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # Processes the child started but did not wait for (Spark's JVM) are not in RUSAGE_CHILDREN.
+    figures["cpu_seconds"] += figures.get("descendants_cpu_seconds", 0.0)
     return figures
 
 
@@ -150,12 +168,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--raw", type=Path, help="existing extract folder (default: generate one into /tmp)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb", help="the pipeline's engine")
+    parser.add_argument("--spark-master", help="with --engine spark: the master URL (default local[2])")
     parser.add_argument("--child", choices=["pipeline", "yardstick"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        result = run_pipeline(args.raw, args.work / "processed") if args.child == "pipeline" \
+        result = run_pipeline(args.raw, args.work / "processed", args.engine, args.spark_master) \
+            if args.child == "pipeline" \
             else run_yardstick(args.raw, args.work)
         print(json.dumps(result))
         return
@@ -174,7 +195,8 @@ def main() -> None:
         # The yardstick runs before and after the pipeline: on a shared machine the load
         # changes within minutes, and the mean of the two brackets the pipeline's conditions.
         first = child("yardstick", raw, work / "y1")
-        results["pipeline"] = child("pipeline", raw, work / "p")
+        results["pipeline"] = child("pipeline", raw, work / "p", (
+            "--engine", args.engine, *(("--spark-master", args.spark_master) if args.spark_master else ())))
         second = child("yardstick", raw, work / "y2")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -193,7 +215,7 @@ def main() -> None:
 
     events = pipeline["rows"]["events"]["read"]
     print(f"\n{args.citizens:,} citizens · {events:,} events ({events_bytes / 2**30:.2f} GiB CSV) · "
-          f"DuckDB memory_limit {pipeline['memory_limit']}")
+          f"engine {args.engine} · DuckDB memory_limit {pipeline['memory_limit']}")
     print(f"\n{'stage':<42}{'seconds':>10}{'peak RSS':>12}")
     for name, s in pipeline["stages"].items():
         print(f"{name:<42}{s['seconds']:>10.1f}{gib(s['peak_rss']):>12}")

@@ -61,7 +61,15 @@ from features.contract import (
     SERVICES,
     Table,
 )
-from features.extracts import ExtractFile, load_text_table, locate
+from features.engine import (
+    ENGINES,
+    PSEUDONYM_FUNCTIONS,
+    SparkConnection,
+    read_extract,
+    register_pseudonym_functions,
+    spark_session,
+)
+from features.extracts import ExtractFile, locate
 from features.generalise import age_band_bounds_sql, age_band_sql, age_sql
 from features.geography import POSTCODE_DISTRICT_TO_AUTHORITY
 from features.pseudonym import key_id, load_key, pseudonymise
@@ -78,7 +86,6 @@ from signpost.errors import UserError
 from signpost.progress import make_progress
 from signpost.settings import Settings
 
-ENGINES = ("duckdb",)
 STAGES = (
     "read extracts",
     "hash inputs",
@@ -116,6 +123,7 @@ def build(
     accept_quarantine: bool = False,
     decisions: Path | None = None,
     steward: pd.DataFrame | None = None,
+    spark_master: str | None = None,
 ) -> dict:
     """Validate, consent-filter and pseudonymise the extracts in ``raw`` into ``out``.
 
@@ -129,8 +137,9 @@ def build(
         Snapshot day: consent state, age bands and the end of every window.
     quarantine : Path, optional
         Folder for rejected rows; default ``<raw>/quarantine``. Never inside ``out``.
-    engine : str
-        Only ``"duckdb"`` is implemented.
+    engine : {"duckdb", "spark"}
+        Where the SQL runs (``features.engine``): DuckDB in this process, or Apache Spark
+        (the ``spark`` extra). The outputs are the same.
     settings : Settings
         Policy (consent defaults, sharing policy, event weights...) and the pseudonym key.
     extract_date : date, optional
@@ -163,6 +172,9 @@ def build(
         Clerical decisions recorded on the data steward's page
         (``serving.infra.service_readers.steward_decisions``), in the same columns; with the file's,
         the latest decision on a pair wins.
+    spark_master : str, optional
+        With ``engine="spark"``: the master URL (``spark://host:7077``, ``yarn``...); default
+        ``local[2]``. Under ``spark-submit`` the session it started is used as it is.
 
     Returns
     -------
@@ -171,7 +183,7 @@ def build(
     """
     raw, out = Path(raw), Path(out)
     if engine not in ENGINES:
-        raise UserError(f"engine {engine!r} is not available: use --engine duckdb")
+        raise UserError(f"engine {engine!r} is not available: use --engine {' or '.join(ENGINES)}")
     extract_date = extract_date or date.today()
     if as_of > extract_date:
         raise UserError(
@@ -188,6 +200,9 @@ def build(
         raise UserError("--out must not be the raw extract folder")
 
     extracts = locate(raw)
+    if engine == "spark" and "partner_people" in extracts:
+        raise UserError("partner linkage (partner_people, contract version 2) runs on DuckDB only for now: "
+                        "build this extract with --engine duckdb")
     key = load_key(settings)
     erased = frozenset(erased) if erased is not None else None
     ledger = _ledger_frame(ledger)
@@ -201,16 +216,22 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     stage_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     work = Path(tempfile.mkdtemp(prefix="signpost-features-"))
-    con = duckdb.connect(
-        str(work / "work.duckdb"),
-        config={
-            "memory_limit": settings.features_memory_limit,
-            "temp_directory": str(work / "spill"),
-            "preserve_insertion_order": True,
-        },
-    )
+    if engine == "spark":
+        con = SparkConnection(spark_session(
+            spark_master, driver_memory=settings.spark_driver_memory,
+            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark"))
+    else:
+        con = duckdb.connect(
+            str(work / "work.duckdb"),
+            config={
+                "memory_limit": settings.features_memory_limit,
+                "temp_directory": str(work / "spill"),
+                "preserve_insertion_order": True,
+            },
+        )
     try:
         con.execute("SET TimeZone = 'UTC'")
+        register_pseudonym_functions(con, key)
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
@@ -422,8 +443,8 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
                 "defaulted_by_category": _scalar(con, "SELECT count(*) FROM services_ok WHERE sensitive_by_category"),
             },
             "erasure": erasure,
-            "engine": "duckdb",
-            "engine_version": duckdb.__version__,
+            "engine": "spark" if isinstance(con, SparkConnection) else "duckdb",
+            "engine_version": con.spark.version if isinstance(con, SparkConnection) else duckdb.__version__,
             "software_version": signpost.__version__,
         }
     manifest["timings"] = {**stages.timings, "total": stages.total()}
@@ -469,6 +490,7 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
         "preserve_insertion_order": True})
     try:
         con.execute("SET TimeZone = 'UTC'")
+        register_pseudonym_functions(con, key)
         _read_extracts(con, extracts)
         ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
         _check_citizens(con, ctx, key)
@@ -517,7 +539,7 @@ def _read_extracts(con, extracts: dict[str, ExtractFile]) -> dict[str, int]:
     # numbers are row ids); nothing after this depends on insertion order, so DuckDB may
     # then parallelise freely.
     con.execute("SET force_compression = 'uncompressed'")
-    rows_read = {name: load_text_table(con, extract, f"raw_{name}") for name, extract in extracts.items()}
+    rows_read = {name: read_extract(con, extract, f"raw_{name}") for name, extract in extracts.items()}
     con.execute("RESET force_compression")
     con.execute("SET preserve_insertion_order = false")
     con.register("county_districts_src", pa.table({
@@ -555,25 +577,16 @@ def _pseudonym_map(
     the raw ids or the order of the extract, and ``ORDER BY id`` is ``ORDER BY pseudonym``.
     """
     # Accepted person ids are unique (duplicates were quarantined), so the person map also
-    # keeps the citizen's row number and later joins can use an integer key.
+    # keeps the citizen's row number and later joins can use an integer key. The HMAC runs in
+    # the engine (features.engine.register_pseudonym_functions): no id leaves it.
     rows = "row_number" if kind == "person" else "min(row_number) AS row_number"
     group = "" if kind == "person" else f" GROUP BY {column}"
-    fetched = con.execute(
-        f"SELECT {rows}, {column} FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL{group}"
-    ).fetchnumpy()
-    ids = fetched[column].tolist()
-    pseudonyms = pseudonymise(ids, key, kind)
-    order = np.argsort(np.array(pseudonyms, dtype="S64"), kind="stable")
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    con.register(f"{name}_src", pa.table({
-        "value": pa.array(ids, pa.string()),
-        "pseudonym": pa.array(pseudonyms, pa.string()),
-        id_column: pa.array(rank, pa.int32()),
-        "row_number": pa.array(np.asarray(fetched["row_number"], dtype=np.int64), pa.int64()),
-    }))
-    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
-    con.unregister(f"{name}_src")
+    con.execute(f"""
+CREATE TABLE {name} AS
+SELECT value, pseudonym, CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS {id_column},
+  CAST(row_number AS BIGINT) AS row_number
+FROM (SELECT {column} AS value, {PSEUDONYM_FUNCTIONS[kind]}({column}) AS pseudonym, {rows}
+      FROM checked_citizens WHERE reason IS NULL AND {column} IS NOT NULL{group})""")
 
 
 def _reference_lookup(con, checked: str, column: str, accepted: str, id_column: str, name: str) -> None:

@@ -10,7 +10,9 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 echo "==> installing Python packages (pinned by constraints.txt)"
-.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+# The 'spark' extra (PySpark, for `signpost features --engine spark` and its tests) is included:
+# the tests compare the two engines. A demo-only install can leave it out: '.[dev]'.
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,spark]'
 
 # --- web pages and browser tests (issue 8, Engineer W) -------------------------------------
 # Debian's chromium drives the Playwright browser tests (never `playwright install`).

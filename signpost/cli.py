@@ -90,6 +90,11 @@ class ExtractFormat(str, Enum):
     parquet = "parquet"
 
 
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 class PartnerKind(str, Enum):
     council = "council"
     local = "local"
@@ -145,7 +150,16 @@ def features(
         Path | None,
         typer.Option(help="Folder for rejected rows (raw data). Default: <raw>/quarantine."),
     ] = None,
-    engine: Annotated[str, typer.Option(help="Data engine.")] = "duckdb",
+    engine: Annotated[
+        Engine,
+        typer.Option(help="Where the SQL runs: duckdb on this machine, or Apache Spark (the 'spark' extra; "
+                     "same outputs)."),
+    ] = Engine.duckdb,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="With --engine spark: the master URL (spark://host:7077, yarn, local[4]). "
+                     "Default: local[2], or the session spark-submit started."),
+    ] = None,
     extract_date: Annotated[
         str | None,
         typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today."),
@@ -172,7 +186,8 @@ def features(
         out,
         as_of=snapshot,
         quarantine=quarantine,
-        engine=engine,
+        engine=engine.value,
+        spark_master=spark_master,
         settings=settings,
         extract_date=taken,
         erased=erased_pseudonyms(settings.database_url),
@@ -592,3 +607,7 @@ def _parse_date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option} {value!r} is not an ISO date; write it like 2026-09-30") from None
+
+
+if __name__ == "__main__":  # run as a script, as spark-submit does (README: Two engines)
+    main()

@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     #: DuckDB's buffer limit for `signpost features`; it spills to a temporary folder beyond it.
     #: 3GB keeps the 1.4M-resident build under 4 GiB peak RSS (2GB: smaller peak, ~2x slower).
     features_memory_limit: str = "3GB"
+    #: `signpost features --engine spark`: the driver's memory (in local mode, all of Spark's)
+    #: and the partitions of each shuffle (a few per core; hundreds on a cluster).
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(default=8, ge=1)
     #: A table more than this share of whose rows are quarantined stops `signpost features`
     #: (unless --accept-quarantine): so many rejected rows mean a broken extract, not a few typos.
     quarantine_max_share: float = Field(default=0.05, ge=0.0, le=1.0)

@@ -117,8 +117,8 @@ def test_quarantine_inside_the_output_is_refused(tmp_path, tiny_tables, settings
 
 def test_unknown_engine(tmp_path, tiny_tables, settings_with):
     folder = write(tmp_path, tiny_tables)
-    with pytest.raises(UserError, match="--engine duckdb"):
-        build(folder, tmp_path / "out", as_of=date(2026, 9, 30), engine="spark", settings=settings_with())
+    with pytest.raises(UserError, match="--engine duckdb or spark"):
+        build(folder, tmp_path / "out", as_of=date(2026, 9, 30), engine="polars", settings=settings_with())
 
 
 def test_as_of_after_the_extract_date(tmp_path, tiny_tables, settings_with):

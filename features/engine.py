@@ -1,0 +1,378 @@
+"""The two engines of `signpost features`: DuckDB on one machine, Apache Spark for many.
+
+The feature build is one pipeline definition: the SQL strings in ``features.build`` and its
+sibling modules, written in DuckDB's dialect. DuckDB runs them as they are. On Spark,
+:class:`SparkConnection` offers the small part of DuckDB's connection API the build uses
+(``execute`` with ``fetchall``/``df``/``fetchnumpy``, ``register``, ``unregister``) and
+transpiles each statement with SQLGlot (DuckDB → Spark SQL), plus a few rewrites SQLGlot
+cannot know (full-match regexes, naive timestamps, ``UPDATE``/``DELETE`` on temporary views).
+What differs between the engines lives here, at the edges: reading the extracts as text with
+their row numbers, and writing the outputs.
+
+Tables are Spark temporary views over locally checkpointed data (``CREATE TABLE``), so each
+stage's result is computed once and later stages do not recompute its lineage. The keyed
+HMAC runs inside the engine in both: a vectorised Arrow UDF in DuckDB and a pandas UDF on
+Spark, so raw ids are never collected to the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+
+from features.extracts import ExtractFile, _as_text, load_text_table
+from features.pseudonym import KINDS, pseudonymiser
+from signpost.errors import UserError
+
+ENGINES = ("duckdb", "spark")
+SPARK_EXTRA = "spark"
+#: The SQL function each pseudonym kind is computed by, in both engines.
+PSEUDONYM_FUNCTIONS = {kind: f"signpost_pseudonym_{kind}" for kind in KINDS}
+
+
+def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions: int, local_dir: Path):
+    """A Spark session for the build: loopback, UTC, naive timestamps, Arrow transfers.
+
+    Raises a :class:`UserError` naming the optional extra when PySpark is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UserError(
+            "--engine spark needs PySpark, which is an optional extra: install it with "
+            f"pip install -c constraints.txt -e '.[{SPARK_EXTRA}]' (make setup does)"
+        ) from None
+    builder = SparkSession.builder.appName("signpost-features")
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # spark-submit started the JVM: keep its master
+        builder = builder.master(master or "local[2]")
+    builder = (
+        builder.config("spark.driver.memory", driver_memory)
+        .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
+        .config("spark.driver.bindAddress", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.local.dir", str(local_dir))
+    )
+    # Python workers run this interpreter (its packages and the pseudonym code), unless the
+    # cluster names one (PYSPARK_PYTHON, as spark-submit on a council's cluster would).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return builder.getOrCreate()
+
+
+def register_pseudonym_functions(con, key: bytes) -> None:
+    """``signpost_pseudonym_<kind>(id)`` in the engine: HMAC-SHA256 of ``<kind>:<id>`` as hex."""
+    for kind, name in PSEUDONYM_FUNCTIONS.items():
+        if isinstance(con, SparkConnection):
+            con.register_function(name, _pandas_pseudonymiser(key, kind))
+        else:
+            import duckdb
+
+            con.create_function(name, _arrow_pseudonymiser(pseudonymiser(key, kind)), [duckdb.sqltype("VARCHAR")],
+                                duckdb.sqltype("VARCHAR"), type="arrow", side_effects=False)
+
+
+def _arrow_pseudonymiser(one: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
+    def apply(ids: pa.Array) -> pa.Array:
+        return pa.array([None if i is None else one(i) for i in ids.to_pylist()], pa.string())
+    return apply
+
+
+def _pandas_pseudonymiser(key: bytes, kind: str):
+    # The key and kind travel to the executors with the function; the prepared HMAC state
+    # (not picklable) is made there, once per batch of rows.
+    def apply(ids):
+        import pandas as pd
+
+        one = pseudonymiser(key, kind)
+        return pd.Series([None if i is None else one(i) for i in ids], dtype=object)
+    return apply
+
+
+def read_extract(con, extract: ExtractFile, name: str) -> int:
+    """Table ``name`` (all text, file order) and view ``name_rows`` (with ``row_number``); rows read."""
+    if isinstance(con, SparkConnection):
+        return con.load_text_table(extract, name)
+    return load_text_table(con, extract, name)
+
+
+class SparkConnection:
+    """DuckDB's connection API, as far as the feature build uses it, over a Spark session."""
+
+    def __init__(self, spark) -> None:
+        self.spark = spark
+        self._result = None
+
+    # ---------------------------------------------------------------- the DuckDB API ---
+    def execute(self, sql: str) -> SparkConnection:
+        self._result = None
+        if sql.lstrip().upper().startswith(("SET ", "RESET ")):
+            return self  # DuckDB settings (memory, compression, ordering) mean nothing here
+        for statement in sqlglot.parse(sql, read="duckdb"):
+            if statement is not None:
+                self._statement(statement)
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r) for r in self._result.collect()]
+
+    def df(self):
+        return self._result.toPandas()
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        table = self._result.toArrow()
+        return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
+    def close(self) -> None:
+        self.spark.stop()
+
+    # ---------------------------------------------------------------- engine edges ---
+    def register_function(self, name: str, function) -> None:
+        from pyspark.sql.functions import pandas_udf
+
+        self.spark.udf.register(name, pandas_udf(function, "string"))
+
+    def load_text_table(self, extract: ExtractFile, name: str) -> int:
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        path = str(extract.path)
+        try:
+            if extract.format == "csv":
+                schema = StructType([StructField(c, StringType()) for c in extract.columns])
+                frame = self.spark.read.csv(path, schema=schema, header=True, quote='"', escape='"',
+                                            multiLine=True, mode="FAILFAST", encoding="utf-8")
+            else:
+                frame = self.spark.read.parquet(path)
+                types = {f.name: f.dataType.simpleString().upper() for f in frame.schema.fields}
+                frame.createOrReplaceTempView(f"{name}_typed")
+                select = ", ".join(_as_text(c, types[c], extract.contract) for c in extract.columns)
+                frame = self._frame(f"SELECT {select} FROM {name}_typed")
+            for column in extract.missing_optional:
+                frame = frame.withColumn(column, F.lit(None).cast("string"))
+            rows = _numbered(frame)
+        except Exception as error:  # Spark reports parse failures as Py4J/Spark exceptions
+            if isinstance(error, UserError):
+                raise
+            # Spark's message may quote the broken record (raw data): only its kind is shown.
+            raise UserError(f"{path}: the file cannot be read ({type(error).__name__}); "
+                            "export it as comma-separated UTF-8 with a header row") from None
+        rows.createOrReplaceTempView(f"{name}_rows")
+        rows.drop("row_number").createOrReplaceTempView(name)
+        return rows.count()
+
+    # ---------------------------------------------------------------- statements ------
+    def _frame(self, sql_or_tree):
+        tree = sql_or_tree if isinstance(sql_or_tree, exp.Expression) else sqlglot.parse_one(sql_or_tree, read="duckdb")
+        return self.spark.sql(self._spark_sql(tree))
+
+    def _spark_sql(self, tree: exp.Expression) -> str:
+        return _to_spark(tree, self._columns).sql(dialect="spark")
+
+    def _columns(self, table: str) -> list[str]:
+        return self.spark.table(table).columns
+
+    def _store(self, name: str, frame, *, materialise: bool = True) -> None:
+        (frame.localCheckpoint() if materialise else frame).createOrReplaceTempView(name)
+
+    def _statement(self, tree: exp.Expression) -> None:
+        if isinstance(tree, exp.Set | exp.Command):
+            return  # DuckDB settings (memory, compression, ordering) mean nothing here
+        if isinstance(tree, exp.Create):
+            name = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+            query = tree.expression
+            if query is None:  # CREATE TABLE t (column type, ...)
+                ddl = ", ".join(f"{c.name} {c.args['kind'].sql(dialect='spark')}" for c in tree.this.expressions)
+                self._store(name, self.spark.createDataFrame([], ddl), materialise=False)
+            else:
+                self._store(name, self._frame(query), materialise=tree.kind.upper() == "TABLE")
+            return
+        if isinstance(tree, exp.Insert):
+            name = tree.this.name
+            added = self._frame(tree.expression)
+            self._store(name, self.spark.table(name).unionByName(added))
+            return
+        if isinstance(tree, exp.Update):
+            self._update(tree)
+            return
+        if isinstance(tree, exp.Delete):
+            name = tree.this.name
+            where = tree.args["where"].this
+            kept = exp.select("*").from_(name).where(exp.not_(exp.func("COALESCE", where.copy(), exp.false())))
+            self._store(name, self._frame(kept))
+            return
+        if isinstance(tree, exp.Copy):
+            self._copy(tree)
+            return
+        if isinstance(tree, exp.Drop):
+            self.spark.catalog.dropTempView(tree.this.name)
+            return
+        self._result = self._frame(tree)
+
+    def _update(self, tree: exp.Update) -> None:
+        """``UPDATE t SET c = e [FROM (q) d] WHERE w`` as a new version of view ``t``."""
+        name = tree.this.name
+        columns = self._columns(name)
+        sets = {s.this.name: s.expression for s in tree.expressions}
+        where = tree.args["where"].this
+        source = tree.args.get("from_") or tree.args.get("from")
+        if source is None:
+            select = [
+                exp.alias_(exp.Case(ifs=[exp.If(this=where.copy(), true=sets[c].copy())], default=exp.column(c)), c)
+                if c in sets else exp.column(c) for c in columns
+            ]
+            query = exp.select(*select).from_(name)
+        else:
+            joined = source.this.copy()
+            alias = joined.alias
+            flagged = exp.select("*", exp.alias_(exp.true(), "__updated")).from_(joined.unalias().subquery(alias))
+            # The condition names the target table by its name: give it an alias of its own.
+            condition = where.copy().transform(
+                lambda node: exp.column(node.name, "__target") if isinstance(node, exp.Column)
+                and node.table == name else node)
+            select = [
+                exp.alias_(exp.Case(ifs=[exp.If(this=exp.column("__updated", alias).is_(exp.true()),
+                                                true=sets[c].copy())], default=exp.column(c, "__target")), c)
+                if c in sets else exp.column(c, "__target") for c in columns
+            ]
+            query = (exp.select(*select).from_(exp.to_table(name).as_("__target"))
+                     .join(flagged.subquery(alias), on=condition, join_type="left"))
+        self._store(name, self._frame(query))
+
+    def _copy(self, tree: exp.Copy) -> None:
+        """``COPY (query) TO 'file' (FORMAT parquet|csv)``: one file, in the query's order."""
+        target = tree.args["files"][0].name
+        options = {p.this.name.upper(): p.args.get("expression") for p in tree.args.get("params") or ()}
+        fmt = (options.get("FORMAT").name if options.get("FORMAT") is not None else "parquet").lower()
+        table = self._frame(tree.this.this if isinstance(tree.this, exp.Subquery) else tree.this).toArrow()
+        if fmt == "parquet":
+            pq.write_table(table, target, compression="zstd")
+        else:
+            pacsv.write_csv(table, target, pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _numbered(frame):
+    """``frame`` with ``row_number`` first: 1, 2, ... in file order, counted in the JVM.
+
+    A file is read in partitions of consecutive rows, in order. ``monotonically_increasing_id``
+    is the partition index in the upper 31 bits and the row within it in the lower 33 (as
+    PySpark documents it); adding the rows of the partitions before turns that into a row number.
+    """
+    from pyspark.sql import functions as F
+
+    tagged = frame.select(F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"),
+                          "*").localCheckpoint()
+    counts = dict(tagged.groupBy("_part").count().collect())
+    before, offsets = 0, {}
+    for part in sorted(counts):
+        offsets[part] = before
+        before += counts[part]
+    offset = F.lit(0)
+    for part, start in offsets.items():
+        offset = F.when(F.col("_part") == part, F.lit(start)).otherwise(offset)
+    number = (offset + F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33) + 1).cast("long")
+    return tagged.select(number.alias("row_number"), *[F.col(f"`{c}`") for c in frame.columns])
+
+
+# -------------------------------------------------------------------- transpiling ---------
+
+
+def _to_spark(tree: exp.Expression, columns: Callable[[str], list[str]]) -> exp.Expression:
+    """DuckDB semantics SQLGlot's DuckDB → Spark translation does not carry over by itself."""
+    # SQLGlot's transform does not visit the children of a node it replaced: repeat until
+    # nothing changes (each rewrite is idempotent).
+    before, tree = None, tree.copy()
+    while before != (after := tree.sql(dialect="duckdb")):
+        before, tree = after, tree.transform(lambda node: _rewrite(node, columns))
+    return tree
+
+
+def _rewrite(node: exp.Expression, columns: Callable[[str], list[str]]) -> exp.Expression:
+    if isinstance(node, exp.RegexpFullMatch):
+        return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_full_match(node.expression.name)))
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_BOOL_AND":
+        return exp.func("ARRAY_MIN", node.expressions[0])  # true when no element is false
+    if isinstance(node, exp.RegexpLike) and isinstance(node.expression, exp.Literal):
+        return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_java_regex(node.expression.name)))
+    if isinstance(node, exp.RegexpReplace):
+        node.set("modifiers", None)  # Spark replaces every match: DuckDB's 'g'
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "TIMEZONE":
+        # timezone(zone, instant): the instant's wall-clock time in the zone, as a naive timestamp
+        zone, instant = node.expressions
+        return exp.cast(exp.func("FROM_UTC_TIMESTAMP", instant, zone), exp.DataType(this=_NTZ))
+    if isinstance(node, exp.DataType):
+        if node.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ):
+            return exp.DataType(this=_NTZ)
+        if node.this == exp.DataType.Type.TIMESTAMPTZ:
+            return exp.DataType(this=exp.DataType.Type.TIMESTAMPLTZ)
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)  # a hint to DuckDB's planner; Spark has no such syntax
+    if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+        return exp.Anonymous(this="DATE_FORMAT", expressions=[
+            node.this, exp.Literal.string(_java_date_format(node.args["format"].name))])
+    if isinstance(node, exp.First) and isinstance(node.this, exp.Order):
+        return _first_ordered(node.this)
+    if isinstance(node, exp.Star) and node.args.get("except"):
+        return node  # expanded at the select level below
+    if isinstance(node, exp.Select):
+        return _expand_star_except(node, columns)
+    return node
+
+
+_NTZ = exp.DataType.Type.TIMESTAMPNTZ
+
+
+def _first_ordered(order: exp.Order) -> exp.Expression:
+    """``first(x ORDER BY k...)`` as ``min_by(x, struct(k...))``; descending keys must be numbers."""
+    keys = [-o.this if o.args.get("desc") else o.this for o in order.expressions]
+    return exp.func("MIN_BY", order.this, exp.func("STRUCT", *keys))
+
+
+def _expand_star_except(select: exp.Select, columns: Callable[[str], list[str]]) -> exp.Select:
+    stars = [e for e in select.expressions if isinstance(e, exp.Star) and e.args.get("except")]
+    if not stars:
+        return select
+    source = select.args["from_" if "from_" in select.args else "from"].this
+    dropped = {c.name for c in stars[0].args["except"]}
+    kept = [exp.column(c) for c in columns(source.name) if c not in dropped]
+    select.set("expressions", [e for e in select.expressions if e is not stars[0]] + kept
+               if len(select.expressions) > 1 else kept)
+    return select
+
+
+_STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss"}
+
+
+def _java_date_format(strftime: str) -> str:
+    """A strftime format (the codes the build uses) as a Java pattern; other text is quoted."""
+    parts = re.split(r"(%[YmdHMS])", strftime)
+    return "".join(_STRFTIME.get(p) or (f"'{p}'" if p else "") for p in parts)
+
+
+def _full_match(pattern: str) -> str:
+    """RE2's full match as a Java regex: ``\\z`` (a ``$`` would also match before a final newline)."""
+    return "^(?:" + _java_regex(pattern) + r")\z"
+
+
+def _java_regex(pattern: str) -> str:
+    return pattern.replace("[[:cntrl:]]", r"\p{Cntrl}")
+
