@@ -216,6 +216,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     """
     from splink import DuckDBAPI, Linker
     from splink.blocking_analysis import (
+        count_comparisons_from_blocking_rule,
         cumulative_comparisons_to_be_scored_from_blocking_rules_data,
     )
 
@@ -255,7 +256,11 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     linker.training.estimate_probability_two_random_records_match(linkage_model.deterministic_rules(), recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     step("train u")
-    for rule in linkage_model.training_blocking_rules():
+    name_pairs = count_comparisons_from_blocking_rule(
+        table_or_tables=["link_master_in", "link_partner_in"], blocking_rule=linkage_model.same_names(),
+        link_type="link_only", db_api=db_api, compute_post_filter_count=False,
+    )["number_of_comparisons_generated_pre_filter_conditions"]
+    for rule in linkage_model.training_blocking_rules(int(name_pairs)):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     step("train m (EM)")
     predictions = linker.inference.predict(threshold_match_probability=KEEP_ABOVE)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.linkage import Thresholds, decide, uncrowd_birth_dates
+from features.linkage_model import EM_NAME_PAIRS, names_sample_every, same_names
 from features.validate import nhs_number_valid_sql
 
 T = Thresholds(link=0.99, review=0.5)  # stricter than the default: the cases below sit near it
@@ -97,3 +98,26 @@ def test_a_crowded_date_of_birth_is_no_blocking_key_on_either_side(master, partn
     for name in ("m", "p"):
         for born, block in con.execute(f"SELECT birth_date, birth_date_block FROM {name}").fetchall():
             assert block == (None if born in crowded else born)
+
+
+@given(st.integers(0, 10**10))
+def test_the_names_session_is_sampled_within_its_budget(name_pairs):
+    every = names_sample_every(name_pairs)
+    assert -(-name_pairs // every) <= EM_NAME_PAIRS  # the pairs it keeps, rounded up, fit the budget
+    assert every == 1 or -(-name_pairs // (every - 1)) > EM_NAME_PAIRS  # and it samples no harder than it must
+
+
+def test_the_sampled_names_rule_keeps_every_nth_pair_whoever_matches():
+    # 400 master and 400 partner records all named alike: 160,000 pairs, 400 of them matches,
+    # numbered in the same order on both sides (the partner's record i is the master's i + 7)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE l AS SELECT i::BIGINT AS unique_id, 'smith' AS family_name, "
+                "'olivia' AS given_canonical FROM range(400) t(i)")
+    con.execute("CREATE TABLE r AS SELECT (i + 7)::BIGINT AS unique_id, 'smith' AS family_name, "
+                "'olivia' AS given_canonical FROM range(400) t(i)")
+    for every in (1, 2, 4, 8):
+        condition = same_names(every).get_blocking_rule("duckdb").blocking_rule_sql
+        kept = con.execute(f"SELECT r.unique_id = l.unique_id + 7 FROM l, r WHERE {condition}").fetchall()
+        assert abs(len(kept) - 160_000 / every) < 0.05 * 160_000 / every
+        matches = sum(1 for (same,) in kept if same)
+        assert abs(matches - 400 / every) < 0.3 * 400 / every  # matches are sampled like everyone else
