@@ -791,7 +791,8 @@ FROM link_master ORDER BY cid""").df().fillna("")
     if len(partners):
         result = encoding.link_encoded(
             encoding.encode(master, secret), encoding.from_base64(partners["clk"]),
-            encoding.block_table(encoding.blocks(master, secret)), encoding.block_table(partners["blocks"]))
+            encoding.block_table(encoding.blocks(master, secret)), encoding.block_table(partners["blocks"]),
+            **encoding.encoded_thresholds(settings))
     else:
         result = pd.DataFrame({"record": [], "person": [], "dice": [], "runner_up": [], "outcome": []})
     found = result["person"].notna()

@@ -38,11 +38,15 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.names import canonical_names
+
+if TYPE_CHECKING:
+    from signpost.settings import Settings
 
 BITS = 1024
 HASHES = 15
@@ -175,9 +179,14 @@ def candidate_pairs(master_blocks: pd.DataFrame, partner_blocks: pd.DataFrame) -
     return pairs.astype(np.int64).reset_index(drop=True)
 
 
+def encoded_thresholds(settings: Settings) -> dict[str, float]:
+    """The configured Dice thresholds, as :func:`link_encoded`'s keyword arguments."""
+    return {"link": settings.linkage_encoded_link_dice, "review": settings.linkage_encoded_review_dice,
+            "margin": settings.linkage_encoded_margin}
+
+
 def link_encoded(master: np.ndarray, partner: np.ndarray, master_blocks: pd.DataFrame,
-                 partner_blocks: pd.DataFrame, *, link: float = 0.8, review: float = 0.7,
-                 margin: float = 0.03) -> pd.DataFrame:
+                 partner_blocks: pd.DataFrame, *, link: float, review: float, margin: float) -> pd.DataFrame:
     """Best master row per partner row by Dice over pairs sharing a blocking value, with an outcome.
 
     ``linked`` when the best Dice reaches ``link`` and beats the runner-up by ``margin``;

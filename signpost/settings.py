@@ -208,6 +208,11 @@ class Settings(BaseSettings):
     #: The linkage secret agreed with partners that send `partner_people_encoded` (a file, at
     #: least 16 bytes; the same one they give `signpost encode`). Unset: encoded records stop the build.
     linkage_secret_file: Path | None = None
+    #: Encoded linkage (Dice similarity of the Bloom filters): link at or above, review at or above,
+    #: and the lead a linked record's best candidate needs over the runner-up.
+    linkage_encoded_link_dice: float = Field(default=0.8, gt=0.0, le=1.0)
+    linkage_encoded_review_dice: float = Field(default=0.7, gt=0.0, le=1.0)
+    linkage_encoded_margin: float = Field(default=0.03, ge=0.0, lt=1.0)
 
     # --- early help ------------------------------------------------------------------------
     caseworker_capacity_per_month: int = 50
@@ -261,6 +266,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SIGNPOST_LINKAGE_REVIEW_THRESHOLD must be below SIGNPOST_LINKAGE_LINK_THRESHOLD "
                 f"(got {self.linkage_review_threshold} and {self.linkage_link_threshold})"
+            )
+        if self.linkage_encoded_review_dice >= self.linkage_encoded_link_dice:
+            raise ValueError(
+                "SIGNPOST_LINKAGE_ENCODED_REVIEW_DICE must be below SIGNPOST_LINKAGE_ENCODED_LINK_DICE "
+                f"(got {self.linkage_encoded_review_dice} and {self.linkage_encoded_link_dice})"
             )
         return self
 

@@ -70,14 +70,21 @@ def linkage_quality(outcomes: pd.DataFrame, truth: pd.DataFrame, key: bytes,
     }
 
 
-def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
+def encoded_quality(raw: Path, truth: Path, secret: bytes, settings: Settings) -> dict[str, float]:
     """Precision, recall, F1 and review share of linkage on Bloom-filter encodings alone (``features.encoding``).
 
     The master index (every citizen row) and the partner records are encoded with ``secret``
     (filters and keyed blocking values) and linked on Dice similarity; no name, date of birth or
     postcode is compared in the clear.
     """
-    from features.encoding import block_table, blocks, encode, link_encoded, read_partner_people
+    from features.encoding import (
+        block_table,
+        blocks,
+        encode,
+        encoded_thresholds,
+        link_encoded,
+        read_partner_people,
+    )
 
     raw = Path(raw)
     citizens_file = raw / "citizens.csv"
@@ -86,7 +93,7 @@ def encoded_quality(raw: Path, truth: Path, secret: bytes) -> dict[str, float]:
     partners = read_partner_people(raw)
     started = time.perf_counter()
     outcome = link_encoded(encode(citizens, secret), encode(partners, secret), block_table(blocks(citizens, secret)),
-                           block_table(blocks(partners, secret)))
+                           block_table(blocks(partners, secret)), **encoded_thresholds(settings))
     found = citizens["person_id"].to_numpy()[outcome["person"].fillna(0).astype(int).to_numpy()]
     frame = pd.DataFrame({"source": partners["source"].to_numpy()[outcome["record"]],
                           "local_id": partners["local_id"].to_numpy()[outcome["record"]],
@@ -126,7 +133,7 @@ def evaluate(raw: Path, truth: Path, settings: Settings, *, extract_date: date |
         metrics = session_quality(session, links, key)
         metrics["candidate_pairs"] = float(session.summary["candidate_pairs"])
         if encoded:
-            metrics |= {f"encoded_{k}": v for k, v in encoded_quality(raw, truth, os.urandom(32)).items()}
+            metrics |= {f"encoded_{k}": v for k, v in encoded_quality(raw, truth, os.urandom(32), settings).items()}
         if log and session.linker is not None:
             charts = _charts(session, links)
             tracking.use_experiment(EXPERIMENT, settings)

@@ -14,6 +14,7 @@ from features.encoding import (
     dice,
     encode,
     encode_folder,
+    encoded_thresholds,
     from_base64,
     link_encoded,
     to_base64,
@@ -46,7 +47,7 @@ def test_link_encoded_links_the_right_people():
     master_people, partner_people = PEOPLE.iloc[[0, 2]].reset_index(drop=True), PEOPLE.iloc[[2, 1]].reset_index(drop=True)
     master, partner = encode(master_people, b"k" * 32), encode(partner_people, b"k" * 32)
     out = link_encoded(master, partner, block_table(blocks(master_people, b"k" * 32)),
-                       block_table(blocks(partner_people, b"k" * 32))).set_index("record")
+                       block_table(blocks(partner_people, b"k" * 32)), link=0.8, review=0.7, margin=0.03).set_index("record")
     assert out.loc[0, "outcome"] == "linked" and out.loc[0, "person"] == 1
     assert out.loc[1, "person"] == 0 or out.loc[1, "outcome"] != "linked"
 
@@ -97,3 +98,25 @@ def test_block_table_refuses_another_schema():
 
     with pytest.raises(ValueError, match="16 hex digits"):
         block_table(["abc"])
+
+
+def test_encoded_thresholds_are_configuration():
+    import pytest
+    from pydantic import ValidationError
+
+    from signpost.settings import Settings
+
+    settings = Settings(pseudonym_key="k", linkage_encoded_link_dice=0.95, linkage_encoded_review_dice=0.9,
+                        linkage_encoded_margin=0.01)
+    assert encoded_thresholds(settings) == {"link": 0.95, "review": 0.9, "margin": 0.01}
+    with pytest.raises(ValidationError, match="ENCODED_REVIEW_DICE must be below"):
+        Settings(pseudonym_key="k", linkage_encoded_link_dice=0.8, linkage_encoded_review_dice=0.85)
+    # a stricter link threshold sends a near match to review instead of linking it
+    master_people, partner_people = PEOPLE.iloc[[0]].reset_index(drop=True), PEOPLE.iloc[[1]].reset_index(drop=True)
+    master, partner = encode(master_people, b"k" * 32), encode(partner_people, b"k" * 32)
+    tables = block_table(blocks(master_people, b"k" * 32)), block_table(blocks(partner_people, b"k" * 32))
+    similarity = dice(master, partner)[0]
+    strict = link_encoded(master, partner, *tables, link=min(1.0, similarity + 0.01), review=0.5, margin=0.0)
+    lenient = link_encoded(master, partner, *tables, link=similarity - 0.01, review=0.5, margin=0.0)
+    assert 0.5 < similarity < 1.0
+    assert strict["outcome"].tolist() == ["review"] and lenient["outcome"].tolist() == ["linked"]

@@ -107,7 +107,7 @@ def test_encoded_linkage_quality_floor(county):
     from training.linkage_evaluation import encoded_quality
 
     raw, _, _, _ = county
-    quality = encoded_quality(raw, raw / "truth", b"county-linkage-secret-0123456789")
+    quality = encoded_quality(raw, raw / "truth", b"county-linkage-secret-0123456789", Settings(pseudonym_key="linkage-county-key"))
     assert quality["precision"] >= 0.99, quality
     assert quality["recall"] >= 0.9, quality
 
