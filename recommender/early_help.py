@@ -377,6 +377,48 @@ class BoostedEarlyHelp(_EarlyHelpBase):
 # --------------------------------------------------------------------- tuning --------------
 
 
+Splits = list[tuple[np.ndarray, np.ndarray]]
+
+
+def grouped_folds(y: np.ndarray, groups: np.ndarray | None, n_folds: int, seed: int) -> Splits:
+    """(fit rows, held-out rows) of stratified folds, grouped by household when ``groups`` is given."""
+    if groups is None:
+        return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    return list(StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """The folds one training run shares across every model and the calibration step.
+
+    Assigning households to stratified folds is costly at county scale and depends only on the
+    outcomes and households of the fold rows, not on the model, so it is done once per run.
+    ``model`` holds the folds of the grid search and of the out-of-fold log-odds (seed ``seed``);
+    ``calibration`` the folds that score each calibration map on those log-odds (seed ``seed + 1``).
+    """
+
+    model: Splits
+    calibration: Splits
+
+    @property
+    def n_rows(self) -> int:
+        return sum(len(held) for _, held in self.model)
+
+
+def fold_plan(y: np.ndarray, groups: np.ndarray | None, *, n_folds: int = 5, seed: int = 0) -> FoldPlan:
+    """The :class:`FoldPlan` for fold rows with outcomes ``y`` and household codes ``groups``."""
+    y = np.asarray(y).astype(int)
+    return FoldPlan(grouped_folds(y, groups, n_folds, seed), grouped_folds(y, groups, n_folds, seed + 1))
+
+
+def _check_plan(plan: FoldPlan, n_rows: int) -> FoldPlan:
+    if plan.n_rows != n_rows or sum(len(held) for _, held in plan.calibration) != n_rows:
+        raise ValueError(f"the fold plan covers {plan.n_rows} rows but {n_rows} were given")
+    return plan
+
+
+
+
 def tune(
     estimator: _EarlyHelpBase,
     grid: list[dict],
@@ -387,6 +429,7 @@ def tune(
     n_folds: int = 5,
     random_state: int = 0,
     on_trial: Callable[[], None] | None = None,
+    folds: FoldPlan | None = None,
 ) -> tuple[dict, list[dict]]:
     """Choose hyper-parameters from ``grid`` by out-of-fold log loss on the training rows.
 
@@ -404,6 +447,9 @@ def tune(
     n_folds, random_state : int
     on_trial : callable or None
         Called after each setting is scored (a progress bar's advance).
+    folds : FoldPlan or None
+        Folds shared with the other models of a run (:func:`fold_plan`); None: computed here
+        from ``groups``, ``n_folds`` and ``random_state``.
 
     Returns
     -------
@@ -414,7 +460,10 @@ def tune(
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(int)
-    splits = list(_folds(y, groups, n_folds, random_state))
+    if folds is None:
+        splits = grouped_folds(y, groups, n_folds, random_state)
+    else:
+        splits = _check_plan(folds, len(y)).model
     report = []
     for params in grid:
         p = np.empty(len(y))
@@ -455,12 +504,6 @@ class _Calibrator:
         return np.clip(p, _EPS, 1.0 - _EPS)
 
 
-def _folds(y: np.ndarray, groups: np.ndarray | None, n_folds: int, seed: int):
-    if groups is None:
-        return StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
-    return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups)
-
-
 class CalibratedEarlyHelp(_EarlyHelpBase):
     """An early-help estimator whose probabilities are calibrated on out-of-fold predictions.
 
@@ -486,7 +529,7 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
-            fold_rows: np.ndarray | None = None) -> Self:
+            fold_rows: np.ndarray | None = None, folds: FoldPlan | None = None) -> Self:
         """Fit base model and calibration map.
 
         Parameters
@@ -499,6 +542,9 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
             The rows whose out-of-fold predictions choose and fit the calibration map (a
             stratified sample when the data are large: a one-dimensional map needs thousands of
             rows, not millions). None: every row. The base estimator is refitted on every row.
+        folds : FoldPlan or None
+            Folds over the fold rows shared with the other models of a run (:func:`fold_plan`
+            with ``n_folds`` and ``random_state``); None: computed here.
         """
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         everyone = self._check_binary(y)
@@ -508,14 +554,17 @@ class CalibratedEarlyHelp(_EarlyHelpBase):
         candidates = CALIBRATION_METHODS if self.method == "auto" else (self.method,)
         if any(c not in CALIBRATION_METHODS for c in candidates):
             raise ValueError(f"method must be 'auto' or one of {CALIBRATION_METHODS}, got {self.method!r}")
+        if folds is None:
+            folds = fold_plan(target, fold_groups, n_folds=self.n_folds, seed=self.random_state)
+        _check_plan(folds, len(target))
         raw = np.empty(len(target))
-        for fit_idx, held_idx in _folds(target, fold_groups, self.n_folds, self.random_state):
+        for fit_idx, held_idx in folds.model:
             raw[held_idx] = (clone(self.estimator).fit(fold_X[fit_idx], target[fit_idx])
                              .decision_function(fold_X[held_idx]))
         self.calibration_report_ = {}
         for method in candidates:
             p = np.empty(len(target))
-            for fit_idx, held_idx in _folds(target, fold_groups, self.n_folds, self.random_state + 1):
+            for fit_idx, held_idx in folds.calibration:
                 p[held_idx] = _Calibrator(method).fit(raw[fit_idx], target[fit_idx]).predict(raw[held_idx])
             self.calibration_report_[method] = {
                 "brier": float(np.mean((p - target) ** 2)),

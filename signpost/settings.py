@@ -257,6 +257,10 @@ class Settings(BaseSettings):
     #: Children in the stratified (outcome × local authority) sample the early-help grid search
     #: and calibration folds run on; the chosen setting is refitted on every child.
     early_help_search_sample: int = Field(default=60_000, ge=100)
+    #: Above this many children in the training snapshot, the gradient-boosted benchmark (never
+    #: served) is searched, calibrated and fitted on the search sample only, not refitted on every
+    #: child; logged as the run's ``benchmark_fitted_on`` and stated in the model card.
+    early_help_benchmark_max_children: int = Field(default=200_000, ge=100)
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -33,8 +33,10 @@ from recommender.early_help import (
     CalibratedEarlyHelp,
     EarlyHelpScorer,
     FeatureSpec,
+    FoldPlan,
     LogisticEarlyHelp,
     band,
+    fold_plan,
     tune,
 )
 from recommender.early_help_meaning import IndicatorMeaning, indicator_meaning
@@ -60,6 +62,8 @@ from training.portable_pyfunc import log_portable_pyfunc
 
 EXPERIMENT = "signpost-early-help"
 MODEL_KINDS = ("logistic", "boosting")
+#: Folds of the grid search and of the calibration step.
+N_FOLDS = 5
 LABEL_MONTHS = 6
 TABLES = {"train": "early_help_train.parquet", "valid": "early_help_valid.parquet",
           "score": "early_help_score.parquet"}
@@ -201,21 +205,43 @@ def search_rows(table: EarlyHelpTable, size: int, *, seed: int = 0) -> np.ndarra
     return stratified_sample(strata, size, seed=seed)
 
 
+def shared_folds(table: EarlyHelpTable, rows: np.ndarray, *, seed: int = 0) -> FoldPlan:
+    """Household-grouped stratified folds over ``rows``, computed once and shared by every model."""
+    return fold_plan(table.y[rows], table.household[rows], n_folds=N_FOLDS, seed=seed)
+
+
+def sample_table(table: EarlyHelpTable, rows: np.ndarray) -> EarlyHelpTable:
+    """The children ``rows`` of a labelled table, in that order."""
+    return replace(table, frame=table.frame.iloc[rows].reset_index(drop=True), X=table.X[rows],
+                   y=table.y[rows], household=table.household[rows])
+
+
+def benchmark_fitted_on(train_table: EarlyHelpTable, rows: np.ndarray, settings: Settings) -> str:
+    """Which children the benchmark models (those that cannot explain their scores) are fitted on."""
+    if len(train_table.y) > settings.early_help_benchmark_max_children:
+        return f"the search sample ({len(rows):,} children)"
+    return f"every child ({len(train_table.y):,})"
+
+
 def fit_candidate(kind: str, table: EarlyHelpTable, features: tuple[FeatureSpec, ...], *,
                   seed: int = 0, rows: np.ndarray | None = None,
-                  on_step: Callable[[], None] | None = None) -> tuple[CalibratedEarlyHelp, list[dict]]:
+                  on_step: Callable[[], None] | None = None,
+                  folds: FoldPlan | None = None) -> tuple[CalibratedEarlyHelp, list[dict]]:
     """Tune, fit and calibrate one kind of model on a labelled table; returns the tuning report.
 
     ``rows`` (default: every row) are the children the grid search and the calibration folds
     run on; the winner is refitted on every child. ``on_step`` is called after each grid
-    setting and once more when the model is calibrated and refitted.
+    setting and once more when the model is calibrated and refitted. ``folds`` (from
+    :func:`shared_folds`) are the run's folds over ``rows``, shared by every kind of model;
+    None: computed here, the same folds.
     """
     rows = np.arange(len(table.y)) if rows is None else rows
+    folds = shared_folds(table, rows, seed=seed) if folds is None else folds
     base = base_estimator(kind, features, seed=seed)
     best, report = tune(base, GRIDS[kind], table.X[rows], table.y[rows], groups=table.household[rows],
-                        random_state=seed, on_trial=on_step)
-    model = CalibratedEarlyHelp(base.set_params(**best), method="auto", n_folds=5, random_state=seed)
-    model.fit(table.X, table.y, groups=table.household, fold_rows=rows)
+                        random_state=seed, on_trial=on_step, folds=folds)
+    model = CalibratedEarlyHelp(base.set_params(**best), method="auto", n_folds=N_FOLDS, random_state=seed)
+    model.fit(table.X, table.y, groups=table.household, fold_rows=rows, folds=folds)
     if on_step is not None:
         on_step()
     return model, report
@@ -332,13 +358,23 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
         mlflow.log_params(_data_params(train_table, valid_table, features, settings))
         rows = search_rows(train_table, settings.early_help_search_sample, seed=seed)
         mlflow.log_param("search_rows", len(rows))
+        folds = shared_folds(train_table, rows, seed=seed)
+        benchmark_on = benchmark_fitted_on(train_table, rows, settings)
+        on_sample = len(train_table.y) > settings.early_help_benchmark_max_children
+        mlflow.log_param("benchmark_fitted_on", benchmark_on)
         with make_progress() as progress:
             for kind in kinds:
+                benchmark = not base_estimator(kind, features).explainable
+                # the benchmark is never served: at county scale it is fitted on the search sample
+                table, fit_rows = ((sample_table(train_table, rows), np.arange(len(rows)))
+                                   if benchmark and on_sample else (train_table, rows))
                 task = progress.add_task(f"early help: search {kind} on {len(rows):,} children, refit on "
-                                         f"{len(train_table.y):,}", total=len(GRIDS[kind]) + 2)
+                                         f"{len(table.y):,}", total=len(GRIDS[kind]) + 2)
                 with mlflow.start_run(run_name=kind, nested=True) as child:
-                    model, tuning = fit_candidate(kind, train_table, features, seed=seed, rows=rows,
-                                                  on_step=lambda t=task: progress.advance(t))
+                    if benchmark:
+                        mlflow.log_param("fitted_on", benchmark_on)
+                    model, tuning = fit_candidate(kind, table, features, seed=seed, rows=fit_rows,
+                                                  on_step=lambda t=task: progress.advance(t), folds=folds)
                     tracking.log_frame(pd.DataFrame(tuning), "tables/tuning.csv")
                     evaluation = evaluate(model, valid_table, settings, n_resamples=n_resamples)
                     _log_candidate(kind, model, evaluation, valid_table)
@@ -355,7 +391,7 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
                              "fpr", tuple(settings.early_help_gated_attributes))})
         _log_candidate(best.kind, best.model, best.evaluation, valid_table)
         version = _register(best, features, train_table, valid_table, manifest, data_tags, settings,
-                            parent.info.run_id)
+                            parent.info.run_id, benchmark_on=benchmark_on)
     return TrainResult(parent.info.run_id, str(version.version), best.kind, candidates)
 
 
@@ -406,7 +442,7 @@ def _log_candidate(kind: str, model: CalibratedEarlyHelp, evaluation: Evaluation
 
 def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: EarlyHelpTable,
               valid_table: EarlyHelpTable, manifest: dict, data_tags: dict[str, str], settings: Settings,
-              run_id: str):
+              run_id: str, *, benchmark_on: str):
     meaning = meaning_of(best.evaluation, valid_table, settings)
     scorer = EarlyHelpScorer(best.model, features, tuple(settings.early_help_bands), meaning=meaning)
     names = scorer.feature_names
@@ -420,6 +456,7 @@ def _register(best: Candidate, features: tuple[FeatureSpec, ...], train_table: E
         "selection": "hyper-parameters by grouped out-of-fold log loss; model by the lowest "
         "out-of-fold Brier score among those that explain their scores, of " + ", ".join(MODEL_KINDS),
         "calibration": best.model.calibration_,
+        "benchmark_fitted_on": benchmark_on,
         "bands": tuple(settings.early_help_bands),
         "train_snapshot": train_table.snapshot.isoformat(),
         "valid_snapshot": valid_table.snapshot.isoformat(),
@@ -688,7 +725,9 @@ def compare_feature_sets(processed: Path, settings: Settings, *, truth: Path | N
         train_table = load_table(processed, "train", features, settings=settings, as_of=as_of)
         valid_table = load_table(processed, "valid", features, settings=settings, as_of=as_of)
         rows = search_rows(train_table, settings.early_help_search_sample, seed=seed)
-        models = {kind: fit_candidate(kind, train_table, features, seed=seed, rows=rows)[0] for kind in kinds}
+        folds = shared_folds(train_table, rows, seed=seed)
+        models = {kind: fit_candidate(kind, train_table, features, seed=seed, rows=rows, folds=folds)[0]
+                  for kind in kinds}
         kind = min(models, key=lambda k: models[k].calibration_report_[models[k].calibration_]["brier"])
         fitted[label] = (valid_table, models[kind].predict_proba(valid_table.X)[:, 1], kind, len(features))
     valid = next(iter(fitted.values()))[0]

@@ -179,6 +179,8 @@ def model_card(facts: dict[str, Any], metrics: dict[str, float], gaps: pd.DataFr
         f"- Selected: **{facts['kind']}** ({facts['selection']}), calibration **{facts['calibration']}** "
         "(chosen by cross-validated Brier score on out-of-fold predictions of the training snapshot).",
         "- Class imbalance: no resampling or class weights, so probabilities stay honest.",
+        ("- Gradient-boosted trees, compared as a benchmark and never served, were fitted on "
+         f"{facts.get('benchmark_fitted_on', 'every child')}."),
         f"- Bands: low < {bands[0]:.0%} ≤ medium < {bands[1]:.0%} ≤ high.",
         "- Explanations: coefficient × (value − training mean) per feature (only models that "
         "explain their scores are registered).",

@@ -17,10 +17,13 @@ from recommender.early_help import (
     CalibratedEarlyHelp,
     EarlyHelpScorer,
     FeatureSpec,
+    FoldPlan,
     LogisticEarlyHelp,
     band,
     context_of,
+    fold_plan,
     top_factors,
+    tune,
 )
 from recommender.early_help_metrics import expected_calibration_error, roc_auc
 
@@ -264,3 +267,30 @@ def test_scorer_is_picklable_and_returns_band_probability_and_reasons(fitted, ch
         again.score(X[:3, :2])
     with pytest.raises(ValueError, match="features"):
         EarlyHelpScorer(fitted["logistic"], FEATURES[:2], (0.05, 0.2))
+
+
+def test_a_shared_fold_plan_gives_the_same_model_as_folds_computed_inside(children) -> None:
+    X, y, _, household = children
+    plan = fold_plan(y, household, n_folds=5, seed=0)
+    # households never straddle a fold, and each row is held out exactly once
+    for folds in (plan.model, plan.calibration):
+        held = np.concatenate([h for _, h in folds])
+        assert np.array_equal(np.sort(held), np.arange(len(y)))
+        for fit_idx, held_idx in folds:
+            assert not set(household[fit_idx]) & set(household[held_idx])
+    for base in (LogisticEarlyHelp(feature_kinds=KINDS), BoostedEarlyHelp(max_iter=30)):
+        inside = CalibratedEarlyHelp(clone(base)).fit(X, y, groups=household)
+        shared = CalibratedEarlyHelp(clone(base)).fit(X, y, groups=household, folds=plan)
+        assert shared.calibration_report_ == inside.calibration_report_
+        np.testing.assert_array_equal(shared.predict_proba(X), inside.predict_proba(X))
+    grid = [{"C": 0.01}, {"C": 0.1}]
+    base = LogisticEarlyHelp(feature_kinds=KINDS)
+    assert tune(base, grid, X, y, groups=household, folds=plan) == tune(base, grid, X, y, groups=household)
+
+
+def test_a_fold_plan_for_other_rows_is_refused(children) -> None:
+    X, y, _, household = children
+    plan = fold_plan(y[:100], household[:100])
+    assert isinstance(plan, FoldPlan)
+    with pytest.raises(ValueError, match="fold plan covers 100 rows"):
+        CalibratedEarlyHelp(LogisticEarlyHelp(feature_kinds=KINDS)).fit(X, y, groups=household, folds=plan)

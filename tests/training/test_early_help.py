@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sklearn.base import clone
 
 import mlflow
+from recommender import early_help as recommender_early_help
 from recommender.early_help import CalibratedEarlyHelp, tune
 from signpost.errors import UserError
 from signpost.settings import Settings
@@ -83,6 +84,9 @@ def test_training_registers_a_documented_challenger(trained, small_county) -> No
             "data", "risks_and_mitigations"} <= set(record)
     assert "caseworker" in record["decision_making_process"]["human_review"]
     assert client.get_model_version(settings.early_help_model_name, result.version).description == card
+    # a small county: the boosted benchmark is fitted on every child, and the run says so
+    assert run.data.params["benchmark_fitted_on"] == f"every child ({run.data.params['train_rows']})"
+    assert f"never served, were fitted on every child ({run.data.params['train_rows']})" in card
 
 
 def test_boosting_is_a_benchmark_and_the_registered_model_explains_itself(trained) -> None:
@@ -381,3 +385,41 @@ def test_promote_without_a_challenger_says_what_to_do(tmp_path, small_county) ->
 def test_boosting_alone_is_refused_because_it_cannot_explain_its_scores(tmp_path, small_county) -> None:
     with pytest.raises(UserError, match="explain"):
         early_help.train(small_county.processed, small_settings(tmp_path, small_county), kinds=("boosting",))
+
+
+def test_one_fold_assignment_per_run_and_a_large_countys_benchmark_is_fitted_on_the_sample(
+        small_county, tmp_path, monkeypatch) -> None:
+    settings = small_settings(tmp_path, small_county).model_copy(
+        update={"early_help_search_sample": 300, "early_help_benchmark_max_children": 100})
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    plans = []
+
+    def counted(*args, **kwargs):  # the real fold assignment, counted
+        plans.append(real(*args, **kwargs))
+        return plans[-1]
+
+    real = early_help.fold_plan
+    monkeypatch.setattr(early_help, "fold_plan", counted)
+    monkeypatch.setattr(recommender_early_help, "fold_plan", counted)
+    result = early_help.train(small_county.processed, settings, n_resamples=20)
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    # households assigned to folds once, for both models' searches and calibrations
+    assert len(plans) == 1 and plans[0].n_rows == 300
+
+    client = MlflowClient()
+    parent = client.get_run(result.run_id).data.params
+    assert parent["benchmark_fitted_on"] == "the search sample (300 children)"
+    boosting = next(c for c in result.candidates if c.kind == "boosting")
+    assert client.get_run(boosting.run_id).data.params["fitted_on"] == "the search sample (300 children)"
+    card = _artifact_text(result.run_id, "model_card.md")
+    assert "never served, were fitted on the search sample (300 children)" in card
+    # the served logistic model is still refitted on every child; the benchmark on the sample only
+    table, _ = _train_table(small_county, settings)
+    rows = early_help.search_rows(table, 300)
+    logistic = next(c for c in result.candidates if c.kind == "logistic").model
+    everyone = clone(logistic.estimator).fit(table.X, table.y)
+    np.testing.assert_allclose(logistic.estimator_.decision_function(table.X), everyone.decision_function(table.X))
+    on_sample = clone(boosting.model.estimator).fit(table.X[rows], table.y[rows])
+    np.testing.assert_allclose(boosting.model.estimator_.decision_function(table.X),
+                               on_sample.decision_function(table.X))
