@@ -417,8 +417,6 @@ def _check_plan(plan: FoldPlan, n_rows: int) -> FoldPlan:
     return plan
 
 
-
-
 def tune(
     estimator: _EarlyHelpBase,
     grid: list[dict],
