@@ -404,6 +404,20 @@ class FoldPlan:
     def n_rows(self) -> int:
         return sum(len(held) for _, held in self.model)
 
+    def restricted(self, keep: np.ndarray) -> FoldPlan:
+        """The same folds over the rows at positions ``keep`` of this plan, numbered 0 … len(keep) − 1.
+
+        A household stays in the fold it was assigned to, so the folds stay grouped; no new
+        assignment is made.
+        """
+        position = np.full(self.n_rows, -1, dtype=np.int64)
+        position[np.asarray(keep)] = np.arange(len(keep))
+
+        def kept(splits: Splits) -> Splits:
+            return [(position[fit][position[fit] >= 0], position[held][position[held] >= 0]) for fit, held in splits]
+
+        return FoldPlan(kept(self.model), kept(self.calibration))
+
 
 def fold_plan(y: np.ndarray, groups: np.ndarray | None, *, n_folds: int = 5, seed: int = 0) -> FoldPlan:
     """The :class:`FoldPlan` for fold rows with outcomes ``y`` and household codes ``groups``."""

@@ -261,6 +261,10 @@ class Settings(BaseSettings):
     #: served) is searched, calibrated and fitted on the search sample only, not refitted on every
     #: child; logged as the run's ``benchmark_fitted_on`` and stated in the model card.
     early_help_benchmark_max_children: int = Field(default=200_000, ge=100)
+    #: Above ``early_help_benchmark_max_children``, the benchmark's children: a stratified
+    #: sub-sample of the search sample (in the same folds). Its grid search was most of early
+    #: help's training time at 1.4M residents on the whole search sample.
+    early_help_benchmark_sample: int = Field(default=20_000, ge=100)
     early_help_auc_margin: float = 0.0
     early_help_ece_margin: float = 0.0
 

@@ -216,11 +216,22 @@ def sample_table(table: EarlyHelpTable, rows: np.ndarray) -> EarlyHelpTable:
                    y=table.y[rows], household=table.household[rows])
 
 
-def benchmark_fitted_on(train_table: EarlyHelpTable, rows: np.ndarray, settings: Settings) -> str:
-    """Which children the benchmark models (those that cannot explain their scores) are fitted on."""
-    if len(train_table.y) > settings.early_help_benchmark_max_children:
+def benchmark_rows(train_table: EarlyHelpTable, rows: np.ndarray, settings: Settings, *,
+                   seed: int = 0) -> np.ndarray | None:
+    """Positions in the search sample ``rows`` the benchmark models (those that cannot explain
+    their scores) are fitted on at county scale, or None when they are fitted on every child."""
+    if len(train_table.y) <= settings.early_help_benchmark_max_children:
+        return None
+    return search_rows(sample_table(train_table, rows), settings.early_help_benchmark_sample, seed=seed)
+
+
+def benchmark_fitted_on(train_table: EarlyHelpTable, rows: np.ndarray, bench: np.ndarray | None) -> str:
+    """Which children the benchmark models are fitted on, in words (logged and in the model card)."""
+    if bench is None:
+        return f"every child ({len(train_table.y):,})"
+    if len(bench) == len(rows):
         return f"the search sample ({len(rows):,} children)"
-    return f"every child ({len(train_table.y):,})"
+    return f"a stratified sample of {len(bench):,} children from the search sample"
 
 
 def fit_candidate(kind: str, table: EarlyHelpTable, features: tuple[FeatureSpec, ...], *,
@@ -359,22 +370,24 @@ def train(processed: Path, settings: Settings, *, kinds: tuple[str, ...] = MODEL
         rows = search_rows(train_table, settings.early_help_search_sample, seed=seed)
         mlflow.log_param("search_rows", len(rows))
         folds = shared_folds(train_table, rows, seed=seed)
-        benchmark_on = benchmark_fitted_on(train_table, rows, settings)
-        on_sample = len(train_table.y) > settings.early_help_benchmark_max_children
+        bench = benchmark_rows(train_table, rows, settings, seed=seed)
+        benchmark_on = benchmark_fitted_on(train_table, rows, bench)
         mlflow.log_param("benchmark_fitted_on", benchmark_on)
         with make_progress() as progress:
             for kind in kinds:
                 benchmark = not base_estimator(kind, features).explainable
-                # the benchmark is never served: at county scale it is fitted on the search sample
-                table, fit_rows = ((sample_table(train_table, rows), np.arange(len(rows)))
-                                   if benchmark and on_sample else (train_table, rows))
-                task = progress.add_task(f"early help: search {kind} on {len(rows):,} children, refit on "
+                # the benchmark is never served: at county scale it is fitted on a sample of the
+                # search sample, in the run's own folds
+                table, fit_rows, fit_folds = ((sample_table(train_table, rows[bench]), np.arange(len(bench)),
+                                               folds.restricted(bench))
+                                              if benchmark and bench is not None else (train_table, rows, folds))
+                task = progress.add_task(f"early help: search {kind} on {len(fit_rows):,} children, refit on "
                                          f"{len(table.y):,}", total=len(GRIDS[kind]) + 2)
                 with mlflow.start_run(run_name=kind, nested=True) as child:
                     if benchmark:
                         mlflow.log_param("fitted_on", benchmark_on)
                     model, tuning = fit_candidate(kind, table, features, seed=seed, rows=fit_rows,
-                                                  on_step=lambda t=task: progress.advance(t), folds=folds)
+                                                  on_step=lambda t=task: progress.advance(t), folds=fit_folds)
                     tracking.log_frame(pd.DataFrame(tuning), "tables/tuning.csv")
                     evaluation = evaluate(model, valid_table, settings, n_resamples=n_resamples)
                     _log_candidate(kind, model, evaluation, valid_table)

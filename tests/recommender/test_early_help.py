@@ -294,3 +294,20 @@ def test_a_fold_plan_for_other_rows_is_refused(children) -> None:
     assert isinstance(plan, FoldPlan)
     with pytest.raises(ValueError, match="fold plan covers 100 rows"):
         CalibratedEarlyHelp(LogisticEarlyHelp(feature_kinds=KINDS)).fit(X, y, groups=household, folds=plan)
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None)
+def test_a_restricted_fold_plan_keeps_each_kept_row_in_its_fold(data) -> None:
+    n = data.draw(st.integers(20, 120))
+    household = np.array(data.draw(st.lists(st.integers(0, n // 3), min_size=n, max_size=n)))
+    plan = FoldPlan([(np.setdiff1d(np.arange(n), np.flatnonzero(household % 4 == f)), np.flatnonzero(household % 4 == f))
+                     for f in range(4)], [(np.arange(n)[: n // 2], np.arange(n)[n // 2:])])
+    keep = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n))), dtype=np.int64)
+    small = plan.restricted(keep)
+    assert small.n_rows == len(keep)
+    for whole, part in ((plan.model, small.model), (plan.calibration, small.calibration)):
+        for (fit, held), (fit_small, held_small) in zip(whole, part, strict=True):
+            # the kept rows of each fold, renumbered in order; no new assignment
+            assert np.array_equal(keep[held_small], np.intersect1d(held, keep))
+            assert np.array_equal(keep[fit_small], np.intersect1d(fit, keep))

@@ -390,7 +390,8 @@ def test_boosting_alone_is_refused_because_it_cannot_explain_its_scores(tmp_path
 def test_one_fold_assignment_per_run_and_a_large_countys_benchmark_is_fitted_on_the_sample(
         small_county, tmp_path, monkeypatch) -> None:
     settings = small_settings(tmp_path, small_county).model_copy(
-        update={"early_help_search_sample": 300, "early_help_benchmark_max_children": 100})
+        update={"early_help_search_sample": 300, "early_help_benchmark_max_children": 100,
+                "early_help_benchmark_sample": 150})
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     plans = []
 
@@ -409,17 +410,20 @@ def test_one_fold_assignment_per_run_and_a_large_countys_benchmark_is_fitted_on_
 
     client = MlflowClient()
     parent = client.get_run(result.run_id).data.params
-    assert parent["benchmark_fitted_on"] == "the search sample (300 children)"
+    sample_words = "a stratified sample of 150 children from the search sample"
+    assert parent["benchmark_fitted_on"] == sample_words
     boosting = next(c for c in result.candidates if c.kind == "boosting")
-    assert client.get_run(boosting.run_id).data.params["fitted_on"] == "the search sample (300 children)"
+    assert client.get_run(boosting.run_id).data.params["fitted_on"] == sample_words
     card = _artifact_text(result.run_id, "model_card.md")
-    assert "never served, were fitted on the search sample (300 children)" in card
+    assert f"never served, were fitted on {sample_words}" in card
     # the served logistic model is still refitted on every child; the benchmark on the sample only
     table, _ = _train_table(small_county, settings)
     rows = early_help.search_rows(table, 300)
     logistic = next(c for c in result.candidates if c.kind == "logistic").model
     everyone = clone(logistic.estimator).fit(table.X, table.y)
     np.testing.assert_allclose(logistic.estimator_.decision_function(table.X), everyone.decision_function(table.X))
-    on_sample = clone(boosting.model.estimator).fit(table.X[rows], table.y[rows])
+    bench = rows[early_help.search_rows(early_help.sample_table(table, rows), 150)]
+    assert len(bench) == 150 and set(bench) <= set(rows)
+    on_sample = clone(boosting.model.estimator).fit(table.X[bench], table.y[bench])
     np.testing.assert_allclose(boosting.model.estimator_.decision_function(table.X),
                                on_sample.decision_function(table.X))
