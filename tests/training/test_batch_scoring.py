@@ -13,7 +13,10 @@ import mlflow
 from training.recommender import train
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("pyspark", reason="the 'spark' extra is not installed")
+try:
+    import pyspark  # noqa: F401
+except ImportError:  # setup installs the 'spark' extra, so its absence is a broken setup, not a skip
+    pytest.fail("pyspark is missing: run `make setup`, which installs the 'spark' extra", pytrace=False)
 
 SCRIPT = """
 import sys
