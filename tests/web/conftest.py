@@ -300,13 +300,24 @@ def sign_in(page):
 @pytest.fixture
 def shoot(request: pytest.FixtureRequest):
     """Save a full-page screenshot as test-artifacts/screenshots/<name>-<viewport>.png."""
+    from playwright.sync_api import Error as PlaywrightError
 
     def take(name: str | None = None, tab=None) -> Path:
         tab = tab or request.getfixturevalue("page")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         stem = name or request.node.originalname.removeprefix("test_")
         path = SCREENSHOTS / f"{stem}-{tab.viewport_name}.png"
-        tab.screenshot(path=str(path), full_page=True)
+        # A screenshot taken while a navigation commits fails in Chromium ("Unable to capture
+        # screenshot"): a click's navigation can still be committing when the test's check of
+        # the new page has passed. Let it finish first; the picture is evidence, not a check.
+        tab.wait_for_load_state("load")
+        try:
+            tab.screenshot(path=str(path), full_page=True)
+        except PlaywrightError as error:
+            if "Unable to capture screenshot" not in str(error):
+                raise
+            tab.wait_for_timeout(250)
+            tab.screenshot(path=str(path), full_page=True)
         return path
 
     return take
