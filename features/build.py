@@ -219,7 +219,8 @@ def build(
     if engine == "spark":
         con = SparkConnection(spark_session(
             spark_master, driver_memory=settings.spark_driver_memory,
-            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark"))
+            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
+            max_partition_bytes=settings.spark_max_partition_bytes))
     else:
         con = duckdb.connect(
             str(work / "work.duckdb"),

@@ -40,7 +40,8 @@ SPARK_EXTRA = "spark"
 PSEUDONYM_FUNCTIONS = {kind: f"signpost_pseudonym_{kind}" for kind in KINDS}
 
 
-def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions: int, local_dir: Path):
+def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions: int, local_dir: Path,
+                  max_partition_bytes: str = "128m"):
     """A Spark session for the build: loopback, UTC, naive timestamps, Arrow transfers.
 
     Raises a :class:`UserError` naming the optional extra when PySpark is not installed.
@@ -62,6 +63,7 @@ def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.sql.files.maxPartitionBytes", max_partition_bytes)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -160,7 +162,8 @@ class SparkConnection:
             if extract.format == "csv":
                 schema = StructType([StructField(c, StringType()) for c in extract.columns])
                 frame = self.spark.read.csv(path, schema=schema, header=True, quote='"', escape='"',
-                                            multiLine=True, mode="FAILFAST", encoding="utf-8")
+                                            multiLine=self._spans_lines(path), mode="FAILFAST",
+                                            encoding="utf-8")
             else:
                 frame = self.spark.read.parquet(path)
                 types = {f.name: f.dataType.simpleString().upper() for f in frame.schema.fields}
@@ -179,6 +182,20 @@ class SparkConnection:
         rows.createOrReplaceTempView(f"{name}_rows")
         rows.drop("row_number").createOrReplaceTempView(name)
         return rows.count()
+
+    def _spans_lines(self, path: str) -> bool:
+        """Whether a quoted value in the CSV file may hold a line break (an odd count of quotes on a line).
+
+        Spark splits a file between executors only when records are lines; with ``multiLine``
+        it reads the whole file in one task. A value that spans lines leaves the line it opens
+        on with an odd number of quotes (escaped quotes come in pairs), so a file whose every
+        line has an even count can be split at line ends safely. The check reads the file as
+        lines, in parallel; if any line is odd, the file is read whole, as before.
+        """
+        from pyspark.sql import functions as F
+
+        quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
+        return not self.spark.read.text(path).where(quotes % 2 == 1).isEmpty()
 
     # ---------------------------------------------------------------- statements ------
     def _frame(self, sql_or_tree):
@@ -273,24 +290,25 @@ class SparkConnection:
 def _numbered(frame):
     """``frame`` with ``row_number`` first: 1, 2, ... in file order, counted in the JVM.
 
-    A file is read in partitions of consecutive rows, in order. ``monotonically_increasing_id``
-    is the partition index in the upper 31 bits and the row within it in the lower 33 (as
-    PySpark documents it); adding the rows of the partitions before turns that into a row number.
+    A file is read in splits of consecutive rows; each task reads its rows in order, and
+    ``monotonically_increasing_id`` numbers them consecutively within the task. Ordering the
+    (task, split) runs by the split's byte offset in the file (``input_file_block_start``), not
+    by task index, and adding the rows of the runs before turns that into a row number.
     """
     from pyspark.sql import functions as F
 
-    tagged = frame.select(F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"),
-                          "*").localCheckpoint()
-    counts = dict(tagged.groupBy("_part").count().collect())
-    before, offsets = 0, {}
-    for part in sorted(counts):
-        offsets[part] = before
-        before += counts[part]
-    offset = F.lit(0)
-    for part, start in offsets.items():
-        offset = F.when(F.col("_part") == part, F.lit(start)).otherwise(offset)
-    number = (offset + F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33) + 1).cast("long")
-    return tagged.select(number.alias("row_number"), *[F.col(f"`{c}`") for c in frame.columns])
+    tagged = frame.select(F.spark_partition_id().alias("_part"), F.input_file_block_start().alias("_block"),
+                          F.monotonically_increasing_id().alias("_id"), "*").localCheckpoint()
+    runs = sorted(tagged.groupBy("_part", "_block").agg(F.count("*"), F.min("_id")).collect(),
+                  key=lambda run: (run[1], run[0]))
+    before, offsets = 0, []
+    for part, block, rows, first_id in runs:
+        offsets.append((part, block, before - first_id))
+        before += rows
+    shift = frame.sparkSession.createDataFrame(offsets, "_part int, _block long, _shift long")
+    number = (F.col("_id") + F.col("_shift") + 1).cast("long")
+    return (tagged.join(F.broadcast(shift), ["_part", "_block"])
+            .select(number.alias("row_number"), *[F.col(f"`{c}`") for c in frame.columns]))
 
 
 # -------------------------------------------------------------------- transpiling ---------

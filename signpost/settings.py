@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     #: and the partitions of each shuffle (a few per core; hundreds on a cluster).
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(default=8, ge=1)
+    #: ...and the most of an extract file one task reads (Spark's spark.sql.files.maxPartitionBytes).
+    spark_max_partition_bytes: str = "128m"
     #: A table more than this share of whose rows are quarantined stops `signpost features`
     #: (unless --accept-quarantine): so many rejected rows mean a broken extract, not a few typos.
     quarantine_max_share: float = Field(default=0.05, ge=0.0, le=1.0)

@@ -35,7 +35,9 @@ SIGNPOST = Path(sys.executable).with_name("signpost")
 def _environment(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNPOST_", "MLFLOW_", "SPARK_", "PYSPARK_"))}
     return env | {"SIGNPOST_PSEUDONYM_KEY": KEY, "SIGNPOST_DATA_DIR": str(data), "SPARK_LOCAL_IP": "127.0.0.1",
-                  "SIGNPOST_SPARK_DRIVER_MEMORY": "1g", "SIGNPOST_SPARK_SHUFFLE_PARTITIONS": "4"}
+                  "SIGNPOST_SPARK_DRIVER_MEMORY": "1g", "SIGNPOST_SPARK_SHUFFLE_PARTITIONS": "4",
+                  # Extracts of a few megabytes read in many splits, as a county's gigabyte is.
+                  "SIGNPOST_SPARK_MAX_PARTITION_BYTES": "1m"}
 
 
 def _features(raw: Path, base: Path, name: str, *engine: str) -> tuple[Path, Path]:
@@ -63,6 +65,56 @@ def test_spark_in_local_mode_builds_what_duckdb_builds(county) -> None:
     compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine)
     assert "citizens.parquet" in compared and "quarantine/events.csv" in compared
     assert (spark_out / "interactions_train.npz").exists()
+
+
+READ_SCRIPT = """
+import sys
+from pathlib import Path
+from features.engine import SparkConnection, spark_session
+from features.extracts import locate
+spark = spark_session("local[2]", driver_memory="1g", shuffle_partitions=2, local_dir=Path(sys.argv[3]),
+                      max_partition_bytes="32k")
+try:
+    con = SparkConnection(spark)
+    print(con.load_text_table(locate(Path(sys.argv[1]))["events"], "events"))
+    print(con._spans_lines(sys.argv[1] + "/events.csv"))
+    spark.table("events_rows").toPandas().to_parquet(sys.argv[2])
+finally:
+    spark.stop()
+"""
+
+
+@pytest.mark.parametrize("line_break", [False, True], ids=["one line per row", "a value with a line break"])
+def test_spark_numbers_an_extracts_rows_as_duckdb_does(tmp_path, line_break) -> None:
+    """Split between tasks (no value spans lines) or read whole (one does), rows keep file order."""
+    import duckdb
+    import pandas as pd
+
+    from features.extracts import load_text_table, locate
+
+    raw = tmp_path / "raw"
+    generate_county(raw, citizens=2_000, seed=3, months=12, end=END, error_rate=0.01, fmt="csv")
+    if line_break:  # a partner's free text may hold a line break: quoted, it is one value
+        lines = (raw / "events.csv").read_text().splitlines(keepends=True)
+        fields = lines[5000].split(",")
+        fields[-1] = '"spans\ntwo lines"\n'
+        lines[5000] = ",".join(fields)
+        (raw / "events.csv").write_text("".join(lines))
+    assert (raw / "events.csv").stat().st_size > 20 * 32 * 1024  # many splits of 32 KiB
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+    result = subprocess.run([sys.executable, "-c", READ_SCRIPT, str(raw), str(tmp_path / "rows.parquet"),
+                             str(tmp_path / "spark")], check=True, env=env | {"SPARK_LOCAL_IP": "127.0.0.1"},
+                            stdout=subprocess.PIPE, text=True)
+    count, spans = result.stdout.split()[-2:]
+    assert spans == str(line_break)
+    spark_rows = pd.read_parquet(tmp_path / "rows.parquet").sort_values("row_number").reset_index(drop=True)
+    con = duckdb.connect()
+    assert int(count) == load_text_table(con, locate(raw)["events"], "events")
+    duck_rows = con.execute("SELECT * FROM events_rows ORDER BY row_number").df()
+    def plain(frame):  # missing values as None, whichever string type the reader chose
+        return frame.astype(object).where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(plain(spark_rows), plain(duck_rows), check_dtype=False)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
