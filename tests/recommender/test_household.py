@@ -11,6 +11,7 @@ Properties over random counties (hypothesis):
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -129,3 +130,22 @@ def test_it_learns_what_households_use_together() -> None:
     new_parent = sparse.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
     assert household.recommend(new_parent, k=1).service_idx[0, 0] == club
     assert ease.recommend(new_parent, k=1).service_idx[0, 0] != club
+
+
+def test_on_the_real_pipeline_only_opted_in_members_count(small_county) -> None:
+    """Over the generated county as `signpost features` built it (tests/conftest.py): nobody
+    without personalisation consent has a row to add, and leaving them out of their households
+    altogether gives the same weights."""
+    processed = small_county.processed
+    citizens = pd.read_parquet(processed / "citizens.parquet").sort_values("row").reset_index(drop=True)
+    history = sparse.load_npz(processed / "interactions_all.npz").tocsr()
+    households = pd.factorize(citizens["household"])[0]
+    opted_in = citizens["consent_personalisation"].fillna(False).to_numpy(dtype=bool)
+    shared = pd.Series(households[households >= 0]).value_counts()
+    mixed = {h for h in shared[shared > 1].index
+             if opted_in[households == h].any() and not opted_in[households == h].all()}
+    assert len(mixed) > 50, "the county should have households where only some members opted in"
+    assert not np.diff(history.indptr)[~opted_in].any()
+    everyone = HouseholdEASE(l2=50.0, household_weight=1.0).fit(history, households=households)
+    consenting = HouseholdEASE(l2=50.0, household_weight=1.0).fit(history[opted_in], households=households[opted_in])
+    np.testing.assert_array_equal(everyone.weights_, consenting.weights_)
