@@ -67,7 +67,8 @@ EXPERIMENT = "signpost-recommender"
 #: not overlap at 20,000 residents (both seeds) and at 1.4M (0.305 and 0.322 vs 0.368), where
 #: refitting them on everyone was most of training's CPU time (benchmarks/train.py).
 #: ``ease_household`` (household co-use) is level with EASE: +0.5% (seed 1) and +0.3% (seed 2), paired
-#: intervals that include zero, and no more than +0.5% over a full grid of its household weight (README).
+#: intervals that include zero, no more than +0.5% over a full grid of its household weight, and +0.1%
+#: at 1.4M (README).
 DEFAULT_MODELS = ("popularity", "demographic", "itemknn", "ease", "blend")
 GROUP_COLUMNS = ("age_band", "postcode_district", "sex", "ethnicity", "disability")
 SELECTION_METRIC = "ndcg@10"
