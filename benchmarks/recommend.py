@@ -77,7 +77,7 @@ def main() -> None:
     for name in [s.strip() for s in args.models.split(",") if s.strip()]:
         model = make(name)
         started = time.perf_counter()
-        model.fit(data.train, segments=data.segments)
+        model.fit(data.train, segments=data.segments, households=data.households)
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         for start in range(0, n, args.batch_rows):

@@ -93,7 +93,10 @@ class Recommender(BaseEstimator, ABC):
     # ------------------------------------------------------------------ the contract --
 
     @abstractmethod
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         """Learn from a citizens × services implicit-feedback matrix.
 
         Parameters
@@ -103,6 +106,10 @@ class Recommender(BaseEstimator, ABC):
         segments : ndarray of shape (n_citizens,), int, optional
             Segment code per citizen (age band × district); used by demographic models, ignored
             by the others.
+        households : ndarray of shape (n_citizens,), int, optional
+            Household code per citizen, ``-1`` for someone without a household (a household of
+            one); used by household models at fit time only, ignored by the others. No model
+            reads it when scoring, so a person's list never depends on another member's history.
 
         Returns
         -------

@@ -66,10 +66,15 @@ class Blend(Recommender):
             raise ValueError(f"Blend has {len(components)} components but {len(weights)} weights")
         return components, weights
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         components, weights = self._resolved()
-        self.components_ = [clone(c).fit(interactions, segments=segments) for c in components]
+        self.components_ = [
+            clone(c).fit(interactions, segments=segments, households=households) for c in components
+        ]
         self.weights_ = weights
         return self
 

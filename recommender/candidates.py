@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recommender.base import Recommender
 from recommender.blend import Blend
-from recommender.ease import EASE, RecentEASE
+from recommender.ease import EASE, HouseholdEASE, RecentEASE
 from recommender.factorisation import ALS, BPR
 from recommender.neighbours import ItemKNN
 from recommender.popularity import DemographicPopularity, Popularity
@@ -17,6 +17,7 @@ CANDIDATES: dict[str, type[Recommender]] = {
     "bpr": BPR,
     "ease": EASE,
     "ease_recent": RecentEASE,
+    "ease_household": HouseholdEASE,
     "blend": Blend,
 }
 

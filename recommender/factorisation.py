@@ -58,7 +58,10 @@ class ALS(Recommender):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         # implicit's own threads do the work; a second BLAS pool inside them only thrashes
         with threadpool_limits(1, "blas"):
@@ -139,7 +142,10 @@ class BPR(Recommender):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         if not self.fold_in_l2 > 0:
             raise ValueError(f"fold_in_l2 must be positive, got {self.fold_in_l2}")

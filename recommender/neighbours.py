@@ -36,7 +36,10 @@ class ItemKNN(Recommender):
         self.b = b
         self.num_threads = num_threads
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         # implicit names: user_items in, item × item similarity out
         engine = BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=self.num_threads)

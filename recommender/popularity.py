@@ -33,7 +33,10 @@ class Popularity(Recommender):
     def __init__(self) -> None:
         pass
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         active = max(1, int(np.count_nonzero(np.diff(interactions.indptr))))
         self.service_share_ = (_citizens_per_service(interactions) / active).astype(np.float32)
@@ -67,7 +70,10 @@ class DemographicPopularity(Recommender):
         self.prior_strength = prior_strength
         self.min_segment_citizens = min_segment_citizens
 
-    def fit(self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None) -> Self:
+    def fit(
+        self, interactions: sparse.csr_matrix, *, segments: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+    ) -> Self:
         interactions = self._validate_fit_input(interactions)
         if self.prior_strength < 0 or self.min_segment_citizens < 0:
             raise ValueError("prior_strength and min_segment_citizens must be non-negative")

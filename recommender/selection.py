@@ -16,10 +16,11 @@ import numpy as np
 from scipy import stats
 
 #: Simplest first. Popularity and the demographic prior are counts; EASE is one closed-form
-#: ridge regression; its recency variant adds one parameter; item-kNN has a neighbourhood and
-#: a weighting; ALS and BPR are iterative and seeded; a blend stacks several of the above.
+#: ridge regression; its recency variant adds one parameter; its household variant adds one
+#: parameter and needs households at fit time; item-kNN has a neighbourhood and a weighting;
+#: ALS and BPR are iterative and seeded; a blend stacks several of the above.
 SIMPLICITY_ORDER: tuple[str, ...] = (
-    "popularity", "demographic", "ease", "ease_recent", "itemknn", "als", "bpr", "blend",
+    "popularity", "demographic", "ease", "ease_recent", "ease_household", "itemknn", "als", "bpr", "blend",
 )
 
 #: Resamples per interval; enough for stable 95% percentile bounds, cheap at 10⁶ citizens.

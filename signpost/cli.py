@@ -358,7 +358,7 @@ def train_recommender(
     models: Annotated[
         str | None,
         typer.Option(help="Comma-separated candidates from popularity,demographic,itemknn,als,bpr,ease,"
-                     "ease_recent,blend. Default: the default set (see README).")
+                     "ease_recent,ease_household,blend. Default: the default set (see README).")
     ] = None,
     budget: Annotated[int, typer.Option(min=1, help="Hyper-parameter configurations tried per model.")] = 6,
 ) -> None:

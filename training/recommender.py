@@ -66,6 +66,9 @@ EXPERIMENT = "signpost-recommender"
 #: county (seeds 1 and 2; README, Results); ALS and BPR scored below EASE with intervals that do
 #: not overlap at 20,000 residents (both seeds) and at 1.4M (0.305 and 0.322 vs 0.368), where
 #: refitting them on everyone was most of training's CPU time (benchmarks/train.py).
+#: ``ease_household`` (household co-use) is level with EASE: +0.5% (seed 1) and +0.3% (seed 2), paired
+#: intervals that include zero, no more than +0.5% over a full grid of its household weight, and +0.1%
+#: at 1.4M (README).
 DEFAULT_MODELS = ("popularity", "demographic", "itemknn", "ease", "blend")
 GROUP_COLUMNS = ("age_band", "postcode_district", "sex", "ethnicity", "disability")
 SELECTION_METRIC = "ndcg@10"
@@ -79,6 +82,7 @@ SEARCH_SPACES: dict[str, dict[str, Sequence[Any]]] = {
     "bpr": {"factors": [32, 16, 64], "learning_rate": [0.05, 0.01], "regularization": [0.01, 0.001], "fold_in_l2": [1.0, 0.1, 10.0]},
     "ease": {"l2": [200.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 3000.0], "binary": [True, False]},
     "ease_recent": {"l2": [200.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 3000.0], "recency_power": [2.0, 1.0, 4.0, 8.0]},
+    "ease_household": {"l2": [200.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 3000.0], "household_weight": [0.5, 0.25, 1.0, 0.0]},
 }
 #: Weight grids for the blend: lead personalised model, runner-up, demographic prior.
 BLEND_WEIGHTS = {"runner_up": [0.0, 0.25, 0.5, 1.0], "prior": [0.0, 0.05, 0.1, 0.2, 0.4, 0.8]}
@@ -101,6 +105,7 @@ class TrainingData:
     all: sparse.csr_matrix
     segments: np.ndarray = field(repr=False)
     allowed: np.ndarray = field(repr=False)  # eligible, active, not an intervention, not sensitive
+    households: np.ndarray = field(repr=False)  # household code per citizen, -1 for none
 
     @property
     def n_services(self) -> int:
@@ -128,7 +133,19 @@ def load_processed(directory: Path) -> TrainingData:
         all=folder.matrices["all"],
         segments=segments,
         allowed=allowed,
+        households=household_codes(citizens),
     )
+
+
+def household_codes(citizens: pd.DataFrame) -> np.ndarray:
+    """A code per citizen for their household pseudonym, ``-1`` for none (a household of one).
+
+    A processed folder without the ``household`` column (an extract without ``household_id``)
+    makes everyone a household of one.
+    """
+    if "household" not in citizens:
+        return np.full(len(citizens), -1, dtype=np.int64)
+    return pd.factorize(citizens["household"], use_na_sentinel=True)[0].astype(np.int64)
 
 
 def _nullable(column: pd.Series) -> list[object]:
@@ -193,6 +210,11 @@ class Split:
     segments: np.ndarray
     allowed: np.ndarray
     fallback: DemographicPopularity
+    households: np.ndarray  # of the split's citizens only: a sampled split sees sampled members
+
+    def fit_model(self, model: Recommender) -> Recommender:
+        """``model`` fitted on this split's pre-split histories (with segments and households)."""
+        return model.fit(self.fit, segments=self.segments, households=self.households)
 
     @property
     def evaluated(self) -> np.ndarray:
@@ -212,6 +234,7 @@ def temporal_split(data: TrainingData, rows: np.ndarray | None = None) -> Split:
         segments=segments,
         allowed=data.allowed[rows],
         fallback=DemographicPopularity().fit(fit, segments=segments),
+        households=data.households[rows],
     )
 
 
@@ -243,7 +266,7 @@ def search(
     for params in candidate_configs(name, budget):
         model = make(name, **params)
         started = time.perf_counter()
-        model.fit(split.fit, segments=split.segments)
+        split.fit_model(model)
         fit_seconds = time.perf_counter() - started
         metrics = ranking_metrics(rank_split(model, split, k=10).service_idx, relevant, ks=(10,))
         ndcg = metrics[SELECTION_METRIC]
@@ -273,7 +296,7 @@ def search_blend(
     runner_up = personalised[1] if len(personalised) > 1 else None
     prior_config = results["demographic"].config if "demographic" in results else config_of(DemographicPopularity())
     components = components_unfitted(lead, runner_up, prior_config)
-    fitted = [c.fit(split.fit, segments=split.segments) for c in components]
+    fitted = [split.fit_model(c) for c in components]
     rows = split.evaluated
     history = split.fit[rows]
     standardised = [standardise_rows(c.score(history, segments=split.segments[rows])) for c in fitted]
@@ -573,7 +596,7 @@ def train(
         _log_parent_summary(result, chosen)
         _log_card(result, data, processed, tags, settings, budget=budget, search_citizens=len(sample))
         task = progress.add_task(f"refit {chosen.name} on all interactions", total=1)
-        final = from_config(chosen.config).fit(data.all, segments=data.segments)
+        final = from_config(chosen.config).fit(data.all, segments=data.segments, households=data.households)
         fallback = from_config(results["demographic"].config) if "demographic" in results else DemographicPopularity()
         fallback.fit(data.all, segments=data.segments)
         progress.advance(task)
@@ -620,7 +643,7 @@ def _fit_evaluate_log(
 
     model = from_config(result.config)
     started = time.perf_counter()
-    model.fit(split.fit, segments=split.segments)
+    split.fit_model(model)
     fit_seconds = time.perf_counter() - started
     evaluation, per_citizen_ndcg, ranking = evaluate_split(model, split, data)
     interval = bootstrap_mean(per_citizen_ndcg)

@@ -83,7 +83,7 @@ def compare_with_oracle(truth: Path, processed: Path, settings: Settings | None 
     data = load_processed(processed)
     probability = true_probabilities(truth, data, load_key(settings, create=False))
     split = temporal_split(data)
-    model = from_config(config).fit(split.fit, segments=split.segments)
+    model = split.fit_model(from_config(config))
     rows = {
         f"{config['model']} (v{version.version})": evaluate_split(model, split, data)[0].metrics,
         "popularity": evaluate_split(Popularity().fit(split.fit), split, data)[0].metrics,

@@ -64,7 +64,7 @@ def promote(processed: Path, *, force: bool = False, settings: Settings | None =
     split = temporal_split(data)  # the split training chose on
     scores: dict[str, Evaluation] = {}
     for role, version in (("champion", champion), ("challenger", challenger)):
-        model = from_config(_config(version)).fit(split.fit, segments=split.segments)
+        model = split.fit_model(from_config(_config(version)))
         scores[role] = evaluate_split(model, split, data)[0]
     table = pd.DataFrame(
         {

@@ -33,6 +33,7 @@ class TinyCounty:
     all: sparse.csr_matrix
     allowed: np.ndarray
     segments: np.ndarray
+    households: np.ndarray  # household code per citizen, -1 for none (as training.recommender.household_codes)
 
 
 def pseudonym(i: int) -> str:
@@ -81,6 +82,15 @@ def make_county(n_citizens: int = 400, n_services: int = 30, seed: int = 0) -> T
         weights = rng.choice([1.0, 2.0, 3.0], size=used.shape).astype(np.float32)
         return sparse.csr_matrix(np.where(used, weights, 0.0).astype(np.float32))
     train, test = draw(0.12), draw(0.04)
+    # households from their own stream, so adding them changed no other draw: runs of 1-4
+    # consecutive citizens share one, and about one in ten citizens has none recorded
+    household_rng = np.random.default_rng([seed, 19])
+    sizes = household_rng.integers(1, 5, n_citizens)
+    starts = np.cumsum(np.concatenate([[0], sizes]))
+    starts = starts[starts < n_citizens]
+    households = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n_citizens)))
+    households[household_rng.random(n_citizens) < 0.1] = -1
+    citizens["household"] = [None if h < 0 else hashlib.sha256(f"household-{h}".encode()).hexdigest() for h in households]
     vocabulary = SegmentVocabulary.fit(citizens["age_band"], citizens["postcode_district"])
     return TinyCounty(
         citizens=citizens,
@@ -90,6 +100,7 @@ def make_county(n_citizens: int = 400, n_services: int = 30, seed: int = 0) -> T
         all=(train + test).tocsr(),
         allowed=allowed,
         segments=vocabulary.codes(citizens["age_band"], citizens["postcode_district"]),
+        households=households,
     )
 
 

@@ -9,6 +9,10 @@ strength is recounted from the processed matrix with plain set arithmetic.
 - no shareable (staff-visible) reason names a sensitive service;
 - no reason names a service the person has not used themself;
 - every service a reason names has co-use with the suggestion above the configured thresholds.
+
+Each rule is checked for plain EASE and for the household co-use model (`ease_household`, fitted
+with the county's households), whose weights learn from members' histories together but whose
+lists and reasons must still come from the person's own history alone.
 """
 
 from __future__ import annotations
@@ -22,22 +26,26 @@ import pytest
 from scipy import sparse
 
 from features.pseudonym import pseudonymise
-from recommender.ease import EASE
+from recommender.ease import EASE, HouseholdEASE
 from recommender.signposting import Signposter
 from signpost.settings import Settings
 
 K = 10
+MODELS = {"ease": lambda: EASE(l2=50.0), "ease_household": lambda: HouseholdEASE(l2=50.0, household_weight=1.0)}
 
 
-@pytest.fixture(scope="module")
-def county(small_county):
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def county(request, small_county):
     processed = small_county.processed
     citizens = pd.read_parquet(processed / "citizens.parquet")
     services = pd.read_parquet(processed / "services.parquet").sort_values("col").reset_index(drop=True)
     history = sparse.load_npz(processed / "interactions_all.npz").tocsr()
     config = Settings()
+    households = pd.factorize(citizens.sort_values("row")["household"])[0]  # -1 where none
+    assert (households >= 0).any()
+    model = MODELS[request.param]().fit(history, households=households)
     signposter = Signposter.from_processed_tables(
-        citizens, services, history, model=EASE(l2=50.0).fit(history), model_name="ease",
+        citizens, services, history, model=model, model_name=request.param,
         reason_min_lift=config.reason_min_co_use_lift, reason_min_co_users=config.reason_min_co_users,
     )
     events = pd.read_csv(small_county.raw / "events.csv", dtype=str, keep_default_na=False)

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from recommender.base import Ranking, Recommender
 from recommender.blend import Blend
 from recommender.candidates import CANDIDATES, make
-from recommender.ease import EASE
+from recommender.ease import EASE, HouseholdEASE
 from recommender.factorisation import ALS, BPR
 from recommender.popularity import DemographicPopularity
 
@@ -24,6 +24,7 @@ FAST = {
     "bpr": {"factors": 8, "iterations": 10},
     "ease": {"l2": 50.0},
     "ease_recent": {"l2": 50.0, "recency_power": 3.0},
+    "ease_household": {"l2": 50.0, "household_weight": 0.5},
     "blend": {"components": (EASE(l2=50.0), DemographicPopularity()), "weights": (1.0, 0.5)},
 }
 
@@ -34,7 +35,7 @@ def test_every_candidate_is_covered() -> None:
 
 @pytest.fixture(params=sorted(FAST), scope="module")
 def fitted(request, tiny) -> Recommender:
-    return make(request.param, **FAST[request.param]).fit(tiny.train, segments=tiny.segments)
+    return make(request.param, **FAST[request.param]).fit(tiny.train, segments=tiny.segments, households=tiny.households)
 
 
 @pytest.mark.parametrize("name", sorted(FAST))
@@ -42,13 +43,13 @@ def test_fit_returns_self_and_init_only_stores_params(name, tiny) -> None:
     model = make(name, **FAST[name])
     assert model.get_params() == {**model.get_params(), **FAST[name]}
     assert not [a for a in vars(model) if a.endswith("_")], "learned state before fit"
-    assert model.fit(tiny.train, segments=tiny.segments) is model
+    assert model.fit(tiny.train, segments=tiny.segments, households=tiny.households) is model
     assert model.n_services_ == tiny.train.shape[1]
 
 
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_clone_is_an_unfitted_twin_with_the_same_parameters(name, tiny) -> None:
-    model = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments)
+    model = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments, households=tiny.households)
     assert isinstance(model, BaseEstimator)
     twin = clone(model)
     assert type(twin) is type(model) and repr(twin) == repr(model)
@@ -100,8 +101,8 @@ def test_deterministic_and_batch_independent(fitted, tiny) -> None:
 
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_refit_is_reproducible(name, tiny) -> None:
-    a = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments)
-    b = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments)
+    a = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments, households=tiny.households)
+    b = make(name, **FAST[name]).fit(tiny.train, segments=tiny.segments, households=tiny.households)
     ra = a.recommend(tiny.train, k=5, allowed=tiny.allowed, segments=tiny.segments)
     rb = b.recommend(tiny.train, k=5, allowed=tiny.allowed, segments=tiny.segments)
     np.testing.assert_array_equal(ra.service_idx, rb.service_idx)
@@ -167,3 +168,11 @@ def test_bpr_folds_in_cold_citizen_as_bias(tiny) -> None:
     model = BPR(factors=8, iterations=10).fit(tiny.train)
     scores = model.score(sparse.csr_matrix((1, tiny.train.shape[1]), dtype=np.float32))
     np.testing.assert_allclose(scores[0], model.service_bias_, rtol=1e-5)
+
+
+def test_household_model_needs_households(tiny) -> None:
+    """Fitting without households would silently be plain EASE; it is refused instead."""
+    with pytest.raises(ValueError, match="households="):
+        HouseholdEASE().fit(tiny.train)
+    with pytest.raises(ValueError, match="household_weight"):
+        HouseholdEASE(household_weight=1.5).fit(tiny.train, households=tiny.households)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recommender.blend import Blend
-from recommender.ease import EASE, RecentEASE
+from recommender.ease import EASE, HouseholdEASE, RecentEASE
 from recommender.neighbours import ItemKNN
 from recommender.popularity import DemographicPopularity
 
@@ -14,6 +14,7 @@ MODELS = {
     "ease": lambda: EASE(l2=50.0),
     "ease_weighted": lambda: EASE(l2=50.0, binary=False),
     "ease_recent": lambda: RecentEASE(l2=50.0, recency_power=3.0),
+    "ease_household": lambda: HouseholdEASE(l2=50.0, household_weight=0.5),
     "itemknn": lambda: ItemKNN(neighbours=10, num_threads=1),
     "blend": lambda: Blend(components=(EASE(l2=50.0), DemographicPopularity()), weights=(1.0, 0.5)),
 }
@@ -30,7 +31,7 @@ def _reference(history_row, weights, service, top, binary):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_explain_batch_matches_explain(name, tiny) -> None:
-    model = MODELS[name]().fit(tiny.train, segments=tiny.segments)
+    model = MODELS[name]().fit(tiny.train, segments=tiny.segments, households=tiny.households)
     history = tiny.train[:80]
     ranking = model.recommend(history, k=6, allowed=tiny.allowed[:80], segments=tiny.segments[:80])
     own_idx, contributions = model.explain_batch(history, ranking.service_idx, top=2)

@@ -19,6 +19,7 @@ MODELS = {
     "bpr": {"factors": 4, "iterations": 3},
     "ease": {"l2": 10.0},
     "ease_recent": {"l2": 10.0, "recency_power": 2.0},
+    "ease_household": {"l2": 10.0, "household_weight": 0.5},
     "blend": {},
 }
 DISTRICTS = ["SO23", "PO9", "GU14"]
@@ -44,16 +45,17 @@ def worlds(draw):
     train.data = np.ceil(train.data * 3)
     history = sparse.random(n, m, density=density, format="csr", random_state=rng, dtype=np.float32)
     segments = rng.integers(-1, 4, n)
+    households = rng.integers(-1, max(1, n // 2), n)
     k = draw(st.integers(1, m + 2))
     name = draw(st.sampled_from(sorted(MODELS)))
-    return name, train, history, allowed, segments, k
+    return name, train, history, allowed, segments, households, k
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_no_ineligible_and_no_already_used_suggestion(world) -> None:
-    name, train, history, allowed, segments, k = world
-    model = make(name, **MODELS[name]).fit(train, segments=np.maximum(segments, 0))
+    name, train, history, allowed, segments, households, k = world
+    model = make(name, **MODELS[name]).fit(train, segments=np.maximum(segments, 0), households=households)
     ranking = model.recommend(history, k=k, allowed=allowed, segments=segments)
     stored = np.zeros(history.shape, dtype=bool)
     stored[np.repeat(np.arange(history.shape[0]), np.diff(history.indptr)), history.indices] = True
