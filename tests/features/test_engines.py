@@ -38,12 +38,12 @@ def _environment(data: Path) -> dict[str, str]:
                   "SIGNPOST_SPARK_DRIVER_MEMORY": "1g", "SIGNPOST_SPARK_SHUFFLE_PARTITIONS": "4"}
 
 
-def _features(raw: Path, base: Path, name: str, *engine: str) -> tuple[Path, Path]:
+def _features(raw: Path, base: Path, name: str, *engine: str, env: dict[str, str] | None = None) -> tuple[Path, Path]:
     out, quarantine = base / f"out-{name}", base / f"quarantine-{name}"
     subprocess.run(
         [str(SIGNPOST), "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
          "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine],
-        check=True, env=_environment(base / "data"), cwd=base, stdout=subprocess.DEVNULL)
+        check=True, env=_environment(base / "data") | (env or {}), cwd=base, stdout=subprocess.DEVNULL)
     return out, quarantine
 
 
@@ -114,3 +114,48 @@ def test_a_standalone_cluster_builds_what_duckdb_builds(county, standalone_clust
                                                 "--spark-master", standalone_cluster)
     assert_same_outputs(out, cluster_out, quarantine, cluster_quarantine)
     assert (cluster_out / "manifest.json").read_text().count('"engine": "spark"') == 1
+
+
+@pytest.fixture(scope="module")
+def partner_county(tmp_path_factory) -> Iterator[tuple[Path, Path, Path, Path, dict[str, str]]]:
+    """A partner-local county of 2,500 residents (contract v2), one partner sending only encodings,
+    and its DuckDB build. Big enough that u is estimated on a sample (2,500 x 2,600 records make
+    6.5M pairs, over the 1M budget) and that every outcome occurs."""
+    from tests.features.test_linkage_county import encode_one_partner
+
+    base = tmp_path_factory.mktemp("engines_partners")
+    raw = base / "raw"
+    generate_county(raw, citizens=2_500, seed=5, months=24, end=END, error_rate=0.01, fmt="csv", partners="local")
+    secret, _ = encode_one_partner(raw, base)
+    env = {"SIGNPOST_LINKAGE_SECRET_FILE": str(secret)}
+    yield (base, raw, *_features(raw, base, "duckdb", "--engine", "duckdb", env=env), env)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_spark_links_partner_records_as_duckdb_does(partner_county) -> None:
+    """Linkage on Spark: the same outcomes, links and review queue as on DuckDB, probabilities to 1e-9.
+
+    Both engines train Splink on the same pairs (u on a sample drawn by arithmetic on record
+    numbers, EM on every pair of its blocking rules) with the same Jaro-Winkler. What is left
+    is floating point: EM's sums over millions of pairs run in another order on Spark, so
+    m probabilities agree to about 1e-12 relative, not to the bit, and a match probability or a
+    margin in bits may move in its last digits. Outcomes, the person each record links to and
+    every other output must be equal; probabilities within 1e-9 (absolute on values in [0, 1],
+    relative on margins). Encoded (Bloom filter) linkage is plain NumPy on frames the engine
+    returns, so its Dice scores must be equal too.
+    """
+    import pandas as pd
+
+    base, raw, out, quarantine, env = partner_county
+    spark_out, spark_quarantine = _features(raw, base, "spark", "--engine", "spark", "--spark-master", "local[2]",
+                                            env=env)
+    duck, spark = (pd.read_parquet(o / "link_outcomes.parquet") for o in (out, spark_out))
+    assert set(duck["method"]) == {"splink", "encoded"} and set(duck["outcome"]) == {"linked", "review", "unlinked"}
+    for column in ("source", "partner_record", "method", "outcome", "decided_by", "person", "dice"):
+        pd.testing.assert_series_equal(duck[column], spark[column], check_exact=True)
+    for column in ("match_probability", "runner_up"):
+        pd.testing.assert_series_equal(duck[column], spark[column], check_exact=False, rtol=0, atol=1e-9)
+    pd.testing.assert_series_equal(duck["margin_bits"], spark["margin_bits"], check_exact=False, rtol=1e-9)
+    compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine, rtol=1e-9)
+    assert "link_outcomes.parquet" in compared and "quarantine/linkage_review.csv" in compared
+    assert "quarantine/partner_people.csv" in compared and "quarantine/partner_people_encoded.csv" in compared
