@@ -159,3 +159,38 @@ def test_spark_links_partner_records_as_duckdb_does(partner_county) -> None:
     compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine, rtol=1e-9)
     assert "link_outcomes.parquet" in compared and "quarantine/linkage_review.csv" in compared
     assert "quarantine/partner_people.csv" in compared and "quarantine/partner_people_encoded.csv" in compared
+
+
+_KEYS_ON_SPARK = """
+import json, sys
+from pathlib import Path
+from features.engine import spark_session
+from features.linkage_model import pair_key, row_key
+spark = spark_session("local[1]", driver_memory="1g", shuffle_partitions=1, local_dir=Path(sys.argv[1]))
+rows = spark.sql(f"SELECT l, r, {pair_key('l', 'r')} AS pair, {row_key('l', 0)} AS row0, {row_key('r', 1, 7)} AS row1 "
+                 "FROM VALUES " + sys.argv[2] + " AS t(l, r) ORDER BY l, r").collect()
+print(json.dumps([list(row) for row in rows]))
+spark.stop()
+"""
+
+
+def test_the_linkage_samples_are_the_same_pairs_on_both_engines(tmp_path) -> None:
+    """EM's names sample and u's record sample are integer arithmetic on record numbers (not an
+    engine's ``hash()``): Spark computes the very keys DuckDB does, up to the largest id (2^31 - 1)."""
+    import json
+    import random
+
+    import duckdb
+
+    from features.linkage_model import pair_key, row_key
+
+    rng = random.Random(18)
+    pairs = [(0, 0), (2**31 - 1, 2**31 - 1), (0, 2**31 - 1)] + [
+        (rng.randrange(2**31), rng.randrange(2**31)) for _ in range(500)] + [(i, i + 7) for i in range(200)]
+    values = ", ".join(f"(CAST({a} AS BIGINT), CAST({b} AS BIGINT))" for a, b in pairs)
+    spark = subprocess.run([sys.executable, "-c", _KEYS_ON_SPARK, str(tmp_path / "spark"), values], check=True,
+                           capture_output=True, text=True, env=_environment(tmp_path / "data"), cwd=Path.cwd())
+    duck = duckdb.connect().execute(
+        f"SELECT l, r, {pair_key('l', 'r')}, {row_key('l', 0)}, {row_key('r', 1, 7)} "
+        f"FROM (VALUES {values}) t(l, r) ORDER BY l, r").fetchall()
+    assert json.loads(spark.stdout.strip().splitlines()[-1]) == [list(row) for row in duck]
