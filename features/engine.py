@@ -7,7 +7,8 @@ sibling modules, written in DuckDB's dialect. DuckDB runs them as they are. On S
 transpiles each statement with SQLGlot (DuckDB → Spark SQL), plus a few rewrites SQLGlot
 cannot know (full-match regexes, naive timestamps, ``UPDATE``/``DELETE`` on temporary views).
 What differs between the engines lives here, at the edges: reading the extracts as text with
-their row numbers, and writing the outputs.
+their row numbers, writing the outputs, and Splink's database API for partner linkage
+(:func:`splink_db_api`; on Spark with DuckDB's Jaro–Winkler, :func:`jaro_winkler`).
 
 Tables are Spark temporary views over locally checkpointed data (``CREATE TABLE``), so each
 stage's result is computed once and later stages do not recompute its lineage. The keyed
