@@ -200,9 +200,6 @@ def build(
         raise UserError("--out must not be the raw extract folder")
 
     extracts = locate(raw)
-    if engine == "spark" and "partner_people" in extracts:
-        raise UserError("partner linkage (partner_people, contract version 2) runs on DuckDB only for now: "
-                        "build this extract with --engine duckdb")
     key = load_key(settings)
     erased = frozenset(erased) if erased is not None else None
     ledger = _ledger_frame(ledger)

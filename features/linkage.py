@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features import linkage_model
+from features.engine import splink_db_api
 from features.names import canonical_names
 from signpost.errors import UserError
 
@@ -214,7 +215,7 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     ``birth_date`` (DATE), ``sex``, ``postcode_compact``, ``address``, ``nhs_number``, ``upn``
     and an integer id (``cid`` for the master, ``record`` for partners; partners also ``source``).
     """
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
     from splink.blocking_analysis import (
         count_comparisons_from_blocking_rule,
         cumulative_comparisons_to_be_scored_from_blocking_rules_data,
@@ -245,16 +246,15 @@ def link(con, master: str, partners: str, thresholds: Thresholds, decisions: pd.
     if records.empty or n_master == 0:
         empty = pd.DataFrame({"record": [], "person": [], "match_probability": [], "match_weight": []})
         return Linkage(decide(empty, records, thresholds, decisions), 0, 0, None, timings)
-    db_api = DuckDBAPI(connection=con)
+    db_api = splink_db_api(con)
     counted = cumulative_comparisons_to_be_scored_from_blocking_rules_data(
         table_or_tables=["link_master_in", "link_partner_in"], blocking_rules=linkage_model.prediction_blocking_rules(),
         link_type="link_only", db_api=db_api)
     pairs_compared = int(counted["row_count"].sum())
     step("count pairs")
-    linker = Linker(["link_master_in", "link_partner_in"], linkage_model.settings(), db_api,
-                    input_table_aliases=["master", "partner"], set_up_basic_logging=False)
+    linker = Linker(["link_master_in", "link_partner_in"], _with_u(con, db_api, n_master, len(records), seed),
+                    db_api, input_table_aliases=["master", "partner"], set_up_basic_logging=False)
     linker.training.estimate_probability_two_random_records_match(linkage_model.deterministic_rules(), recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     step("train u")
     name_pairs = count_comparisons_from_blocking_rule(
         table_or_tables=["link_master_in", "link_partner_in"], blocking_rule=linkage_model.same_names(),
@@ -275,6 +275,34 @@ FROM {table}""").df()
     step("decide")
     levels = _review_levels(con, table, outcomes, level_descriptions(linker.misc.save_model_to_json()))
     return Linkage(outcomes, pairs_compared, len(candidates), linker, timings, levels)
+
+
+def _with_u(con, db_api, n_master: int, n_partner: int, seed: int) -> dict:
+    """The linkage model with u probabilities estimated on a fixed sample of random pairs (as model JSON).
+
+    Splink's own sampling (``estimate_u_using_random_sampling``) draws records with the
+    backend's random sampler: DuckDB's Bernoulli sample (not repeatable across threads) and
+    Spark's ``ORDER BY rand(seed)`` draw different records, so the two engines would train
+    different models. Here each side keeps the records whose :func:`linkage_model.row_key` falls
+    under a share, the same records on every engine and every run, and Splink estimates u on
+    every pair of that sample (its own sampler then keeps everything).
+    """
+    from splink import Linker
+
+    share = linkage_model.u_sample_share(n_master, n_partner)
+    sides = []
+    for side, table in enumerate(("link_master_in", "link_partner_in")):
+        for kept in (linkage_model.u_sample("unique_id", side, share, seed), "TRUE"):  # a side never empty
+            con.execute(f"CREATE OR REPLACE TABLE {table}_u AS SELECT * FROM {table} WHERE {kept}")
+            count = con.execute(f"SELECT count(*) FROM {table}_u").fetchall()[0][0]
+            if count:
+                break
+        sides.append(count)
+    sampler = Linker(["link_master_in_u", "link_partner_in_u"], linkage_model.settings(), db_api,
+                     input_table_aliases=["master", "partner"], set_up_basic_logging=False)
+    # Splink counts a link-only job's pairs as 2 × left × right; at that budget it samples nothing.
+    sampler.training.estimate_u_using_random_sampling(max_pairs=max(2.0 * sides[0] * sides[1], 1.0))
+    return sampler.misc.save_model_to_json()
 
 
 def _review_levels(con, predictions: str, outcomes: pd.DataFrame, described: dict[str, dict[int, str]]) -> pd.DataFrame:

@@ -7,7 +7,9 @@ than on `Agnieszka`; then nickname-canonical agreement; then Jaro–Winkler), fa
 (exact with term frequencies, then Jaro–Winkler), date of birth (exact; day and month
 swapped; one edit; same year), residence (postcode and first line of address together: same
 home, same postcode, same address with another postcode, same district) and sex. m probabilities are trained by expectation maximisation on two blocking rules
-(each trains the comparisons it does not block on), u probabilities by random sampling.
+(each trains the comparisons it does not block on), u probabilities on a fixed sample of random
+pairs (:func:`u_sample`). Every sample is drawn by integer arithmetic on the record numbers, so
+DuckDB and Spark train the same model from the same pairs.
 
 Only Splink's public API is used (``splink``, ``splink.comparison_library``, ``splink.blocking_rule_library``,
 ``splink.comparison_level_library``), and only dialect-neutral SQL in custom levels, so the
@@ -176,14 +178,68 @@ EM_NAME_PAIRS = 5_000_000
 
 def same_names(sample_every: int = 1) -> CustomRule:
     """EM's second session: same family name and canonical given name; it trains the date and the
-    residence. With ``sample_every`` > 1, only pairs whose hashed pair of record numbers is a
-    multiple of it: a fixed, reproducible sample that does not depend on whether the pair is a
-    match, even where a partner numbers its records in the master index's order (a sum or a
-    difference of the numbers would then keep all or none of the matches)."""
+    residence. With ``sample_every`` > 1, only pairs whose mixed pair of record numbers
+    (:func:`pair_key`) is a multiple of it: a fixed, reproducible sample that does not depend on
+    whether the pair is a match, even where a partner numbers its records in the master index's
+    order (a sum or a difference of the numbers would then keep all or none of the matches), and
+    the same sample on DuckDB and on Spark."""
     rule = "l.family_name = r.family_name AND l.given_canonical = r.given_canonical"
     if sample_every > 1:
-        rule += f" AND hash(l.unique_id, r.unique_id) % {sample_every} = 0"
+        rule += f" AND {pair_key('l.unique_id', 'r.unique_id')} % {sample_every} = 0"
     return CustomRule(rule)
+
+
+#: The prime every sampling key is reduced by (2^31 - 1). Keys are integer arithmetic on the
+#: record numbers, not an engine's ``hash()``: DuckDB's and Spark's hash functions differ, so a
+#: sample drawn with one would train another model on the other engine.
+KEY_PRIME = 2_147_483_647
+#: Multipliers of the keys (odd, below 2^30, so no product of a number below 2^31 overflows a BIGINT).
+_PAIR_MULTIPLIERS = (1_013_904_223, 664_525)
+_ROW_MULTIPLIERS = (48_271, 69_621)
+
+
+def _squared(key: str) -> str:
+    """``key`` (in [0, KEY_PRIME)) squared modulo the prime: the step that makes a linear key look random."""
+    return f"(({key}) * ({key}) % {KEY_PRIME})"
+
+
+def pair_key(left: str, right: str) -> str:
+    """SQL for a number in [0, KEY_PRIME) that looks random in a pair of record numbers.
+
+    ``left`` and ``right`` are SQL expressions for non-negative integers below 2^31 (the build's
+    ids). ``a·l + b·r`` modulo the prime, then squared modulo the prime: linear alone, a pair
+    pattern such as ``r = l + k`` (a partner numbering its records in the council's order)
+    would step through the keys regularly; squared, it does not. Integer arithmetic only, so
+    DuckDB and Spark compute the same key (a property test checks the spread).
+    """
+    a, b = _PAIR_MULTIPLIERS
+    return _squared(f"(CAST({left} AS BIGINT) * {a} + CAST({right} AS BIGINT) * {b}) % {KEY_PRIME}")
+
+
+def row_key(column: str, side: int, seed: int = 1) -> str:
+    """SQL for a number in [0, KEY_PRIME) that looks random in one record number, per side and seed.
+
+    Each side has its own multiplier, so a master record and its partner record (often numbered
+    alike) are kept or left out independently.
+    """
+    return _squared(f"(CAST({column} AS BIGINT) * {_ROW_MULTIPLIERS[side]} + {int(seed)}) % {KEY_PRIME}")
+
+
+#: Random pairs u is estimated on, about: Splink's ``estimate_u_using_random_sampling(max_pairs=2e6)``
+#: drew records on each side so that about this many master × partner pairs were compared.
+U_PAIRS = 1_000_000
+
+
+def u_sample_share(n_master: int, n_partner: int) -> float:
+    """The share of records kept on each side so that about ``U_PAIRS`` pairs remain (1: all of them)."""
+    return min(1.0, (U_PAIRS / max(1, n_master * n_partner)) ** 0.5)
+
+
+def u_sample(column: str, side: int, share: float, seed: int = 1) -> str:
+    """SQL condition keeping a fixed ``share`` of one side's records for estimating u (:func:`row_key`)."""
+    if share >= 1.0:
+        return "TRUE"
+    return f"{row_key(column, side, seed)} < {int(share * KEY_PRIME)}"
 
 
 def names_sample_every(name_pairs: int) -> int:

@@ -40,12 +40,12 @@ def _environment(data: Path) -> dict[str, str]:
                   "SIGNPOST_SPARK_MAX_PARTITION_BYTES": "1m"}
 
 
-def _features(raw: Path, base: Path, name: str, *engine: str) -> tuple[Path, Path]:
+def _features(raw: Path, base: Path, name: str, *engine: str, env: dict[str, str] | None = None) -> tuple[Path, Path]:
     out, quarantine = base / f"out-{name}", base / f"quarantine-{name}"
     subprocess.run(
         [str(SIGNPOST), "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
          "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine],
-        check=True, env=_environment(base / "data"), cwd=base, stdout=subprocess.DEVNULL)
+        check=True, env=_environment(base / "data") | (env or {}), cwd=base, stdout=subprocess.DEVNULL)
     return out, quarantine
 
 
@@ -166,3 +166,83 @@ def test_a_standalone_cluster_builds_what_duckdb_builds(county, standalone_clust
                                                 "--spark-master", standalone_cluster)
     assert_same_outputs(out, cluster_out, quarantine, cluster_quarantine)
     assert (cluster_out / "manifest.json").read_text().count('"engine": "spark"') == 1
+
+
+@pytest.fixture(scope="module")
+def partner_county(tmp_path_factory) -> Iterator[tuple[Path, Path, Path, Path, dict[str, str]]]:
+    """A partner-local county of 2,500 residents (contract v2), one partner sending only encodings,
+    and its DuckDB build. Big enough that u is estimated on a sample (2,500 x 2,600 records make
+    6.5M pairs, over the 1M budget) and that every outcome occurs."""
+    from tests.features.test_linkage_county import encode_one_partner
+
+    base = tmp_path_factory.mktemp("engines_partners")
+    raw = base / "raw"
+    generate_county(raw, citizens=2_500, seed=5, months=24, end=END, error_rate=0.01, fmt="csv", partners="local")
+    secret, _ = encode_one_partner(raw, base)
+    env = {"SIGNPOST_LINKAGE_SECRET_FILE": str(secret)}
+    yield (base, raw, *_features(raw, base, "duckdb", "--engine", "duckdb", env=env), env)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_spark_links_partner_records_as_duckdb_does(partner_county) -> None:
+    """Linkage on Spark: the same outcomes, links and review queue as on DuckDB, probabilities to 1e-9.
+
+    Both engines train Splink on the same pairs (u on a sample drawn by arithmetic on record
+    numbers, EM on every pair of its blocking rules) with the same Jaro-Winkler. What is left
+    is floating point: EM's sums over millions of pairs run in another order on Spark, so
+    m probabilities agree to about 1e-12 relative, not to the bit, and a match probability or a
+    margin in bits may move in its last digits. Outcomes, the person each record links to and
+    every other output must be equal; probabilities within 1e-9 (absolute on values in [0, 1],
+    relative on margins). Encoded (Bloom filter) linkage is plain NumPy on frames the engine
+    returns, so its Dice scores must be equal too.
+    """
+    import pandas as pd
+
+    base, raw, out, quarantine, env = partner_county
+    spark_out, spark_quarantine = _features(raw, base, "spark", "--engine", "spark", "--spark-master", "local[2]",
+                                            env=env)
+    duck, spark = (pd.read_parquet(o / "link_outcomes.parquet") for o in (out, spark_out))
+    assert set(duck["method"]) == {"splink", "encoded"} and set(duck["outcome"]) == {"linked", "review", "unlinked"}
+    for column in ("source", "partner_record", "method", "outcome", "decided_by", "person", "dice"):
+        pd.testing.assert_series_equal(duck[column], spark[column], check_exact=True)
+    for column in ("match_probability", "runner_up"):
+        pd.testing.assert_series_equal(duck[column], spark[column], check_exact=False, rtol=0, atol=1e-9)
+    pd.testing.assert_series_equal(duck["margin_bits"], spark["margin_bits"], check_exact=False, rtol=1e-9)
+    compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine, rtol=1e-9)
+    assert "link_outcomes.parquet" in compared and "quarantine/linkage_review.csv" in compared
+    assert "quarantine/partner_people.csv" in compared and "quarantine/partner_people_encoded.csv" in compared
+
+
+_KEYS_ON_SPARK = """
+import json, sys
+from pathlib import Path
+from features.engine import spark_session
+from features.linkage_model import pair_key, row_key
+spark = spark_session("local[1]", driver_memory="1g", shuffle_partitions=1, local_dir=Path(sys.argv[1]))
+rows = spark.sql(f"SELECT l, r, {pair_key('l', 'r')} AS pair, {row_key('l', 0)} AS row0, {row_key('r', 1, 7)} AS row1 "
+                 "FROM VALUES " + sys.argv[2] + " AS t(l, r) ORDER BY l, r").collect()
+print(json.dumps([list(row) for row in rows]))
+spark.stop()
+"""
+
+
+def test_the_linkage_samples_are_the_same_pairs_on_both_engines(tmp_path) -> None:
+    """EM's names sample and u's record sample are integer arithmetic on record numbers (not an
+    engine's ``hash()``): Spark computes the very keys DuckDB does, up to the largest id (2^31 - 1)."""
+    import json
+    import random
+
+    import duckdb
+
+    from features.linkage_model import pair_key, row_key
+
+    rng = random.Random(18)
+    pairs = [(0, 0), (2**31 - 1, 2**31 - 1), (0, 2**31 - 1)] + [
+        (rng.randrange(2**31), rng.randrange(2**31)) for _ in range(500)] + [(i, i + 7) for i in range(200)]
+    values = ", ".join(f"(CAST({a} AS BIGINT), CAST({b} AS BIGINT))" for a, b in pairs)
+    spark = subprocess.run([sys.executable, "-c", _KEYS_ON_SPARK, str(tmp_path / "spark"), values], check=True,
+                           capture_output=True, text=True, env=_environment(tmp_path / "data"), cwd=Path.cwd())
+    duck = duckdb.connect().execute(
+        f"SELECT l, r, {pair_key('l', 'r')}, {row_key('l', 0)}, {row_key('r', 1, 7)} "
+        f"FROM (VALUES {values}) t(l, r) ORDER BY l, r").fetchall()
+    assert json.loads(spark.stdout.strip().splitlines()[-1]) == [list(row) for row in duck]

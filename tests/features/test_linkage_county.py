@@ -95,8 +95,8 @@ def test_signpost_link_writes_pseudonymised_outcomes_and_a_private_review_queue(
     reviewed = pd.read_csv(queue)
     assert len(reviewed) == summary["outcomes"]["review"]
     assert "local_id" not in reviewed.columns and "person_id" not in reviewed.columns
-    # the same work as the build's stage: same records; the model is retrained, and Splink's u
-    # sampling on a multi-threaded DuckDB is not bit-reproducible, so probabilities may differ a little
+    # the same work as the build's stage: same records; the model is retrained (u on the same fixed
+    # sample, but EM's sums run in whatever order DuckDB's threads take), so probabilities may differ a little
     built = pd.read_parquet(out / "link_outcomes.parquet")
     assert list(outcomes["partner_record"]) == list(built["partner_record"])
     assert (outcomes["match_probability"] - built["match_probability"]).abs().max() < 0.05
@@ -121,24 +121,32 @@ def encoded_county(county, tmp_path_factory):
     """The same county, but one partner (the voluntary sector) sends only encodings (`signpost encode`)."""
     import shutil
 
-    from features.encoding import encode_folder
-
     raw, _, _, _ = county
     base = tmp_path_factory.mktemp("county_encoded")
     copy = base / "raw"
     shutil.copytree(raw, copy, ignore=shutil.ignore_patterns("quarantine"))
-    people = read_table(copy, "partner_people")
-    theirs = people["source"] == ENCODED_SOURCE
-    (base / ENCODED_SOURCE).mkdir()  # the partner's own building
-    people.loc[theirs].to_csv(base / ENCODED_SOURCE / "partner_people.csv", index=False)
-    people.loc[~theirs].to_csv(copy / "partner_people.csv", index=False)
-    secret = base / "linkage.secret"
-    secret.write_text("county-linkage-secret-0123456789")
-    encode_folder(base / ENCODED_SOURCE, copy, secret.read_bytes())
+    secret, n_encoded = encode_one_partner(copy, base)
     settings = Settings(pseudonym_key="linkage-county-key", data_dir=base / "data", linkage_secret_file=secret)
     manifest = build(copy, base / "processed", as_of=END, quarantine=None, engine="duckdb", settings=settings,
                      extract_date=date(2026, 10, 1))
-    return copy, base / "processed", manifest, settings, int(theirs.sum())
+    return copy, base / "processed", manifest, settings, n_encoded
+
+
+def encode_one_partner(raw, base, source: str = ENCODED_SOURCE) -> tuple:
+    """``source`` sends only encodings: its plaintext records leave ``raw`` for its own building
+    under ``base``, where `signpost encode` writes ``partner_people_encoded.csv`` into ``raw``.
+    Returns the linkage secret's file and the number of records encoded."""
+    from features.encoding import encode_folder
+
+    people = read_table(raw, "partner_people")
+    theirs = people["source"] == source
+    (base / source).mkdir()  # the partner's own building
+    people.loc[theirs].to_csv(base / source / "partner_people.csv", index=False)
+    people.loc[~theirs].to_csv(raw / "partner_people.csv", index=False)
+    secret = base / "linkage.secret"
+    secret.write_text("county-linkage-secret-0123456789")
+    encode_folder(base / source, raw, secret.read_bytes())
+    return secret, int(theirs.sum())
 
 
 def test_the_build_links_encoded_records_and_keeps_their_events(encoded_county):

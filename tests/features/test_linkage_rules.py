@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.linkage import Thresholds, decide, uncrowd_birth_dates
-from features.linkage_model import EM_NAME_PAIRS, names_sample_every, same_names
+from features.linkage_model import (
+    EM_NAME_PAIRS,
+    KEY_PRIME,
+    names_sample_every,
+    pair_key,
+    same_names,
+    u_sample,
+    u_sample_share,
+)
 from features.validate import nhs_number_valid_sql
 
 T = Thresholds(link=0.99, review=0.5)  # stricter than the default: the cases below sit near it
@@ -121,3 +129,78 @@ def test_the_sampled_names_rule_keeps_every_nth_pair_whoever_matches():
         assert abs(len(kept) - 160_000 / every) < 0.05 * 160_000 / every
         matches = sum(1 for (same,) in kept if same)
         assert abs(matches - 400 / every) < 0.3 * 400 / every  # matches are sampled like everyone else
+
+
+@given(st.integers(0, 2**31 - 10_000), st.integers(-2_000, 2_000), st.integers(2, 20))
+@settings(max_examples=60, deadline=None)
+def test_the_pair_key_samples_matched_pairs_like_the_rest_whatever_the_numbering(start, offset, every):
+    # 5,000 matched pairs numbered alike on both sides (r = l + offset, anywhere in the id range),
+    # and every pair of 300 x 300 records: each keeps about one in `every`
+    con = duckdb.connect()
+    first = max(start, -offset)
+    matched = con.execute(f"""SELECT count(*) FROM (SELECT i AS l, i + {offset} AS r FROM range({first}, {first} + 5000) t(i))
+                              WHERE {pair_key('l', 'r')} % {every} = 0""").fetchall()[0][0]
+    assert abs(matched - 5_000 / every) < 0.3 * 5_000 / every
+    crossed = con.execute(f"""SELECT count(*) FROM range({start}, {start} + 300) a(l), range({first}, {first} + 300) b(r)
+                              WHERE {pair_key('l', 'r')} % {every} = 0""").fetchall()[0][0]
+    assert abs(crossed - 90_000 / every) < 0.1 * 90_000 / every
+
+
+def test_the_pair_key_is_integer_arithmetic_within_a_bigint():
+    # the largest ids the build makes (below 2^31) stay inside BIGINT, and the key inside [0, prime)
+    con = duckdb.connect()
+    top = 2**31 - 1
+    keys = con.execute(f"SELECT {pair_key(str(top), str(top))}, {pair_key('0', str(top))}, {pair_key('0', '0')}").fetchall()[0]
+    assert all(0 <= k < KEY_PRIME for k in keys)
+
+
+@given(st.integers(0, 2**31 - 30_000), st.integers(-1_000, 1_000), st.floats(0.1, 0.9), st.integers(1, 1_000))
+@settings(max_examples=60, deadline=None)
+def test_the_u_sample_keeps_its_share_of_each_side_independently(start, offset, share, seed):
+    # 20,000 master records i and partner records i + offset (a partner numbering like the council)
+    con = duckdb.connect()
+    first = max(start, -offset)
+    master, partner, both = con.execute(f"""
+SELECT count(*) FILTER (WHERE {u_sample('l', 0, share, seed)}), count(*) FILTER (WHERE {u_sample('r', 1, share, seed)}),
+       count(*) FILTER (WHERE {u_sample('l', 0, share, seed)} AND {u_sample('r', 1, share, seed)})
+FROM (SELECT i AS l, i + {offset} AS r FROM range({first}, {first} + 20000) t(i))""").fetchall()[0]
+    for kept in (master, partner):
+        assert abs(kept - 20_000 * share) < 0.1 * 20_000 * share
+    assert abs(both - 20_000 * share**2) < 0.3 * 20_000 * share**2  # a record and its match are kept independently
+
+
+@given(st.integers(1, 10**7), st.integers(1, 10**7))
+def test_the_u_sample_is_about_a_million_pairs_or_everything(n_master, n_partner):
+    share = u_sample_share(n_master, n_partner)
+    assert 0 < share <= 1
+    if share < 1:
+        assert abs(n_master * share * n_partner * share - 1_000_000) < 1
+    else:
+        assert n_master * n_partner <= 1_000_000
+        assert u_sample("unique_id", 0, share) == "TRUE"
+
+
+_TEXT = st.text(alphabet=st.sampled_from("aabbcdeéno -'ł"), max_size=90)
+
+
+@given(st.lists(st.tuples(_TEXT, _TEXT), min_size=1, max_size=200))
+@settings(max_examples=80, deadline=None)
+def test_the_spark_jaro_winkler_is_duckdbs(pairs):
+    # Spark's linkage uses features.engine.jaro_winkler for Splink's jaro_winkler: it must give
+    # DuckDB's value to the last bit, or the two engines' comparison levels could differ
+    from features.engine import jaro_winkler
+
+    con = duckdb.connect()
+    con.register("pairs", pd.DataFrame(pairs, columns=["a", "b"]))
+    expected = [row[0] for row in con.execute("SELECT jaro_winkler_similarity(a, b) FROM pairs").fetchall()]
+    assert [jaro_winkler(a, b) for a, b in pairs] == expected
+
+
+def test_the_spark_jaro_winkler_on_names_that_split_the_implementations():
+    from features.engine import jaro_winkler
+
+    con = duckdb.connect()
+    for left, right in (("noah", "thomas"), ("nathan", "natalie"), ("martha", "marhta"), ("dwayne", "duane"),
+                        ("a", "a"), ("a", "b"), ("", "abc"), ("161 hawthorn drive", "188 north drive")):
+        assert jaro_winkler(left, right) == con.execute(
+            "SELECT jaro_winkler_similarity(?, ?)", [left, right]).fetchall()[0][0], (left, right)
