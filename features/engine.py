@@ -292,8 +292,8 @@ class SparkConnection:
         columns = self._columns(name)
         # The statement may name the target by an alias of its own: read it as the table's name.
         target = tree.this.alias or name
-        sets = {s.this.name: _unalias_target(s.expression, target, name) for s in tree.expressions}
-        where = _unalias_target(tree.args["where"].this, target, name) if tree.args.get("where") else exp.true()
+        sets = {s.this.name: _requalify(s.expression, target, name) for s in tree.expressions}
+        where = _requalify(tree.args["where"].this, target, name) if tree.args.get("where") else exp.true()
         source = tree.args.get("from_") or tree.args.get("from")
         if source is None:
             select = [
@@ -306,10 +306,10 @@ class SparkConnection:
             alias = joined.alias
             flagged = exp.select("*", exp.alias_(exp.true(), "__updated")).from_(joined.unalias().subquery(alias))
             # The condition names the target table by its name: give it an alias of its own.
-            condition = _retarget(where, name)
+            condition = _requalify(where, name, "__target")
             select = [
                 exp.alias_(exp.Case(ifs=[exp.If(this=exp.column("__updated", alias).is_(exp.true()),
-                                                true=_retarget(sets[c], name))], default=exp.column(c, "__target")), c)
+                                                true=_requalify(sets[c], name, "__target"))], default=exp.column(c, "__target")), c)
                 if c in sets else exp.column(c, "__target") for c in columns
             ]
             query = (exp.select(*select).from_(exp.to_table(name).as_("__target"))
@@ -328,18 +328,10 @@ class SparkConnection:
             pacsv.write_csv(table, target, pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _unalias_target(tree: exp.Expression, alias: str, name: str) -> exp.Expression:
-    """``tree`` with columns of the update's target alias ``alias`` qualified by the table's ``name``."""
-    if alias == name:
-        return tree.copy()
-    return tree.copy().transform(lambda node: exp.column(node.name, name)
-                                 if isinstance(node, exp.Column) and node.table == alias else node)
-
-
-def _retarget(tree: exp.Expression, name: str) -> exp.Expression:
-    """``tree`` with the target table's columns (qualified by ``name``) read from the alias ``__target``."""
-    return tree.copy().transform(lambda node: exp.column(node.name, "__target")
-                                 if isinstance(node, exp.Column) and node.table == name else node)
+def _requalify(tree: exp.Expression, table: str, as_: str) -> exp.Expression:
+    """A copy of ``tree`` whose columns qualified by ``table`` are qualified by ``as_`` instead."""
+    return tree.copy().transform(lambda node: exp.column(node.name, as_)
+                                 if isinstance(node, exp.Column) and node.table == table else node)
 
 
 def jaro_winkler(left: str, right: str) -> float:
@@ -353,7 +345,9 @@ def jaro_winkler(left: str, right: str) -> float:
     points, a match window of ``max(len) // 2 - 1`` around each character, matched greedily
     left to right, transpositions halved and rounded down; the Winkler bonus (0.1 per shared
     leading character, at most 4) only above a Jaro similarity of 0.7, computed with one
-    rounding as DuckDB's fused multiply-add does. About 15 µs a pair in Python.
+    rounding as DuckDB's fused multiply-add does. About 15 µs a pair in Python. Not rapidfuzz's
+    ``JaroWinkler``, from which DuckDB's code comes: its Winkler step rounds twice, so it differs
+    from DuckDB in the last bit on about one pair in 10,000 (measured on 20,005 random pairs).
     """
     lp, lt = len(left), len(right)
     if not lp or not lt:
