@@ -23,6 +23,7 @@ Timing is noisy on a shared machine: this prints figures, it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -106,6 +107,15 @@ def run_pipeline(raw: Path, out: Path, engine: str = "duckdb", spark_master: str
     }
 
 
+def yardstick_sql(settings) -> str:
+    """The yardstick's one query: events joined to citizens and the event weights, grouped."""
+    weights = ", ".join(f"('{t}', {w!r})" for t, w in settings.event_weights.items())
+    return f"""
+SELECT e.person_id, e.service_id, sum(w.weight) AS weight
+FROM events e JOIN citizens c USING (person_id) JOIN (VALUES {weights}) w(event_type, weight) USING (event_type)
+GROUP BY e.person_id, e.service_id"""
+
+
 def run_yardstick(raw: Path, work: Path) -> dict:
     import duckdb
 
@@ -114,7 +124,6 @@ def run_yardstick(raw: Path, work: Path) -> dict:
     settings = Settings()
     con = duckdb.connect(str(work / "yardstick.duckdb"), config={
         "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill")})
-    weights = ", ".join(f"('{t}', {w!r})" for t, w in settings.event_weights.items())
     stages: dict[str, dict] = {}
     with Sampler() as sampler:
         started = time.perf_counter()
@@ -128,11 +137,7 @@ def run_yardstick(raw: Path, work: Path) -> dict:
         stage("read", f"""
 CREATE TABLE events AS SELECT * FROM read_csv('{raw / "events.csv"}', header = true);
 CREATE TABLE citizens AS SELECT * FROM read_csv('{raw / "citizens.csv"}', header = true)""")
-        stage("join + weighted group-by", f"""
-CREATE TABLE usage AS
-SELECT e.person_id, e.service_id, sum(w.weight) AS weight
-FROM events e JOIN citizens c USING (person_id) JOIN (VALUES {weights}) w(event_type, weight) USING (event_type)
-GROUP BY e.person_id, e.service_id""")
+        stage("join + weighted group-by", f"CREATE TABLE usage AS {yardstick_sql(settings)}")
         wall = time.perf_counter() - started
     for name in stages:
         stages[name]["peak_rss"] = sampler.peaks.get(name, 0)
@@ -140,6 +145,52 @@ GROUP BY e.person_id, e.service_id""")
     con.close()
     return {"wall_seconds": wall, "stages": stages, "groups": groups,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def run_spark_yardstick(raw: Path, work: Path, spark_master: str | None = None) -> dict:
+    """The same least work on Spark, in the session the build would start: Spark's own floor.
+
+    Starting the session counts, as it does in the pipeline's wall time. Each table is read as
+    text (every column a string, as the build reads extracts) and kept with ``localCheckpoint``,
+    as the build keeps a table; the grouped result is kept the same way.
+    """
+    from features.engine import spark_session
+    from signpost.settings import Settings
+
+    settings = Settings()
+    stages: dict[str, dict] = {}
+    with Sampler() as sampler:
+        started = time.perf_counter()
+
+        def stage(name: str, work_of_stage) -> None:
+            sampler.stage = name
+            t = time.perf_counter()
+            work_of_stage()
+            stages[name] = {"seconds": time.perf_counter() - t}
+
+        session = {}
+        stage("start Spark", lambda: session.update(spark=spark_session(
+            spark_master, driver_memory=settings.spark_driver_memory,
+            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
+            max_partition_bytes=settings.spark_max_partition_bytes)))
+        spark = session["spark"]
+
+        def read() -> None:
+            for table in ("events", "citizens"):
+                path = raw / f"{table}.csv"
+                header = next(csv.reader(path.open(encoding="utf-8")))
+                frame = spark.read.csv(str(path), header=True, schema=", ".join(f"`{c}` string" for c in header))
+                frame.localCheckpoint().createOrReplaceTempView(table)
+
+        stage("read", read)
+        groups = {}
+        stage("join + weighted group-by", lambda: groups.update(n=spark.sql(yardstick_sql(settings)).localCheckpoint().count()))
+        wall = time.perf_counter() - started
+    spark.stop()
+    for name in stages:
+        stages[name]["peak_rss"] = sampler.peaks.get(name, 0)
+    return {"wall_seconds": wall, "stages": stages, "groups": groups["n"],
+            "peak_rss": max(sampler.peaks.values()), "descendants_cpu_seconds": sum(sampler.child_cpu.values())}
 
 
 def child(kind: str, raw: Path, work: Path, extra: tuple[str, ...] = ()) -> dict:
@@ -158,6 +209,18 @@ def child(kind: str, raw: Path, work: Path, extra: tuple[str, ...] = ()) -> dict
     return figures
 
 
+def bracket(first: dict, second: dict) -> dict:
+    """One yardstick from its runs before and after the pipeline: mean times, the higher peak."""
+    return {
+        "wall_seconds": (first["wall_seconds"] + second["wall_seconds"]) / 2,
+        "cpu_seconds": (first["cpu_seconds"] + second["cpu_seconds"]) / 2,
+        "peak_rss": max(first["peak_rss"], second["peak_rss"]),
+        "stages": {name: {"seconds": (first["stages"][name]["seconds"] + second["stages"][name]["seconds"]) / 2,
+                          "peak_rss": max(first["stages"][name]["peak_rss"], second["stages"][name]["peak_rss"])}
+                   for name in first["stages"]},
+    }
+
+
 def gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
@@ -170,14 +233,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb", help="the pipeline's engine")
     parser.add_argument("--spark-master", help="with --engine spark: the master URL (default local[2])")
-    parser.add_argument("--child", choices=["pipeline", "yardstick"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["pipeline", "yardstick", "spark-yardstick"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        result = run_pipeline(args.raw, args.work / "processed", args.engine, args.spark_master) \
-            if args.child == "pipeline" \
-            else run_yardstick(args.raw, args.work)
+        if args.child == "pipeline":
+            result = run_pipeline(args.raw, args.work / "processed", args.engine, args.spark_master)
+        elif args.child == "spark-yardstick":
+            result = run_spark_yardstick(args.raw, args.work, args.spark_master)
+        else:
+            result = run_yardstick(args.raw, args.work)
         print(json.dumps(result))
         return
 
@@ -191,27 +257,28 @@ def main() -> None:
     events_bytes = (raw / "events.csv").stat().st_size
     results = {"citizens": args.citizens, "events_csv_bytes": events_bytes, "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="signpost-bench-"))
+    master = ("--spark-master", args.spark_master) if args.spark_master else ()
+    spark = args.engine == "spark"
     try:
-        # The yardstick runs before and after the pipeline: on a shared machine the load
+        # The yardsticks run before and after the pipeline: on a shared machine the load
         # changes within minutes, and the mean of the two brackets the pipeline's conditions.
         first = child("yardstick", raw, work / "y1")
-        results["pipeline"] = child("pipeline", raw, work / "p", (
-            "--engine", args.engine, *(("--spark-master", args.spark_master) if args.spark_master else ())))
+        spark_first = child("spark-yardstick", raw, work / "s1", master) if spark else None
+        results["pipeline"] = child("pipeline", raw, work / "p", ("--engine", args.engine, *master))
+        spark_second = child("spark-yardstick", raw, work / "s2", master) if spark else None
         second = child("yardstick", raw, work / "y2")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pipeline = results["pipeline"]
     results["yardstick_runs"] = [first, second]
-    yardstick = results["yardstick"] = {
-        "wall_seconds": (first["wall_seconds"] + second["wall_seconds"]) / 2,
-        "cpu_seconds": (first["cpu_seconds"] + second["cpu_seconds"]) / 2,
-        "peak_rss": max(first["peak_rss"], second["peak_rss"]),
-        "stages": {name: {"seconds": (first["stages"][name]["seconds"] + second["stages"][name]["seconds"]) / 2,
-                          "peak_rss": max(first["stages"][name]["peak_rss"], second["stages"][name]["peak_rss"])}
-                   for name in first["stages"]},
-    }
+    yardstick = results["yardstick"] = bracket(first, second)
     results["ratio"] = pipeline["wall_seconds"] / yardstick["wall_seconds"]
     results["cpu_ratio"] = pipeline["cpu_seconds"] / yardstick["cpu_seconds"]
+    if spark:
+        results["spark_yardstick_runs"] = [spark_first, spark_second]
+        spark_yardstick = results["spark_yardstick"] = bracket(spark_first, spark_second)
+        results["spark_ratio"] = pipeline["wall_seconds"] / spark_yardstick["wall_seconds"]
+        results["spark_cpu_ratio"] = pipeline["cpu_seconds"] / spark_yardstick["cpu_seconds"]
 
     events = pipeline["rows"]["events"]["read"]
     print(f"\n{args.citizens:,} citizens · {events:,} events ({events_bytes / 2**30:.2f} GiB CSV) · "
@@ -227,6 +294,19 @@ def main() -> None:
     print(f"  (yardstick runs before/after: {first['wall_seconds']:.1f}s / {second['wall_seconds']:.1f}s)")
     print(f"\npipeline / yardstick wall time: {results['ratio']:.2f}x   "
           f"CPU time: {pipeline['cpu_seconds']:.0f}s / {yardstick['cpu_seconds']:.0f}s = {results['cpu_ratio']:.2f}x")
+    if spark:
+        print()
+        for name, s in spark_yardstick["stages"].items():
+            print(f"{'Spark yardstick: ' + name:<42}{s['seconds']:>10.1f}{gib(s['peak_rss']):>12}")
+        print(f"{'Spark yardstick total (mean of 2 runs)':<42}{spark_yardstick['wall_seconds']:>10.1f}"
+              f"{gib(spark_yardstick['peak_rss']):>12}")
+        print(f"  (Spark yardstick runs before/after: {spark_first['wall_seconds']:.1f}s / "
+              f"{spark_second['wall_seconds']:.1f}s)")
+        print(f"pipeline / Spark yardstick wall time: {results['spark_ratio']:.2f}x   CPU time: "
+              f"{pipeline['cpu_seconds']:.0f}s / {spark_yardstick['cpu_seconds']:.0f}s = {results['spark_cpu_ratio']:.2f}x")
+        print(f"Spark yardstick / DuckDB yardstick (the engines' floor): wall "
+              f"{spark_yardstick['wall_seconds'] / yardstick['wall_seconds']:.2f}x, CPU "
+              f"{spark_yardstick['cpu_seconds'] / yardstick['cpu_seconds']:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
