@@ -182,8 +182,6 @@ def build(
         The manifest, as written to ``out/manifest.json``.
     """
     raw, out = Path(raw), Path(out)
-    if engine not in ENGINES:
-        raise UserError(f"engine {engine!r} is not available: use --engine {' or '.join(ENGINES)}")
     extract_date = extract_date or date.today()
     if as_of > extract_date:
         raise UserError(
@@ -213,23 +211,9 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     stage_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     work = Path(tempfile.mkdtemp(prefix="signpost-features-"))
-    if engine == "spark":
-        con = SparkConnection(spark_session(
-            spark_master, driver_memory=settings.spark_driver_memory,
-            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
-            max_partition_bytes=settings.spark_max_partition_bytes))
-    else:
-        con = duckdb.connect(
-            str(work / "work.duckdb"),
-            config={
-                "memory_limit": settings.features_memory_limit,
-                "temp_directory": str(work / "spill"),
-                "preserve_insertion_order": True,
-            },
-        )
+    con = None
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        register_pseudonym_functions(con, key)
+        con = _connect(engine, work, settings, key, spark_master)
         with make_progress() as progress:
             stages = _Stages(progress, on_stage)
             manifest = _run(con, stages, extracts, plan, key, stage_dir, quarantine, erased, service_key_id,
@@ -238,9 +222,32 @@ def build(
         _publish(stage_dir, out)
         return manifest
     finally:
-        con.close()
+        if con is not None:
+            con.close()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(stage_dir, ignore_errors=True)
+
+
+def _connect(engine: str, work: Path, settings: Settings, key: bytes, spark_master: str | None = None):
+    """The build's connection: DuckDB in this process or a Spark session, in UTC, with the pseudonym functions."""
+    if engine not in ENGINES:
+        raise UserError(f"engine {engine!r} is not available: use --engine {' or '.join(ENGINES)}")
+    if engine == "spark":
+        con = SparkConnection(spark_session(
+            spark_master, driver_memory=settings.spark_driver_memory,
+            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
+            max_partition_bytes=settings.spark_max_partition_bytes))
+    else:
+        con = duckdb.connect(str(work / "work.duckdb"), config={
+            "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill"),
+            "preserve_insertion_order": True})
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        register_pseudonym_functions(con, key)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 class _Plan:
@@ -458,9 +465,9 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
 
 @dataclass
 class LinkSession:
-    """A linkage run whose DuckDB connection is still open (charts and evaluation read it)."""
+    """A linkage run whose connection is still open (charts and evaluation read it)."""
 
-    con: duckdb.DuckDBPyConnection
+    con: duckdb.DuckDBPyConnection | SparkConnection
     linker: object
     summary: dict
     outcomes: Path  # link_outcomes.parquet (pseudonyms only)
@@ -469,10 +476,12 @@ class LinkSession:
 
 @contextmanager
 def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None = None,
-                    decisions: Path | None = None, steward: pd.DataFrame | None = None) -> Iterator[LinkSession]:
+                    decisions: Path | None = None, steward: pd.DataFrame | None = None,
+                    engine: str = "duckdb", spark_master: str | None = None) -> Iterator[LinkSession]:
     """Validate citizens and partner records and link them, as the build's link stage does, and nothing else.
 
-    The temporary folder (raw data) is deleted when the session ends.
+    ``engine`` and ``spark_master`` as for :func:`build`. The temporary folder (raw data) is
+    deleted when the session ends.
     """
     raw = Path(raw)
     extracts = {n: e for n, e in locate(raw).items() if n in ("citizens", "partner_people")}
@@ -483,12 +492,9 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
     day = extract_date or date.today()
     plan = _Plan(as_of=day, extract_date=day, settings=settings)
     work = Path(tempfile.mkdtemp(prefix="signpost-link-"))
-    con = duckdb.connect(str(work / "work.duckdb"), config={
-        "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill"),
-        "preserve_insertion_order": True})
+    con = None
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        register_pseudonym_functions(con, key)
+        con = _connect(engine, work, settings, key, spark_master)
         _read_extracts(con, extracts)
         ctx = CheckContext(plan.extract_date, plan.sources, "county_districts")
         _check_citizens(con, ctx, key)
@@ -497,6 +503,7 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
                                          linkage.latest_decisions(linkage.read_decisions(
                                              decisions if decisions is not None else raw / "linkage_decisions.csv"),
                                              steward))
+        summary["engine"] = "spark" if isinstance(con, SparkConnection) else "duckdb"
         summary["rows"] = {}
         for name in extracts:
             counts = con.execute(
@@ -506,18 +513,20 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
         yield LinkSession(con, linker, summary, work / "out" / "link_outcomes.parquet",
                           work / "queue" / "linkage_review.csv")
     finally:
-        con.close()
+        if con is not None:
+            con.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
 def link_extract(raw: Path, out: Path, *, settings: Settings, extract_date: date | None = None,
-                 decisions: Path | None = None, steward: pd.DataFrame | None = None) -> dict:
+                 decisions: Path | None = None, steward: pd.DataFrame | None = None,
+                 engine: str = "duckdb", spark_master: str | None = None) -> dict:
     """`signpost link`: ``link_outcomes.parquet``, ``linkage_review.csv`` (0600) and ``linkage.json`` into ``out``."""
     out = Path(out)
     if out.resolve() == Path(raw).resolve():
         raise UserError("--out must not be the raw extract folder")
     with linkage_session(raw, settings=settings, extract_date=extract_date, decisions=decisions,
-                         steward=steward) as session:
+                         steward=steward, engine=engine, spark_master=spark_master) as session:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(session.outcomes, out / "link_outcomes.parquet")
         queue = out / "linkage_review.csv"

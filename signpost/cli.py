@@ -231,6 +231,12 @@ def link(
     extract_date: Annotated[
         str | None, typer.Option(help="Day the extract was taken (ISO); later dates are faults. Default: today.")
     ] = None,
+    engine: Annotated[
+        Engine, typer.Option(help="Where the linkage runs: duckdb on this machine, or Apache Spark (same outcomes).")
+    ] = Engine.duckdb,
+    spark_master: Annotated[
+        str | None, typer.Option(help="With --engine spark: the master URL. Default: local[2], or spark-submit's.")
+    ] = None,
 ) -> None:
     """Link partner records to the master person index (Splink) and nothing else.
 
@@ -243,7 +249,8 @@ def link(
     taken = _parse_date(extract_date, "--extract-date") if extract_date else None
     settings = get_settings()
     summary = link_extract(raw, out, settings=settings, extract_date=taken, decisions=decisions,
-                           steward=steward_decisions(settings.database_url))
+                           steward=steward_decisions(settings.database_url), engine=engine.value,
+                           spark_master=spark_master)
     outcomes = summary["outcomes"]
     console.print(
         f"{summary['partner_records']:,} partner records: {outcomes['linked']:,} linked, {outcomes['review']:,} "

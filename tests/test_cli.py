@@ -37,6 +37,15 @@ def test_help_on_every_command(path: tuple[str, ...]) -> None:
     assert "Usage" in result.output
 
 
+@pytest.mark.parametrize("command", ["features", "link"])
+def test_the_engine_is_a_choice_of_duckdb_or_spark(command: str, tmp_path) -> None:
+    assert "<duckdb|spark>" in runner.invoke(app, [command, "--help"], terminal_width=200).output
+    result = runner.invoke(app, [command, "--raw", str(tmp_path), "--out", str(tmp_path / "o"),
+                                 *(["--as-of", "2026-09-30"] if command == "features" else []), "--engine", "polars"])
+    assert result.exit_code == 2 and "'polars' is not one of 'duckdb', 'spark'" in " ".join(
+        result.output.replace("│", " ").split())
+
+
 def test_bad_date_is_a_clear_error(tmp_path) -> None:
     result = runner.invoke(app, ["features", "--raw", str(tmp_path), "--out", str(tmp_path / "o"),
                                  "--as-of", "2025/05/31"])

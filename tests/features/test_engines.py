@@ -196,21 +196,63 @@ def test_spark_links_partner_records_as_duckdb_does(partner_county) -> None:
     relative on margins). Encoded (Bloom filter) linkage is plain NumPy on frames the engine
     returns, so its Dice scores must be equal too.
     """
-    import pandas as pd
-
     base, raw, out, quarantine, env = partner_county
     spark_out, spark_quarantine = _features(raw, base, "spark", "--engine", "spark", "--spark-master", "local[2]",
                                             env=env)
-    duck, spark = (pd.read_parquet(o / "link_outcomes.parquet") for o in (out, spark_out))
-    assert set(duck["method"]) == {"splink", "encoded"} and set(duck["outcome"]) == {"linked", "review", "unlinked"}
+    outcomes = _assert_same_link_outcomes(out / "link_outcomes.parquet", spark_out / "link_outcomes.parquet")
+    assert set(outcomes["method"]) == {"splink", "encoded"}
+    assert set(outcomes["outcome"]) == {"linked", "review", "unlinked"}
+    compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine, rtol=1e-9)
+    assert "link_outcomes.parquet" in compared and "quarantine/linkage_review.csv" in compared
+    assert "quarantine/partner_people.csv" in compared and "quarantine/partner_people_encoded.csv" in compared
+
+
+def test_signpost_link_on_spark_gives_what_it_gives_on_duckdb(partner_county) -> None:
+    """`signpost link` (linkage alone, outside a build) on Spark: DuckDB's outcomes, review queue and summary."""
+    import json
+
+    import pandas as pd
+
+    from tests.features.engines import NUMERIC_QUARANTINE_COLUMNS, RUN_KEYS
+
+    base, raw, _, _, env = partner_county
+    duck, spark = (_link(raw, base, engine, env=env) for engine in ("duckdb", "spark"))
+    outcomes = _assert_same_link_outcomes(duck / "link_outcomes.parquet", spark / "link_outcomes.parquet")
+    assert len(outcomes) > 1_000 and set(outcomes["outcome"]) >= {"linked", "unlinked"}
+    queues = [pd.read_csv(folder / "linkage_review.csv", dtype=str, keep_default_na=False) for folder in (duck, spark)]
+    for column in NUMERIC_QUARANTINE_COLUMNS["linkage_review.csv"]:
+        for queue in queues:
+            queue[column] = queue[column].astype(float)
+    pd.testing.assert_frame_equal(*queues, check_exact=False, rtol=1e-9, atol=1e-9)
+    summaries = [json.loads((folder / "linkage.json").read_text()) for folder in (duck, spark)]
+    assert [summary.pop("engine") for summary in summaries] == ["duckdb", "spark"]
+    for summary in summaries:
+        for key in RUN_KEYS:
+            summary.pop(key, None)
+    assert summaries[0] == summaries[1]
+
+
+def _link(raw: Path, base: Path, engine: str, *, env: dict[str, str]) -> Path:
+    out = base / f"link-{engine}"
+    subprocess.run(
+        [str(SIGNPOST), "link", "--raw", str(raw), "--out", str(out), "--extract-date", END.isoformat(),
+         "--engine", engine, *(("--spark-master", "local[2]") if engine == "spark" else ())],
+        check=True, env=_environment(base / "data") | env, cwd=base, stdout=subprocess.DEVNULL)
+    return out
+
+
+def _assert_same_link_outcomes(left: Path, right: Path):
+    """Outcomes, linked persons and Dice scores equal; probabilities within 1e-9 (EM's sums run in another
+    order). Returns the left outcomes."""
+    import pandas as pd
+
+    duck, spark = pd.read_parquet(left), pd.read_parquet(right)
     for column in ("source", "partner_record", "method", "outcome", "decided_by", "person", "dice"):
         pd.testing.assert_series_equal(duck[column], spark[column], check_exact=True)
     for column in ("match_probability", "runner_up"):
         pd.testing.assert_series_equal(duck[column], spark[column], check_exact=False, rtol=0, atol=1e-9)
     pd.testing.assert_series_equal(duck["margin_bits"], spark["margin_bits"], check_exact=False, rtol=1e-9)
-    compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine, rtol=1e-9)
-    assert "link_outcomes.parquet" in compared and "quarantine/linkage_review.csv" in compared
-    assert "quarantine/partner_people.csv" in compared and "quarantine/partner_people_encoded.csv" in compared
+    return duck
 
 
 _KEYS_ON_SPARK = """
