@@ -425,6 +425,10 @@ def _to_spark(tree: exp.Expression, columns: Callable[[str], list[str]]) -> exp.
 
 
 def _rewrite(node: exp.Expression, columns: Callable[[str], list[str]]) -> exp.Expression:
+    if isinstance(node, exp.Trim) and node.args.get("expression") is None:
+        # DuckDB trims every Unicode space separator (a spreadsheet's no-break space too); Spark only ' '
+        return exp.Trim(this=node.this, expression=exp.Literal.string(_SPACE_SEPARATORS),
+                        position=node.args.get("position") or "BOTH")
     if isinstance(node, exp.RegexpFullMatch):
         return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_full_match(node.expression.name)))
     if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_BOOL_AND":
@@ -462,6 +466,8 @@ def _rewrite(node: exp.Expression, columns: Callable[[str], list[str]]) -> exp.E
 
 
 _NTZ = exp.DataType.Type.TIMESTAMPNTZ
+#: What DuckDB's ``trim`` removes: the characters of Unicode's category Zs (space separators).
+_SPACE_SEPARATORS = "".join(chr(c) for c in (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000))
 
 
 def _first_ordered(order: exp.Order) -> exp.Expression:

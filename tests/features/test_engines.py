@@ -288,3 +288,42 @@ def test_the_linkage_samples_are_the_same_pairs_on_both_engines(tmp_path) -> Non
         f"SELECT l, r, {pair_key('l', 'r')}, {row_key('l', 0)}, {row_key('r', 1, 7)} "
         f"FROM (VALUES {values}) t(l, r) ORDER BY l, r").fetchall()
     assert json.loads(spark.stdout.strip().splitlines()[-1]) == [list(row) for row in duck]
+
+
+_TRIM_ON_SPARK = """
+import json, sys
+from pathlib import Path
+from features.engine import SparkConnection, spark_session
+spark = spark_session("local[1]", driver_memory="1g", shuffle_partitions=1, local_dir=Path(sys.argv[1]))
+values = json.loads(sys.stdin.read())
+spark.createDataFrame(list(enumerate(values)), "i int, v string").createOrReplaceTempView("t")
+print(json.dumps(SparkConnection(spark).execute(sys.argv[2]).fetchall()))
+spark.stop()
+"""
+
+
+def test_trim_removes_on_spark_what_duckdb_removes(tmp_path) -> None:
+    """DuckDB's ``trim`` removes every Unicode space separator (category Zs: the no-break space a
+    spreadsheet leaves, an ideographic space), Spark's only ' '. Transpiled, they must agree, or an
+    id padded with a no-break space would be a citizen on one engine and unknown on the other."""
+    import json
+    import random
+    import unicodedata
+
+    import duckdb
+
+    separators = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) == "Zs"]
+    alphabet = separators + ["\t", "\n", "\u200b", "\u0085", "a", "Z", "7", "é", "\U0001F600", "-"]
+    rng = random.Random(18)
+    values = ["", None, " \u00a0 ", "P1234\u00a0", "\u3000P1234"] + [
+        "".join(rng.choices(alphabet, k=rng.randrange(1, 8))) for _ in range(2_000)]
+    query = "SELECT i, NULLIF(trim(v), '') AS both_ends, ltrim(v) AS leading, rtrim(v) AS trailing FROM t ORDER BY i"
+    spark = subprocess.run([sys.executable, "-c", _TRIM_ON_SPARK, str(tmp_path / "spark"), query], check=True,
+                           input=json.dumps(values), capture_output=True, text=True,
+                           env=_environment(tmp_path / "data"), cwd=Path.cwd())
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    duck = [list(row) for row in con.execute(query).fetchall()]
+    assert duck[3][1] == "P1234" and duck[4][1] == "P1234" and duck[2][1] is None
+    assert json.loads(spark.stdout.strip().splitlines()[-1]) == duck
