@@ -18,6 +18,7 @@ Spark, so raw ids are never collected to the driver.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -123,6 +124,22 @@ def _pandas_pseudonymiser(key: bytes, kind: str):
         one = pseudonymiser(key, kind)
         return pd.Series([None if i is None else one(i) for i in ids], dtype=object)
     return apply
+
+
+@functools.cache
+def duckdb_case_mapping(function: str) -> tuple[str, str]:
+    """DuckDB's ``lower`` or ``upper`` as the arguments of ``translate``: the characters it changes, and to what.
+
+    DuckDB maps each character to one, whatever surrounds it; Spark's own ``lower``/``upper`` (Java's)
+    map some to two (``ß`` to ``SS``, ``İ`` to ``i̇``) or by context (a final ``Σ``), and knows an
+    older Unicode. ``translate`` with DuckDB's own table is DuckDB's function, and runs in the JVM.
+    """
+    import duckdb
+
+    pairs = duckdb.connect().execute(
+        f"SELECT chr(CAST(c AS INTEGER)), {function}(chr(CAST(c AS INTEGER))) AS mapped FROM range(1, 1114112) t(c) "
+        f"WHERE c NOT BETWEEN 55296 AND 57343 AND mapped <> chr(CAST(c AS INTEGER)) ORDER BY c").fetchall()
+    return "".join(p for p, _ in pairs), "".join(m for _, m in pairs)
 
 
 def read_extract(con, extract: ExtractFile, name: str) -> int:
@@ -425,6 +442,9 @@ def _to_spark(tree: exp.Expression, columns: Callable[[str], list[str]]) -> exp.
 
 
 def _rewrite(node: exp.Expression, columns: Callable[[str], list[str]]) -> exp.Expression:
+    if isinstance(node, exp.Lower | exp.Upper):
+        changed, mapped = duckdb_case_mapping(type(node).__name__.lower())
+        return exp.func("TRANSLATE", node.this, exp.Literal.string(changed), exp.Literal.string(mapped))
     if isinstance(node, exp.Trim) and node.args.get("expression") is None:
         # DuckDB trims every Unicode space separator (a spreadsheet's no-break space too); Spark only ' '
         return exp.Trim(this=node.this, expression=exp.Literal.string(_SPACE_SEPARATORS),

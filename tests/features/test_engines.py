@@ -290,7 +290,7 @@ def test_the_linkage_samples_are_the_same_pairs_on_both_engines(tmp_path) -> Non
     assert json.loads(spark.stdout.strip().splitlines()[-1]) == [list(row) for row in duck]
 
 
-_TRIM_ON_SPARK = """
+_STRINGS_ON_SPARK = """
 import json, sys
 from pathlib import Path
 from features.engine import SparkConnection, spark_session
@@ -302,10 +302,12 @@ spark.stop()
 """
 
 
-def test_trim_removes_on_spark_what_duckdb_removes(tmp_path) -> None:
+def test_trim_and_case_on_spark_are_duckdbs(tmp_path) -> None:
     """DuckDB's ``trim`` removes every Unicode space separator (category Zs: the no-break space a
-    spreadsheet leaves, an ideographic space), Spark's only ' '. Transpiled, they must agree, or an
-    id padded with a no-break space would be a citizen on one engine and unknown on the other."""
+    spreadsheet leaves, an ideographic space), Spark's only ' '; DuckDB's ``lower`` and ``upper`` map
+    each character to one, Spark's some to two (``ß`` to ``SS``, ``İ`` to ``i̇``) or by context (a
+    final ``Σ``). Transpiled, they must agree, or an id padded with a no-break space would be a
+    citizen on one engine and unknown on the other, and a name would compare differently."""
     import json
     import random
     import unicodedata
@@ -313,12 +315,14 @@ def test_trim_removes_on_spark_what_duckdb_removes(tmp_path) -> None:
     import duckdb
 
     separators = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) == "Zs"]
-    alphabet = separators + ["\t", "\n", "\u200b", "\u0085", "a", "Z", "7", "é", "\U0001F600", "-"]
+    alphabet = separators + ["\t", "\n", "\u200b", "\u0085", "a", "Z", "7", "é", "\U0001F600", "-",
+                             "İ", "ı", "ß", "ẞ", "Σ", "ς", "ﬁ", "ŉ", "ǅ", "\u212a", "\u212b", "ΐ", "Ⅻ", "ⓐ"]
     rng = random.Random(18)
-    values = ["", None, " \u00a0 ", "P1234\u00a0", "\u3000P1234"] + [
+    values = ["", None, " \u00a0 ", "P1234\u00a0", "\u3000P1234", "Strauß", "İlker", "ΟΔΟΣ"] + [
         "".join(rng.choices(alphabet, k=rng.randrange(1, 8))) for _ in range(2_000)]
-    query = "SELECT i, NULLIF(trim(v), '') AS both_ends, ltrim(v) AS leading, rtrim(v) AS trailing FROM t ORDER BY i"
-    spark = subprocess.run([sys.executable, "-c", _TRIM_ON_SPARK, str(tmp_path / "spark"), query], check=True,
+    query = ("SELECT i, NULLIF(trim(v), '') AS both_ends, ltrim(v) AS leading, rtrim(v) AS trailing, "
+             "lower(v) AS lower_case, upper(v) AS upper_case FROM t ORDER BY i")
+    spark = subprocess.run([sys.executable, "-c", _STRINGS_ON_SPARK, str(tmp_path / "spark"), query], check=True,
                            input=json.dumps(values), capture_output=True, text=True,
                            env=_environment(tmp_path / "data"), cwd=Path.cwd())
     con = duckdb.connect()
@@ -326,4 +330,5 @@ def test_trim_removes_on_spark_what_duckdb_removes(tmp_path) -> None:
     con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
     duck = [list(row) for row in con.execute(query).fetchall()]
     assert duck[3][1] == "P1234" and duck[4][1] == "P1234" and duck[2][1] is None
+    assert (duck[5][5], duck[6][4], duck[7][4]) == ("STRAUẞ", "ilker", "οδοσ")  # Spark alone: STRAUSS, i̇lker, οδος
     assert json.loads(spark.stdout.strip().splitlines()[-1]) == duck
