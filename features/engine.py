@@ -5,7 +5,8 @@ sibling modules, written in DuckDB's dialect. DuckDB runs them as they are. On S
 :class:`SparkConnection` offers the small part of DuckDB's connection API the build uses
 (``execute`` with ``fetchall``/``df``/``fetchnumpy``, ``register``, ``unregister``) and
 transpiles each statement with SQLGlot (DuckDB → Spark SQL), plus a few rewrites SQLGlot
-cannot know (full-match regexes, naive timestamps, ``UPDATE``/``DELETE`` on temporary views).
+cannot know (full-match regexes, naive timestamps, ``trim``/``lower``/``upper`` as DuckDB's,
+``UPDATE``/``DELETE`` on temporary views).
 What differs between the engines lives here, at the edges: reading the extracts as text with
 their row numbers, writing the outputs, and Splink's database API for partner linkage
 (:func:`splink_db_api`; on Spark with DuckDB's Jaro–Winkler, :func:`jaro_winkler`).
