@@ -33,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -54,6 +56,7 @@ class Sampler:
         self.stage = "start"
         self.peaks: dict[str, int] = {}
         self.child_cpu: dict[int, float] = {}  # pid -> CPU seconds, last seen
+        self.seconds: dict[str, float] = {}  # stage -> seconds, for stages run under timed()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -69,6 +72,17 @@ class Sampler:
                     continue
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
             time.sleep(0.02)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """A stage of a yardstick: its peak memory is sampled under ``name`` and its seconds kept."""
+        self.stage = name
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - started
+
+    def stage_figures(self) -> dict[str, dict]:
+        return {name: {"seconds": s, "peak_rss": self.peaks.get(name, 0)} for name, s in self.seconds.items()}
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -124,26 +138,18 @@ def run_yardstick(raw: Path, work: Path) -> dict:
     settings = Settings()
     con = duckdb.connect(str(work / "yardstick.duckdb"), config={
         "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill")})
-    stages: dict[str, dict] = {}
     with Sampler() as sampler:
         started = time.perf_counter()
-
-        def stage(name: str, sql: str) -> None:
-            sampler.stage = name
-            t = time.perf_counter()
-            con.execute(sql).fetchall()
-            stages[name] = {"seconds": time.perf_counter() - t}
-
-        stage("read", f"""
+        with sampler.timed("read"):
+            con.execute(f"""
 CREATE TABLE events AS SELECT * FROM read_csv('{raw / "events.csv"}', header = true);
 CREATE TABLE citizens AS SELECT * FROM read_csv('{raw / "citizens.csv"}', header = true)""")
-        stage("join + weighted group-by", f"CREATE TABLE usage AS {yardstick_sql(settings)}")
+        with sampler.timed("join + weighted group-by"):
+            con.execute(f"CREATE TABLE usage AS {yardstick_sql(settings)}")
         wall = time.perf_counter() - started
-    for name in stages:
-        stages[name]["peak_rss"] = sampler.peaks.get(name, 0)
     groups = con.execute("SELECT count(*) FROM usage").fetchall()[0][0]
     con.close()
-    return {"wall_seconds": wall, "stages": stages, "groups": groups,
+    return {"wall_seconds": wall, "stages": sampler.stage_figures(), "groups": groups,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
@@ -158,38 +164,24 @@ def run_spark_yardstick(raw: Path, work: Path, spark_master: str | None = None) 
     from signpost.settings import Settings
 
     settings = Settings()
-    stages: dict[str, dict] = {}
     with Sampler() as sampler:
         started = time.perf_counter()
-
-        def stage(name: str, work_of_stage) -> None:
-            sampler.stage = name
-            t = time.perf_counter()
-            work_of_stage()
-            stages[name] = {"seconds": time.perf_counter() - t}
-
-        session = {}
-        stage("start Spark", lambda: session.update(spark=spark_session(
-            spark_master, driver_memory=settings.spark_driver_memory,
-            shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
-            max_partition_bytes=settings.spark_max_partition_bytes)))
-        spark = session["spark"]
-
-        def read() -> None:
+        with sampler.timed("start Spark"):
+            spark = spark_session(spark_master, driver_memory=settings.spark_driver_memory,
+                                  shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
+                                  max_partition_bytes=settings.spark_max_partition_bytes)
+        with sampler.timed("read"):
             for table in ("events", "citizens"):
                 path = raw / f"{table}.csv"
-                header = next(csv.reader(path.open(encoding="utf-8")))
+                with path.open(encoding="utf-8") as file:
+                    header = next(csv.reader(file))
                 frame = spark.read.csv(str(path), header=True, schema=", ".join(f"`{c}` string" for c in header))
                 frame.localCheckpoint().createOrReplaceTempView(table)
-
-        stage("read", read)
-        groups = {}
-        stage("join + weighted group-by", lambda: groups.update(n=spark.sql(yardstick_sql(settings)).localCheckpoint().count()))
+        with sampler.timed("join + weighted group-by"):
+            groups = spark.sql(yardstick_sql(settings)).localCheckpoint().count()
         wall = time.perf_counter() - started
     spark.stop()
-    for name in stages:
-        stages[name]["peak_rss"] = sampler.peaks.get(name, 0)
-    return {"wall_seconds": wall, "stages": stages, "groups": groups["n"],
+    return {"wall_seconds": wall, "stages": sampler.stage_figures(), "groups": groups,
             "peak_rss": max(sampler.peaks.values()), "descendants_cpu_seconds": sum(sampler.child_cpu.values())}
 
 

@@ -65,6 +65,7 @@ from features.engine import (
     ENGINES,
     PSEUDONYM_FUNCTIONS,
     SparkConnection,
+    engine_name,
     read_extract,
     register_pseudonym_functions,
     spark_session,
@@ -448,7 +449,7 @@ CREATE VIEW events_ok AS SELECT cid, col, t_source AS source, t_event_type AS ev
                 "defaulted_by_category": _scalar(con, "SELECT count(*) FROM services_ok WHERE sensitive_by_category"),
             },
             "erasure": erasure,
-            "engine": "spark" if isinstance(con, SparkConnection) else "duckdb",
+            "engine": engine_name(con),
             "engine_version": con.spark.version if isinstance(con, SparkConnection) else duckdb.__version__,
             "software_version": signpost.__version__,
         }
@@ -503,7 +504,7 @@ def linkage_session(raw: Path, *, settings: Settings, extract_date: date | None 
                                          linkage.latest_decisions(linkage.read_decisions(
                                              decisions if decisions is not None else raw / "linkage_decisions.csv"),
                                              steward))
-        summary["engine"] = "spark" if isinstance(con, SparkConnection) else "duckdb"
+        summary["engine"] = engine_name(con)
         summary["rows"] = {}
         for name in extracts:
             counts = con.execute(

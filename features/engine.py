@@ -89,6 +89,11 @@ def splink_jar() -> str:
     return similarity_jar_location()
 
 
+def engine_name(con) -> str:
+    """``"spark"`` or ``"duckdb"``: which engine a build's connection runs on (manifest, linkage.json)."""
+    return "spark" if isinstance(con, SparkConnection) else "duckdb"
+
+
 def splink_db_api(con):
     """Splink's database API over the build's connection: linkage runs in the same engine as the build."""
     if isinstance(con, SparkConnection):

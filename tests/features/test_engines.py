@@ -40,12 +40,16 @@ def _environment(data: Path) -> dict[str, str]:
                   "SIGNPOST_SPARK_MAX_PARTITION_BYTES": "1m"}
 
 
+def _signpost(base: Path, *arguments: str, env: dict[str, str] | None = None) -> None:
+    """Run the installed CLI in a process of its own (its Spark JVM ends with it)."""
+    subprocess.run([str(SIGNPOST), *arguments], check=True, env=_environment(base / "data") | (env or {}), cwd=base,
+                   stdout=subprocess.DEVNULL)
+
+
 def _features(raw: Path, base: Path, name: str, *engine: str, env: dict[str, str] | None = None) -> tuple[Path, Path]:
     out, quarantine = base / f"out-{name}", base / f"quarantine-{name}"
-    subprocess.run(
-        [str(SIGNPOST), "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
-         "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine],
-        check=True, env=_environment(base / "data") | (env or {}), cwd=base, stdout=subprocess.DEVNULL)
+    _signpost(base, "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
+              "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine, env=env)
     return out, quarantine
 
 
@@ -234,10 +238,8 @@ def test_signpost_link_on_spark_gives_what_it_gives_on_duckdb(partner_county) ->
 
 def _link(raw: Path, base: Path, engine: str, *, env: dict[str, str]) -> Path:
     out = base / f"link-{engine}"
-    subprocess.run(
-        [str(SIGNPOST), "link", "--raw", str(raw), "--out", str(out), "--extract-date", END.isoformat(),
-         "--engine", engine, *(("--spark-master", "local[2]") if engine == "spark" else ())],
-        check=True, env=_environment(base / "data") | env, cwd=base, stdout=subprocess.DEVNULL)
+    _signpost(base, "link", "--raw", str(raw), "--out", str(out), "--extract-date", END.isoformat(),
+              "--engine", engine, *(("--spark-master", "local[2]") if engine == "spark" else ()), env=env)
     return out
 
 
