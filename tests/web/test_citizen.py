@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 #: A number with decimals or a percentage: how a score or probability would leak onto a page.
@@ -61,9 +62,8 @@ def test_not_for_me_removes_the_service_at_once(page, sign_in, shoot, assert_acc
     service_id = first.get_attribute("id").removeprefix("service-")
     name = first.locator("h2").inner_text()
     first.get_by_role("button", name=re.compile("^Not for me")).click()
-    banner = page.locator(".govuk-notification-banner--success")
-    assert f"We will not suggest {name} again" in banner.inner_text()
-    assert page.locator(f"#service-{service_id}").count() == 0
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text(f"We will not suggest {name} again")
+    expect(page.locator(f"#service-{service_id}")).to_have_count(0)
     assert_accessible()
     shoot()
     page.goto("/portal")
@@ -77,8 +77,8 @@ def test_this_is_useful_is_recorded(page, sign_in):
     first = page.locator("#suggestions > li").first
     service_id = first.get_attribute("id").removeprefix("service-")
     first.get_by_role("button", name=re.compile("^This is useful")).click()
-    assert "was useful" in page.locator(".govuk-notification-banner--success").inner_text()
-    assert page.locator(f"#service-{service_id}").count() == 1  # useful keeps it
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("was useful")
+    expect(page.locator(f"#service-{service_id}")).to_have_count(1)  # useful keeps it
     assert my_data(page)["feedback"][-1]["decision"] == "useful"
 
 
@@ -143,12 +143,13 @@ def test_the_portal_works_without_javascript(no_js_page, shoot):
     page.goto("/sign-in")
     page.check("input[name=persona][value='citizen']")
     page.get_by_role("button", name="Sign in").click()
-    assert page.url.endswith("/portal")
+    expect(page).to_have_url(re.compile(r"/portal$"))
     assert "js-enabled" not in (page.locator("body").get_attribute("class") or "")
     first = page.locator("#suggestions > li").first
     service_id = first.get_attribute("id").removeprefix("service-")
     first.get_by_role("button", name=re.compile("^Not for me")).click()
-    assert page.locator(f"#service-{service_id}").count() == 0
+    expect(page.locator(".govuk-notification-banner")).to_be_visible()
+    expect(page.locator(f"#service-{service_id}")).to_have_count(0)
     page.goto("/portal/consent")
     page.get_by_role("button", name="Save your choices").click()
     assert "saved" in page.locator(".govuk-notification-banner").inner_text()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 PURPOSES = ("personalisation", "early_intervention", "research")
 EXIT_PAGE = "https://www.bbc.co.uk/weather"
 
@@ -89,7 +91,7 @@ def test_the_non_personalised_list_leads_to_a_clear_choice(page, sign_in, shoot,
     assert_accessible()
     shoot("opt-in")
     panel.get_by_role("link", name=re.compile("Choose whether to share your data")).click()
-    assert page.url.endswith("/portal/consent#personalisation")
+    expect(page).to_have_url(re.compile(r"/portal/consent#personalisation$"))
     _save_choices(page, {"personalisation": "yes"})
     page.goto("/portal")
     assert page.locator("#opt-in").count() == 0
@@ -108,7 +110,7 @@ def test_find_a_service_save_it_and_print_the_list(page, sign_in, shoot, assert_
     shoot("find-a-service")
     categories.first.click()
     results = page.locator("#results > li")
-    assert results.count() >= 1
+    expect(results.first).to_be_visible()
     flags = results.evaluate_all("items => items.map(i => i.dataset.eligible)")
     assert flags == sorted(flags, reverse=True)  # the ones for you first
     assert page.locator("#results .govuk-tag", has_text="Not for your age or area").count() == flags.count("no")
@@ -148,13 +150,13 @@ def test_not_for_me_can_be_undone(page, sign_in, shoot, assert_accessible):
     service_id = first.get_attribute("id").removeprefix("service-")
     name = first.locator("h2").inner_text()
     first.get_by_role("button", name=re.compile("^Not for me")).click()
-    assert page.locator(f"#service-{service_id}").count() == 0
     hidden = page.locator("#hidden-services li", has_text=name)
-    assert hidden.count() == 1
+    expect(hidden).to_have_count(1)
+    expect(page.locator(f"#service-{service_id}")).to_have_count(0)
     shoot("not-for-me-undo")
     hidden.get_by_role("button", name=re.compile("^Undo")).click()
-    assert f"We may suggest {name} again" in page.locator(".govuk-notification-banner").inner_text()
-    assert page.locator(f"#service-{service_id}").count() == 1
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"We may suggest {name} again")
+    expect(page.locator(f"#service-{service_id}")).to_have_count(1)
     assert_accessible()
 
 
@@ -165,8 +167,9 @@ def test_show_why_asks_the_server_for_one_full_reason(page, sign_in):
     link = first.get_by_role("link", name=re.compile("^Show why in full"))
     assert link.count() == 1
     link.click()
-    assert f"why={service_id}" in page.url
-    assert page.locator(f"#service-{service_id}").get_by_role("link", name=re.compile("^Hide the full reason")).count()
+    expect(page).to_have_url(re.compile(rf"[?&]why={re.escape(service_id)}\b"))
+    expect(page.locator(f"#service-{service_id}").get_by_role("link", name=re.compile("^Hide the full reason"))
+           ).to_have_count(1)
 
 
 def test_your_data_reads_as_a_page_and_takes_a_correction(page, sign_in, shoot, assert_accessible):

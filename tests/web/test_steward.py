@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import pandas as pd
+from playwright.sync_api import expect
 
 
 def write_queue(path: Path) -> tuple[str, str]:
@@ -47,7 +48,7 @@ def test_a_steward_rejects_a_pair(page, sign_in, shoot, assert_accessible, api, 
     shoot("steward-pair")
 
     page.get_by_role("button", name="Record decision").click()  # nothing chosen: an error, not a decision
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_accessible()
     page.get_by_label("Not the same person: do not link").check()
     page.get_by_label("Note (optional)").fill("Different dates of birth: checked with the care team.")
