@@ -169,7 +169,8 @@ def run_spark_yardstick(raw: Path, work: Path, spark_master: str | None = None) 
         with sampler.timed("start Spark"):
             spark = spark_session(spark_master, driver_memory=settings.spark_driver_memory,
                                   shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
-                                  max_partition_bytes=settings.spark_max_partition_bytes)
+                                  max_partition_bytes=settings.spark_max_partition_bytes,
+                                  log_level=settings.spark_log_level)
         with sampler.timed("read"):
             for table in ("events", "citizens"):
                 path = raw / f"{table}.csv"

@@ -237,7 +237,7 @@ def _connect(engine: str, work: Path, settings: Settings, key: bytes, spark_mast
         con = SparkConnection(spark_session(
             spark_master, driver_memory=settings.spark_driver_memory,
             shuffle_partitions=settings.spark_shuffle_partitions, local_dir=work / "spark",
-            max_partition_bytes=settings.spark_max_partition_bytes))
+            max_partition_bytes=settings.spark_max_partition_bytes, log_level=settings.spark_log_level))
     else:
         con = duckdb.connect(str(work / "work.duckdb"), config={
             "memory_limit": settings.features_memory_limit, "temp_directory": str(work / "spill"),

@@ -23,6 +23,7 @@ import functools
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -42,14 +43,22 @@ ENGINES = ("duckdb", "spark")
 SPARK_EXTRA = "spark"
 #: The SQL function each pseudonym kind is computed by, in both engines.
 PSEUDONYM_FUNCTIONS = {kind: f"signpost_pseudonym_{kind}" for kind in KINDS}
+#: Spark's log configuration when the build starts the JVM (standard error, one level).
+SPARK_LOG4J2 = Path(__file__).with_name("spark-log4j2.properties")
 
 
 def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions: int, local_dir: Path,
-                  max_partition_bytes: str = "128m"):
+                  max_partition_bytes: str = "128m", log_level: str = "ERROR"):
     """A Spark session for the build: loopback, UTC, naive timestamps, Arrow transfers.
 
+    Spark's own log goes to standard error at ``log_level`` (``SPARK_LOG4J2``), from the JVM's
+    start when this process starts it and from the session's start under ``spark-submit``.
     Raises a :class:`UserError` naming the optional extra when PySpark is not installed.
     """
+    # PySpark 4 warns on every pandas conversion that it does not fully support pandas 3. The
+    # engine-equality tests (tests/features/test_engines.py) are what shows this build's
+    # outputs on Spark are DuckDB's; repeated on the console, the warning only buries progress.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -60,6 +69,10 @@ def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions:
     builder = SparkSession.builder.appName("signpost-features")
     if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # spark-submit started the JVM: keep its master
         builder = builder.master(master or "local[2]")
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # this process starts the JVM: its log from the first line
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # as spark.driver.host below; Spark warns if unset
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={SPARK_LOG4J2.as_uri()} "
+                                 f"-Dsignpost.spark.log.level={log_level}")
     builder = (
         builder.config("spark.driver.memory", driver_memory)
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
@@ -79,7 +92,9 @@ def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions:
     # Python workers run this interpreter (its packages and the pseudonym code), unless the
     # cluster names one (PYSPARK_PYTHON, as spark-submit on a council's cluster would).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(log_level)
+    return spark
 
 
 def splink_jar() -> str:

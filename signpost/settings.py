@@ -190,6 +190,8 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = Field(default=8, ge=1)
     #: ...and the most of an extract file one task reads (Spark's spark.sql.files.maxPartitionBytes).
     spark_max_partition_bytes: str = "128m"
+    #: ...and the level of Spark's own log on standard error (log4j's: ERROR, WARN, INFO, DEBUG).
+    spark_log_level: Literal["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"] = "ERROR"
     #: A table more than this share of whose rows are quarantined stops `signpost features`
     #: (unless --accept-quarantine): so many rejected rows mean a broken extract, not a few typos.
     quarantine_max_share: float = Field(default=0.05, ge=0.0, le=1.0)

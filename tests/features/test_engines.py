@@ -8,6 +8,7 @@ worker started here on loopback).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,16 +41,20 @@ def _environment(data: Path) -> dict[str, str]:
                   "SIGNPOST_SPARK_MAX_PARTITION_BYTES": "1m"}
 
 
-def _signpost(base: Path, *arguments: str, env: dict[str, str] | None = None) -> None:
-    """Run the installed CLI in a process of its own (its Spark JVM ends with it)."""
-    subprocess.run([str(SIGNPOST), *arguments], check=True, env=_environment(base / "data") | (env or {}), cwd=base,
-                   stdout=subprocess.DEVNULL)
+def _signpost(base: Path, *arguments: str, env: dict[str, str] | None = None) -> str:
+    """Run the installed CLI in a process of its own (its Spark JVM ends with it); what it wrote to standard error."""
+    done = subprocess.run([str(SIGNPOST), *arguments], env=_environment(base / "data") | (env or {}), cwd=base,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0, done.stderr[-5000:]
+    return done.stderr
 
 
 def _features(raw: Path, base: Path, name: str, *engine: str, env: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Build into ``out-<name>`` and ``quarantine-<name>``; the console (standard error) is kept as ``console-<name>.txt``."""
     out, quarantine = base / f"out-{name}", base / f"quarantine-{name}"
-    _signpost(base, "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
-              "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine, env=env)
+    console = _signpost(base, "features", "--raw", str(raw), "--out", str(out), "--quarantine", str(quarantine),
+                        "--as-of", END.isoformat(), "--extract-date", END.isoformat(), *engine, env=env)
+    (base / f"console-{name}.txt").write_text(console, encoding="utf-8")
     return out, quarantine
 
 
@@ -69,6 +74,12 @@ def test_spark_in_local_mode_builds_what_duckdb_builds(county) -> None:
     compared = assert_same_outputs(out, spark_out, quarantine, spark_quarantine)
     assert "citizens.parquet" in compared and "quarantine/events.csv" in compared
     assert (spark_out / "interactions_train.npz").exists()
+    # Spark's warnings about its own plan (and PySpark's about pandas 3) would bury the build's
+    # progress: at the default SIGNPOST_SPARK_LOG_LEVEL the console has only the build's own lines.
+    console = (base / "console-spark.txt").read_text(encoding="utf-8")
+    noise = re.findall(r"^.* (?:WARN|INFO) .*$|^.*FutureWarning.*$|^Setting default log level.*$", console, re.M)
+    assert not noise, noise[:5]
+    assert "Row accounting" in console
 
 
 READ_SCRIPT = """
