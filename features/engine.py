@@ -67,9 +67,10 @@ def spark_session(master: str | None, *, driver_memory: str, shuffle_partitions:
             f"pip install -c constraints.txt -e '.[{SPARK_EXTRA}]' (make setup does)"
         ) from None
     builder = SparkSession.builder.appName("signpost-features")
-    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # spark-submit started the JVM: keep its master
+    starts_jvm = "PYSPARK_GATEWAY_PORT" not in os.environ  # else spark-submit started it
+    if master or starts_jvm:  # under spark-submit, keep its master
         builder = builder.master(master or "local[2]")
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # this process starts the JVM: its log from the first line
+    if starts_jvm:  # Spark's log as configured from the JVM's first line
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # as spark.driver.host below; Spark warns if unset
         builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={SPARK_LOG4J2.as_uri()} "
                                  f"-Dsignpost.spark.log.level={log_level}")
